@@ -1,0 +1,175 @@
+package responder
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+)
+
+// streamBuffer carries one input stream of a request (FCGI_STDIN or
+// FCGI_DATA) from the connection's reader to the handler.
+//
+// The reader never waits for the handler: a handler that reads slowly, or not
+// at all, must not hold up the other requests multiplexed on the connection,
+// nor the FCGI_ABORT_REQUEST meant for it. So unread input is kept in memory
+// up to memLimit bytes, and beyond that appended to a temporary file that is
+// removed when the stream is closed. The total is capped by maxBytes.
+type streamBuffer struct {
+	mu       sync.Mutex
+	wake     chan struct{} // signalled when data arrives or the stream ends
+	mem      []byte        // unread bytes held in memory, from memOff
+	memOff   int
+	file     *os.File // spill file, read from fileR up to fileW
+	fileR    int64
+	fileW    int64
+	total    int64 // bytes received, for maxBytes
+	err      error // returned once the buffered input is consumed
+	closed   bool  // the handler is done with the stream: drop input
+	memLimit int
+	maxBytes int64 // < 0 means unlimited
+	tempDir  string
+}
+
+var errBodyClosed = errors.New("fastcgi: read on closed request body")
+
+func (b *streamBuffer) init(memLimit int, maxBytes int64, tempDir string) {
+	b.wake = make(chan struct{}, 1)
+	b.memLimit = memLimit
+	b.maxBytes = maxBytes
+	b.tempDir = tempDir
+}
+
+func (b *streamBuffer) signal() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// write stores p for the handler. It fails only when a spill file cannot be
+// written; the caller then ends the stream with that error.
+func (b *streamBuffer) write(p []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.err != nil {
+		return nil
+	}
+	b.total += int64(len(p))
+	if b.maxBytes >= 0 && b.total > b.maxBytes {
+		b.failLocked(&http.MaxBytesError{Limit: b.maxBytes})
+		return nil
+	}
+	if err := b.storeLocked(p); err != nil {
+		b.failLocked(err)
+		return err
+	}
+	b.signal()
+	return nil
+}
+
+func (b *streamBuffer) storeLocked(p []byte) error {
+	if b.file != nil && b.fileR == b.fileW && b.memOff == len(b.mem) {
+		// The handler has caught up: go back to memory.
+		b.fileR, b.fileW = 0, 0
+	}
+	if b.fileW == 0 && len(b.mem)-b.memOff+len(p) <= b.memLimit {
+		if b.memOff > 0 && len(b.mem)+len(p) > cap(b.mem) {
+			n := copy(b.mem, b.mem[b.memOff:])
+			b.mem, b.memOff = b.mem[:n], 0
+		}
+		b.mem = append(b.mem, p...)
+		return nil
+	}
+	if b.file == nil {
+		f, err := os.CreateTemp(b.tempDir, "fcgi-body-")
+		if err != nil {
+			return errors.New("fastcgi: request body over the in-memory buffer and no temporary file: " + err.Error())
+		}
+		// Unlinked at once: nothing is left behind if the process dies.
+		os.Remove(f.Name())
+		b.file = f
+	}
+	if _, err := b.file.WriteAt(p, b.fileW); err != nil {
+		return errors.New("fastcgi: spilling request body to disk: " + err.Error())
+	}
+	b.fileW += int64(len(p))
+	return nil
+}
+
+// end marks the end of the stream: io.EOF for a complete one, another error
+// when the request was aborted or the connection lost.
+func (b *streamBuffer) end(err error) {
+	b.mu.Lock()
+	b.failLocked(err)
+	b.mu.Unlock()
+}
+
+func (b *streamBuffer) failLocked(err error) {
+	if b.err == nil {
+		b.err = err
+		b.signal()
+	}
+}
+
+// ended reports whether the whole stream has arrived (or failed).
+func (b *streamBuffer) ended() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err != nil
+}
+
+// Read blocks until input is available or the stream ends.
+func (b *streamBuffer) Read(p []byte) (int, error) {
+	for {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return 0, errBodyClosed
+		}
+		if b.memOff < len(b.mem) {
+			n := copy(p, b.mem[b.memOff:])
+			b.memOff += n
+			if b.memOff == len(b.mem) {
+				b.mem, b.memOff = b.mem[:0], 0
+			}
+			b.mu.Unlock()
+			return n, nil
+		}
+		if b.fileR < b.fileW {
+			p = p[:min(int64(len(p)), b.fileW-b.fileR)]
+			n, err := b.file.ReadAt(p, b.fileR)
+			b.fileR += int64(n)
+			b.mu.Unlock()
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		if b.err != nil {
+			err := b.err
+			b.mu.Unlock()
+			return 0, err
+		}
+		b.mu.Unlock()
+		<-b.wake
+	}
+}
+
+// Close releases the buffered input; later input is dropped.
+func (b *streamBuffer) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	b.mem = nil
+	b.memOff = 0
+	if b.file != nil {
+		b.file.Close()
+		b.file = nil
+	}
+	b.signal()
+	return nil
+}
+
+var _ io.ReadCloser = (*streamBuffer)(nil)

@@ -1,0 +1,343 @@
+package responder
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// lingerTimeout bounds how long a connection that is done waits for the web
+// server to close its side, so that closing never resets a response in flight.
+const lingerTimeout = 5 * time.Second
+
+var (
+	errConnLost   = errors.New("fastcgi: connection to the web server lost")
+	errAborted    = errors.New("fastcgi: request aborted by the web server (FCGI_ABORT_REQUEST)")
+	errServerStop = errors.New("fastcgi: server closed")
+)
+
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, recordBufLen); return &b }}
+
+// conn is one connection from a web server. A single goroutine reads its
+// records; each request's handler runs in a goroutine of its own and writes
+// whole records under wmu.
+type conn struct {
+	srv *Server
+	rwc net.Conn
+	ctx context.Context
+
+	wmu  sync.Mutex
+	werr error // first write failure; the connection is then unusable
+
+	mu          sync.Mutex
+	reqs        map[uint16]*request
+	handlers    sync.WaitGroup
+	closeIdle   bool      // close once no request is in progress
+	lingering   bool      // our side is shut; waiting for the peer's EOF
+	idleSince   time.Time // when the last request ended (or the connection began)
+	curDeadline time.Time
+
+	reply []byte // the reader's scratch for management replies
+}
+
+func (s *Server) newConn(ctx context.Context, rwc net.Conn) *conn {
+	return &conn{srv: s, rwc: rwc, ctx: ctx, idleSince: time.Now()}
+}
+
+func (c *conn) serve() {
+	bufp := readBufPool.Get().(*[]byte)
+	rr := recordReader{r: c.rwc, buf: *bufp}
+	log := c.srv.cfg.log
+	defer func() {
+		readBufPool.Put(bufp)
+		c.rwc.Close()
+		c.mu.Lock()
+		reqs := c.reqs
+		c.reqs = nil
+		c.mu.Unlock()
+		for _, q := range reqs {
+			c.srv.inFlight.Add(-1)
+			q.lose(errConnLost)
+		}
+		c.handlers.Wait()
+		c.srv.trackConn(c, false)
+	}()
+	for {
+		c.updateReadDeadline()
+		h, content, err := rr.next()
+		if err != nil {
+			c.logReadError(err)
+			return
+		}
+		if err := c.handleRecord(h, content); err != nil {
+			log.Error().Err(err).Str("peer", peerName(c.rwc)).Msg("closing connection")
+			return
+		}
+	}
+}
+
+func (c *conn) logReadError(err error) {
+	c.mu.Lock()
+	busy, lingering := len(c.reqs), c.lingering
+	c.mu.Unlock()
+	log := c.srv.cfg.log
+	switch {
+	case err == io.EOF && busy == 0, lingering, errors.Is(err, net.ErrClosed):
+		// The ordinary end of a connection.
+	case err == io.EOF:
+		log.Debug().Int("requests", busy).Msg("web server closed the connection with requests in progress")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if busy == 0 {
+			log.Debug().Str("peer", peerName(c.rwc)).Msg("idle connection closed after IdleTimeout")
+		} else {
+			log.Warn().Str("peer", peerName(c.rwc)).Msg("web server too slow sending a request (ReadTimeout); connection closed")
+		}
+	default:
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			log.Error().Err(err).Str("peer", peerName(c.rwc)).Msg("closing connection")
+		} else {
+			log.Debug().Err(err).Msg("reading from web server")
+		}
+	}
+}
+
+func peerName(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
+		return a.String()
+	}
+	return "unix socket"
+}
+
+// updateReadDeadline arms the read deadline for the connection's state:
+// IdleTimeout while no request is in progress, ReadTimeout from the oldest
+// request still sending its input, none while handlers run.
+func (c *conn) updateReadDeadline() {
+	cfg := &c.srv.cfg
+	c.mu.Lock()
+	var d time.Time
+	switch {
+	case c.lingering:
+		c.mu.Unlock()
+		return
+	case len(c.reqs) == 0:
+		if cfg.idleTimeout > 0 {
+			d = c.idleSince.Add(cfg.idleTimeout)
+		}
+	case cfg.readTimeout > 0:
+		for _, q := range c.reqs {
+			if !q.inputDone && (d.IsZero() || q.begun.Before(d)) {
+				d = q.begun
+			}
+		}
+		if !d.IsZero() {
+			d = d.Add(cfg.readTimeout)
+		}
+	}
+	if !d.Equal(c.curDeadline) {
+		c.curDeadline = d
+		c.rwc.SetReadDeadline(d)
+	}
+	c.mu.Unlock()
+}
+
+func (c *conn) handleRecord(h header, content []byte) error {
+	if h.id == 0 {
+		return c.handleManagement(h, content)
+	}
+	switch h.recType {
+	case typeBeginRequest:
+		return c.beginRequest(h.id, content)
+	case typeParams, typeStdin, typeData, typeAbortRequest:
+	default:
+		return c.writeUnknownType(h.recType)
+	}
+	c.mu.Lock()
+	q := c.reqs[h.id]
+	c.mu.Unlock()
+	if q == nil {
+		// A request already answered (the web server may still be sending
+		// input the handler did not want), or one never begun.
+		return nil
+	}
+	switch h.recType {
+	case typeParams:
+		return q.addParams(content)
+	case typeStdin:
+		q.addInput(&q.stdin, content)
+	case typeData:
+		if q.data != nil {
+			q.addInput(q.data, content)
+		}
+	case typeAbortRequest:
+		q.abort()
+	}
+	return nil
+}
+
+func (c *conn) handleManagement(h header, content []byte) error {
+	if h.recType != typeGetValues {
+		if h.recType == typeBeginRequest || h.recType == typeParams || h.recType == typeStdin {
+			return &ProtocolError{Msg: "application record sent with request id 0"}
+		}
+		return c.writeUnknownType(h.recType)
+	}
+	var scratch [8]param
+	query, err := parsePairs(scratch[:0], string(content), len(scratch))
+	if err != nil && !errors.Is(err, errPairTooMany) {
+		return &ProtocolError{Msg: "FCGI_GET_VALUES: " + err.Error()}
+	}
+	pairs := appendGetValuesResult(nil, query, c.srv.cfg.maxConns, c.srv.cfg.maxReqs)
+	c.reply = appendRecord(c.reply[:0], typeGetValuesResult, 0, pairs)
+	return c.write(c.reply)
+}
+
+func (c *conn) writeUnknownType(t uint8) error {
+	var body [8]byte
+	body[0] = t
+	c.reply = appendRecord(c.reply[:0], typeUnknownType, 0, body[:])
+	return c.write(c.reply)
+}
+
+func (c *conn) beginRequest(id uint16, content []byte) error {
+	if len(content) != 8 {
+		return &ProtocolError{Msg: "FCGI_BEGIN_REQUEST body is " + strconv.Itoa(len(content)) + " bytes, want 8"}
+	}
+	role := Role(binary.BigEndian.Uint16(content[:2]))
+	keepConn := content[2]&flagKeepConn != 0
+	c.mu.Lock()
+	if _, busy := c.reqs[id]; busy {
+		c.mu.Unlock()
+		return &ProtocolError{Msg: "FCGI_BEGIN_REQUEST for request " + strconv.Itoa(int(id)) + ", which is still in progress"}
+	}
+	c.mu.Unlock()
+
+	handler := c.srv.handlerFor(role)
+	status := statusRequestComplete
+	switch {
+	case handler == nil:
+		status = statusUnknownRole
+		c.srv.cfg.log.Warn().Stringer("role", role).Msg("request refused: no handler for this FastCGI role (FCGI_UNKNOWN_ROLE)")
+	case c.srv.inFlight.Add(1) > int64(c.srv.cfg.maxReqs):
+		c.srv.inFlight.Add(-1)
+		status = statusOverloaded
+		c.srv.cfg.log.Warn().Int("limit", c.srv.cfg.maxReqs).Msg("request refused: MaxConcurrentRequests reached (FCGI_OVERLOADED)")
+	}
+	if status != statusRequestComplete {
+		c.reply = appendEndRequest(c.reply[:0], id, 0, status)
+		err := c.write(c.reply)
+		if !keepConn {
+			c.mu.Lock()
+			c.closeIdle = true
+			c.mu.Unlock()
+			c.closeIfIdle()
+		}
+		return err
+	}
+	q := newRequest(c, id, role, keepConn, handler)
+	c.mu.Lock()
+	if c.reqs == nil {
+		c.reqs = make(map[uint16]*request)
+	}
+	c.reqs[id] = q
+	c.mu.Unlock()
+	return nil
+}
+
+// inputComplete is called by the reader when a request's input has arrived.
+func (c *conn) inputComplete(q *request) {
+	c.mu.Lock()
+	q.inputDone = true
+	c.mu.Unlock()
+}
+
+// startHandler runs q's handler in its own goroutine.
+func (c *conn) startHandler(q *request) {
+	c.handlers.Add(1)
+	go func() {
+		defer c.handlers.Done()
+		q.serve()
+	}()
+}
+
+// end removes a request that is about to send its FCGI_END_REQUEST, so the
+// web server may reuse its id as soon as it reads that record.
+func (c *conn) end(q *request) {
+	c.mu.Lock()
+	if c.reqs[q.id] == q {
+		delete(c.reqs, q.id)
+		c.srv.inFlight.Add(-1)
+	}
+	if !q.keepConn {
+		c.closeIdle = true
+	}
+	if len(c.reqs) == 0 {
+		c.idleSince = time.Now()
+	}
+	c.mu.Unlock()
+}
+
+// closeIfIdle shuts the connection down gently once it has no request in
+// progress and should not be kept: it shuts our side for writing and lets
+// the reader wait (up to lingerTimeout) for the web server to close, since
+// closing with unread input would reset the connection and could destroy
+// the response still on its way.
+func (c *conn) closeIfIdle() {
+	c.mu.Lock()
+	if !c.closeIdle || len(c.reqs) > 0 || c.lingering {
+		c.mu.Unlock()
+		return
+	}
+	c.lingering = true
+	defer c.mu.Unlock()
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
+		return
+	}
+	c.rwc.Close()
+}
+
+// shutdown makes the connection close once its requests are done.
+func (c *conn) shutdown() {
+	c.mu.Lock()
+	c.closeIdle = true
+	c.mu.Unlock()
+	c.closeIfIdle()
+}
+
+func (c *conn) close() { c.rwc.Close() }
+
+// idle reports whether no request is in progress.
+func (c *conn) idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.reqs) == 0
+}
+
+// write sends whole records. After a failed write the connection is closed:
+// a partly written record leaves the stream unusable for every request.
+func (c *conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return c.werr
+	}
+	if wt := c.srv.cfg.writeTimeout; wt > 0 {
+		c.rwc.SetWriteDeadline(time.Now().Add(wt))
+	}
+	if _, err := c.rwc.Write(b); err != nil {
+		c.werr = err
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.srv.cfg.log.Warn().Str("peer", peerName(c.rwc)).Msg("web server stopped reading the response (WriteTimeout); connection closed")
+		}
+		c.rwc.Close()
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,425 @@
+package responder
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"iter"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// request is one FastCGI request: its input as the reader collects it, the
+// *http.Request handed to the handler, and the response being written.
+type request struct {
+	c        *conn
+	id       uint16
+	role     Role
+	keepConn bool
+	begun    time.Time
+	handler  http.Handler
+
+	// Owned by the connection's reader goroutine.
+	params       []byte // raw FCGI_PARAMS stream until it ends; pooled
+	paramsEnded  bool
+	paramsStatus int // non-zero: answer with this status once params end
+	stdinEnded   bool
+	dataEnded    bool
+	started      bool
+
+	inputDone bool // guarded by c.mu; the whole request has arrived
+
+	pairs   []param
+	stdin   streamBuffer
+	data    *streamBuffer // Filter role only
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	aborted atomic.Bool
+	hreq    *http.Request
+
+	response
+}
+
+type ctxKey struct{}
+
+var paramsPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func newRequest(c *conn, id uint16, role Role, keepConn bool, h http.Handler) *request {
+	q := &request{c: c, id: id, role: role, keepConn: keepConn, handler: h, begun: time.Now()}
+	cfg := &c.srv.cfg
+	q.stdin.init(cfg.bodyBuffer, cfg.maxBody, c.srv.TempDir)
+	if role == RoleFilter {
+		q.data = new(streamBuffer)
+		q.data.init(cfg.bodyBuffer, -1, c.srv.TempDir)
+	}
+	q.response.q = q
+	return q
+}
+
+func (s *Server) handlerFor(r Role) http.Handler {
+	switch r {
+	case RoleResponder:
+		if s.Handler == nil {
+			return http.DefaultServeMux
+		}
+		return s.Handler
+	case RoleAuthorizer:
+		return s.Authorizer
+	case RoleFilter:
+		return s.Filter
+	}
+	return nil
+}
+
+func (q *request) addParams(content []byte) error {
+	if q.paramsEnded {
+		return &ProtocolError{Msg: "FCGI_PARAMS for request " + strconv.Itoa(int(q.id)) + " after its parameters ended"}
+	}
+	if len(content) == 0 {
+		q.endParams()
+		return nil
+	}
+	if q.paramsStatus != 0 {
+		return nil
+	}
+	if q.params == nil {
+		q.params = (*paramsPool.Get().(*[]byte))[:0]
+	}
+	if len(q.params)+len(content) > q.c.srv.cfg.maxParamsBytes {
+		q.paramsStatus = http.StatusRequestHeaderFieldsTooLarge
+		q.c.srv.cfg.log.Warn().Int("limit", q.c.srv.cfg.maxParamsBytes).Msg("request parameters over MaxParamsBytes; answered 431")
+		q.releaseParams()
+		return nil
+	}
+	q.params = append(q.params, content...)
+	return nil
+}
+
+func (q *request) releaseParams() {
+	if q.params != nil && cap(q.params) <= 64<<10 {
+		b := q.params[:0]
+		paramsPool.Put(&b)
+	}
+	q.params = nil
+}
+
+// endParams builds the http.Request and starts the handler.
+func (q *request) endParams() {
+	q.paramsEnded = true
+	log := q.c.srv.cfg.log
+	if q.paramsStatus == 0 {
+		block := string(q.params)
+		q.releaseParams()
+		var err error
+		q.pairs, err = parsePairs(make([]param, 0, 48), block, q.c.srv.cfg.maxParams)
+		switch {
+		case errors.Is(err, errPairTooMany):
+			q.paramsStatus = http.StatusRequestHeaderFieldsTooLarge
+			log.Warn().Int("limit", q.c.srv.cfg.maxParams).Msg("request has more parameters than MaxParams; answered 431")
+		case err != nil:
+			q.paramsStatus = http.StatusBadRequest
+			log.Error().Err(err).Msg("malformed FCGI_PARAMS; answered 400")
+		default:
+			if err := q.buildHTTPRequest(); err != nil {
+				q.paramsStatus = http.StatusBadRequest
+				log.Warn().Err(err).Msg("cannot build an HTTP request from the parameters; answered 400")
+			}
+		}
+	}
+	if q.role == RoleAuthorizer {
+		// Authorizers get no body; web servers send none or an empty one.
+		q.stdinEnded = true
+		q.stdin.end(io.EOF)
+	}
+	q.checkInputDone()
+	q.started = true
+	if q.paramsStatus != 0 {
+		q.serveError(q.paramsStatus)
+		return
+	}
+	q.c.startHandler(q)
+}
+
+func (q *request) addInput(sb *streamBuffer, content []byte) {
+	if len(content) > 0 {
+		if err := sb.write(content); err != nil {
+			q.c.srv.cfg.log.Error().Err(err).Msg("request input lost")
+		}
+		return
+	}
+	sb.end(io.EOF)
+	if sb == &q.stdin {
+		q.stdinEnded = true
+	} else {
+		q.dataEnded = true
+	}
+	q.checkInputDone()
+}
+
+func (q *request) checkInputDone() {
+	if q.paramsEnded && q.stdinEnded && (q.data == nil || q.dataEnded) {
+		q.c.inputComplete(q)
+	}
+}
+
+// abort handles FCGI_ABORT_REQUEST: the handler's context is cancelled and
+// its output dropped; FCGI_END_REQUEST follows once the handler returns.
+func (q *request) abort() {
+	q.lose(errAborted)
+	if !q.started {
+		q.started = true
+		q.releaseParams()
+		q.c.end(q)
+		q.c.reply = appendEndRequest(q.c.reply[:0], q.id, 0, statusRequestComplete)
+		q.c.write(q.c.reply)
+		q.c.closeIfIdle()
+	}
+}
+
+// lose ends the request's input and cancels its context with cause.
+func (q *request) lose(cause error) {
+	q.aborted.Store(true)
+	if q.cancel != nil {
+		q.cancel(cause)
+	}
+	q.stdin.end(cause)
+	if q.data != nil {
+		q.data.end(cause)
+	}
+}
+
+// buildHTTPRequest makes the *http.Request from the CGI/1.1 parameters.
+func (q *request) buildHTTPRequest() error {
+	ps := q.pairs
+	r := &http.Request{
+		Method:     "GET",
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Body:       &q.stdin,
+	}
+	var (
+		uri, scriptName, pathInfo, query, host, serverName, serverPort string
+		remoteAddr, remotePort, https, contentLength, contentType      string
+		nHeaders                                                       int
+	)
+	for _, p := range ps {
+		if strings.HasPrefix(p.name, "HTTP_") {
+			nHeaders++
+			continue
+		}
+		switch p.name {
+		case "REQUEST_METHOD":
+			r.Method = p.value
+		case "REQUEST_URI":
+			uri = p.value
+		case "SCRIPT_NAME":
+			scriptName = p.value
+		case "PATH_INFO":
+			pathInfo = p.value
+		case "QUERY_STRING":
+			query = p.value
+		case "SERVER_PROTOCOL":
+			if major, minor, ok := http.ParseHTTPVersion(p.value); ok {
+				r.Proto, r.ProtoMajor, r.ProtoMinor = p.value, major, minor
+			}
+		case "SERVER_NAME":
+			serverName = p.value
+		case "SERVER_PORT":
+			serverPort = p.value
+		case "REMOTE_ADDR":
+			remoteAddr = p.value
+		case "REMOTE_PORT":
+			remotePort = p.value
+		case "HTTPS":
+			https = p.value
+		case "CONTENT_LENGTH":
+			contentLength = p.value
+		case "CONTENT_TYPE":
+			contentType = p.value
+		}
+	}
+	if contentType != "" {
+		nHeaders++
+	}
+	if contentLength != "" {
+		nHeaders++
+	}
+	// One backing array for every header's value slice, as net/http does.
+	values := make([]string, nHeaders)
+	r.Header = make(http.Header, nHeaders)
+	add := func(key, v string) {
+		if vv, ok := r.Header[key]; ok {
+			r.Header[key] = append(vv, v)
+			return
+		}
+		values[0] = v
+		r.Header[key] = values[:1:1]
+		values = values[1:]
+	}
+	for _, p := range ps {
+		if strings.HasPrefix(p.name, "HTTP_") && len(p.name) > 5 {
+			if p.name == "HTTP_HOST" {
+				host = p.value
+			}
+			add(headerKey(p.name), p.value)
+		}
+	}
+	if contentType != "" {
+		add("Content-Type", contentType)
+	}
+	if contentLength != "" {
+		n, err := strconv.ParseInt(contentLength, 10, 64)
+		if err != nil || n < 0 {
+			return errors.New("CONTENT_LENGTH is not a length: " + strconv.Quote(contentLength))
+		}
+		r.ContentLength = n
+		add("Content-Length", contentLength)
+		if n == 0 {
+			r.Body = http.NoBody
+		}
+	}
+
+	if uri == "" {
+		// Not every web server sends REQUEST_URI (nginx only through
+		// fastcgi_params); rebuild it the way CGI defines the parts.
+		uri = scriptName + pathInfo
+		if query != "" {
+			uri += "?" + query
+		}
+	}
+	if uri == "" {
+		uri = "/"
+	}
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return errors.New("REQUEST_URI: " + err.Error())
+	}
+	r.URL = u
+	r.RequestURI = uri
+
+	if host == "" {
+		host = serverName
+		if serverPort != "" && serverPort != "80" && serverPort != "443" && host != "" {
+			host = net.JoinHostPort(host, serverPort)
+		}
+	}
+	r.Host = host
+	if remoteAddr != "" {
+		if remotePort != "" {
+			r.RemoteAddr = net.JoinHostPort(remoteAddr, remotePort)
+		} else {
+			r.RemoteAddr = remoteAddr
+		}
+	}
+	if https != "" && (strings.EqualFold(https, "on") || https == "1") {
+		r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: serverName}
+	}
+
+	ctx, cancel := context.WithCancelCause(q.c.ctx)
+	q.cancel = cancel
+	q.ctx = context.WithValue(ctx, ctxKey{}, q)
+	q.hreq = r.WithContext(q.ctx)
+	return nil
+}
+
+// headerKey turns HTTP_ACCEPT_LANGUAGE into Accept-Language.
+func headerKey(cgiName string) string {
+	if k, ok := commonHeaders[cgiName]; ok {
+		return k
+	}
+	b := []byte(cgiName[5:])
+	upper := true
+	for i, c := range b {
+		switch {
+		case c == '_':
+			b[i] = '-'
+			upper = true
+			continue
+		case upper && 'a' <= c && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			b[i] = c - 'A' + 'a'
+		}
+		upper = false
+	}
+	return string(b)
+}
+
+var commonHeaders = func() map[string]string {
+	m := make(map[string]string)
+	for _, k := range []string{
+		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
+		"Cache-Control", "Connection", "Content-Length", "Content-Type", "Cookie", "Dnt", "Host",
+		"If-Match", "If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since",
+		"Origin", "Pragma", "Priority", "Range", "Referer", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile",
+		"Sec-Ch-Ua-Platform", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site",
+		"Sec-Fetch-User", "Te", "Upgrade-Insecure-Requests", "User-Agent", "Via",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip",
+		"X-Requested-With",
+	} {
+		m["HTTP_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = k
+	}
+	return m
+}()
+
+func fromRequest(r *http.Request) *request {
+	q, _ := r.Context().Value(ctxKey{}).(*request)
+	return q
+}
+
+// Param returns the CGI/1.1 variable name of a request served by a Server,
+// such as SCRIPT_NAME, PATH_INFO, SCRIPT_FILENAME, REDIRECT_URL,
+// REMOTE_USER or DOCUMENT_ROOT, and whether the web server sent it. It
+// reports false for requests that did not come through FastCGI.
+func Param(r *http.Request, name string) (string, bool) {
+	q := fromRequest(r)
+	if q == nil {
+		return "", false
+	}
+	return lookup(q.pairs, name)
+}
+
+// Params yields every CGI/1.1 variable the web server sent with r, in the
+// order it sent them, HTTP_* headers included.
+func Params(r *http.Request) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		q := fromRequest(r)
+		if q == nil {
+			return
+		}
+		for _, p := range q.pairs {
+			if !yield(p.name, p.value) {
+				return
+			}
+		}
+	}
+}
+
+// FilterData returns the file a Filter-role request is to filter
+// (FCGI_DATA); its modification time and length are the parameters
+// FCGI_DATA_LAST_MOD and FCGI_DATA_LENGTH. For other requests it returns
+// an empty reader.
+func FilterData(r *http.Request) io.Reader {
+	if q := fromRequest(r); q != nil && q.data != nil {
+		return q.data
+	}
+	return http.NoBody
+}
+
+// Stderr returns a writer to the request's FCGI_STDERR stream, which web
+// servers write to the error log of the virtual host that served the
+// request. Outside FastCGI it discards.
+func Stderr(r *http.Request) io.Writer {
+	if q := fromRequest(r); q != nil {
+		return stderrWriter{q}
+	}
+	return io.Discard
+}

@@ -1,0 +1,383 @@
+package responder
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// ErrServerClosed is returned by Serve after a call to Shutdown or Close.
+var ErrServerClosed = errors.New("fastcgi: Server closed")
+
+// Defaults for the limits of a Server whose fields are left zero.
+const (
+	DefaultMaxConns              = 1000
+	DefaultMaxConcurrentRequests = 1000
+	DefaultMaxParamsBytes        = 1 << 20
+	DefaultMaxParams             = 1000
+	DefaultMaxRequestBodyBytes   = 32 << 20
+	DefaultBodyBufferBytes       = 64 << 10
+	DefaultReadTimeout           = 60 * time.Second
+	DefaultIdleTimeout           = 120 * time.Second
+	DefaultWriteTimeout          = 120 * time.Second
+)
+
+// A Server serves FastCGI requests from web servers with http.Handlers.
+// Its zero value, with Handler set, is a working responder with the
+// defaults listed for each field. A Server must not be copied after first use.
+type Server struct {
+	// Handler serves requests in the Responder role, the role every web
+	// server uses for ordinary requests. Nil means http.DefaultServeMux.
+	Handler http.Handler
+
+	// Authorizer, if set, serves requests in the Authorizer role (Apache
+	// mod_authnz_fcgi, lighttpd mode "authorizer"). A 2xx response
+	// authorizes the request; the web server passes headers named
+	// "Variable-NAME" on to later handlers as the variable NAME. Requests
+	// carry no body. Nil refuses the role with FCGI_UNKNOWN_ROLE, so an
+	// ordinary handler that answers 200 can never authorize by accident.
+	Authorizer http.Handler
+
+	// Filter, if set, serves requests in the Filter role: the request body
+	// is FCGI_STDIN as usual and the file to filter is read with
+	// FilterData. Nil refuses the role with FCGI_UNKNOWN_ROLE.
+	Filter http.Handler
+
+	// MaxConns limits the connections served at once; further connections
+	// wait in the listener's backlog. Zero means DefaultMaxConns.
+	MaxConns int
+
+	// MaxConcurrentRequests limits the requests in progress over all
+	// connections, reported as FCGI_MAX_REQS. A request beyond it is
+	// refused with FCGI_OVERLOADED, which web servers turn into a 502 or
+	// 503 or retry elsewhere. Zero means DefaultMaxConcurrentRequests.
+	MaxConcurrentRequests int
+
+	// MaxParamsBytes limits the size of a request's parameters (the CGI
+	// variables, HTTP headers among them). Beyond it the request is
+	// answered 431 Request Header Fields Too Large. Zero means
+	// DefaultMaxParamsBytes.
+	MaxParamsBytes int
+
+	// MaxParams limits the number of parameters (CGI variables and
+	// headers) of a request, answered like MaxParamsBytes. Zero means
+	// DefaultMaxParams.
+	MaxParams int
+
+	// MaxRequestBodyBytes limits a request body. Reading past it fails
+	// with an *http.MaxBytesError, as with http.MaxBytesReader; the rest is
+	// discarded. Zero means DefaultMaxRequestBodyBytes, negative no limit.
+	MaxRequestBodyBytes int64
+
+	// BodyBufferBytes is how much of a request body the handler has not yet
+	// read is held in memory; beyond it the body is spilled to an unlinked
+	// temporary file in TempDir, so a handler that reads slowly never stalls
+	// the connection. Zero means DefaultBodyBufferBytes.
+	BodyBufferBytes int
+
+	// TempDir holds spilled request bodies. Empty means os.TempDir().
+	TempDir string
+
+	// ReadTimeout is the longest a web server may take to send a whole
+	// request, parameters and body, counted from its FCGI_BEGIN_REQUEST.
+	// A connection that overruns it is closed. Zero means
+	// DefaultReadTimeout, negative no limit.
+	ReadTimeout time.Duration
+
+	// IdleTimeout is how long a connection with no request in progress is
+	// kept open waiting for the next one. Zero means DefaultIdleTimeout,
+	// negative no limit.
+	IdleTimeout time.Duration
+
+	// WriteTimeout is the longest one write to the web server may block, so
+	// that a peer that stopped reading frees its connection. Unlike
+	// http.Server's, it does not limit the length of a streamed response.
+	// Zero means DefaultWriteTimeout, negative no limit.
+	WriteTimeout time.Duration
+
+	// AllowedAddrs lists the web servers that may connect over TCP. Nil
+	// means the addresses in the FCGI_WEB_SERVER_ADDRS environment
+	// variable (comma-separated, as set by mod_fastcgi and others), and
+	// anyone if that is unset or empty. Unix sockets are not checked.
+	AllowedAddrs []netip.Addr
+
+	// BaseContext optionally specifies the base context of the requests
+	// served from a listener, as in http.Server.
+	BaseContext func(net.Listener) context.Context
+
+	// Logger receives protocol errors, refused connections and handler
+	// panics. Nil means a logger writing JSON lines to os.Stderr.
+	Logger *zerolog.Logger
+
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   atomic.Bool
+	onIdle    chan struct{} // closed and replaced when a connection ends
+	inFlight  atomic.Int64  // requests in progress
+	initOnce  sync.Once
+	cfg       config
+}
+
+// config holds the effective limits, defaults applied, fixed at first use.
+type config struct {
+	maxConns, maxReqs, maxParamsBytes, maxParams, bodyBuffer int
+	maxBody                                                  int64
+	readTimeout, idleTimeout, writeTimeout                   time.Duration
+	allowed                                                  []netip.Addr
+	log                                                      zerolog.Logger
+}
+
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		c := &s.cfg
+		c.maxConns = orDefault(s.MaxConns, DefaultMaxConns)
+		c.maxReqs = orDefault(s.MaxConcurrentRequests, DefaultMaxConcurrentRequests)
+		c.maxParamsBytes = orDefault(s.MaxParamsBytes, DefaultMaxParamsBytes)
+		c.maxParams = orDefault(s.MaxParams, DefaultMaxParams)
+		c.bodyBuffer = orDefault(s.BodyBufferBytes, DefaultBodyBufferBytes)
+		c.maxBody = orDefault(s.MaxRequestBodyBytes, DefaultMaxRequestBodyBytes)
+		c.readTimeout = orDefault(s.ReadTimeout, DefaultReadTimeout)
+		c.idleTimeout = orDefault(s.IdleTimeout, DefaultIdleTimeout)
+		c.writeTimeout = orDefault(s.WriteTimeout, DefaultWriteTimeout)
+		c.allowed = s.AllowedAddrs
+		if c.allowed == nil {
+			c.allowed = parseWebServerAddrs(os.Getenv("FCGI_WEB_SERVER_ADDRS"), s.logger())
+		}
+		c.log = s.logger()
+		s.onIdle = make(chan struct{})
+	})
+}
+
+func (s *Server) logger() zerolog.Logger {
+	if s.Logger != nil {
+		return *s.Logger
+	}
+	return zerolog.New(os.Stderr).With().Timestamp().Logger()
+}
+
+// parseWebServerAddrs reads FCGI_WEB_SERVER_ADDRS; an entry that is not an
+// IP address is logged and skipped, never widening the list to everyone.
+func parseWebServerAddrs(v string, log zerolog.Logger) []netip.Addr {
+	var addrs []netip.Addr
+	for f := range strings.SplitSeq(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			log.Error().Str("entry", f).Msg("FCGI_WEB_SERVER_ADDRS: not an IP address; entry ignored")
+			continue
+		}
+		addrs = append(addrs, a.Unmap())
+	}
+	if addrs == nil && strings.TrimSpace(v) != "" {
+		// Every entry was bad: allow nobody rather than everybody.
+		addrs = []netip.Addr{}
+	}
+	return addrs
+}
+
+// allowedPeer reports whether a connection from remote may be served.
+func (s *Server) allowedPeer(remote net.Addr) bool {
+	if s.cfg.allowed == nil {
+		return true
+	}
+	tcp, ok := remote.(*net.TCPAddr)
+	if !ok {
+		return true
+	}
+	ip, ok := netip.AddrFromSlice(tcp.IP)
+	if !ok {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, a := range s.cfg.allowed {
+		if a == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// Serve accepts connections on l and serves each in its own goroutine. It
+// always returns a non-nil error; after Shutdown or Close, ErrServerClosed.
+// Serve closes l when it returns.
+func (s *Server) Serve(l net.Listener) error {
+	s.init()
+	l = &onceCloseListener{Listener: l}
+	defer l.Close()
+	if !s.trackListener(&l, true) {
+		return ErrServerClosed
+	}
+	defer s.trackListener(&l, false)
+
+	ctx := context.Background()
+	if s.BaseContext != nil {
+		ctx = s.BaseContext(l)
+		if ctx == nil {
+			panic("fastcgi: BaseContext returned a nil context")
+		}
+	}
+	slots := make(chan struct{}, s.cfg.maxConns)
+	var backoff time.Duration
+	for {
+		slots <- struct{}{}
+		rwc, err := l.Accept()
+		if err != nil {
+			<-slots
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			if isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.cfg.log.Error().Err(err).Dur("retry_in", backoff).Msg("accept failed")
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if !s.allowedPeer(rwc.RemoteAddr()) {
+			s.cfg.log.Warn().Str("peer", rwc.RemoteAddr().String()).Msg("connection refused: peer not in FCGI_WEB_SERVER_ADDRS")
+			rwc.Close()
+			<-slots
+			continue
+		}
+		c := s.newConn(ctx, rwc)
+		if !s.trackConn(c, true) {
+			rwc.Close()
+			<-slots
+			return ErrServerClosed
+		}
+		go func() {
+			defer func() { <-slots }()
+			c.serve()
+		}()
+	}
+}
+
+// isTemporary reports errors that end one accept, not the listener:
+// descriptor exhaustion and aborted handshakes.
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) trackListener(l *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		if s.listeners == nil {
+			s.listeners = make(map[*net.Listener]struct{})
+		}
+		s.listeners[l] = struct{}{}
+	} else {
+		delete(s.listeners, l)
+	}
+	return true
+}
+
+func (s *Server) trackConn(c *conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		if s.conns == nil {
+			s.conns = make(map[*conn]struct{})
+		}
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+		close(s.onIdle)
+		s.onIdle = make(chan struct{})
+	}
+	return true
+}
+
+func (s *Server) closeListenersLocked() error {
+	var err error
+	for l := range s.listeners {
+		if cerr := (*l).Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Shutdown gracefully shuts the server down: it closes the listeners, lets
+// the requests in progress finish, closes each connection as it becomes
+// idle, and returns when none is left. If ctx ends first, Shutdown returns
+// ctx.Err() and the remaining connections stay open; call Close to end them.
+// New requests that arrive on open connections meanwhile are still served.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closing.Store(true)
+	lerr := s.closeListenersLocked()
+	for c := range s.conns {
+		c.shutdown()
+	}
+	s.mu.Unlock()
+	for {
+		s.mu.Lock()
+		n, idle := len(s.conns), s.onIdle
+		s.mu.Unlock()
+		if n == 0 {
+			return lerr
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle:
+		}
+	}
+}
+
+// Close closes the listeners and every connection at once. Handlers still
+// running see their request contexts cancelled; their output is dropped.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing.Store(true)
+	err := s.closeListenersLocked()
+	for c := range s.conns {
+		c.close()
+	}
+	return err
+}
+
+// onceCloseListener lets Serve's deferred Close and Shutdown's Close both run.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
+}
