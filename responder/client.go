@@ -169,8 +169,8 @@ func (c *Client) read() {
 				c.mu.Lock()
 				delete(c.reqs, h.id)
 				c.mu.Unlock()
-				call.stdout.end(io.EOF)
 				close(call.ended)
+				call.stdout.end(io.EOF)
 			default:
 				return fmt.Errorf("fastcgi: unexpected record type %d from the application", h.recType)
 			}
@@ -179,6 +179,7 @@ func (c *Client) read() {
 	if err == io.EOF {
 		err = errors.New("fastcgi: application closed the connection")
 	}
+	c.rwc.Close()
 	c.mu.Lock()
 	c.err = err
 	for _, call := range c.reqs {
@@ -241,25 +242,31 @@ func (c *Client) Do(ctx context.Context, r *ClientRequest) (*ClientResponse, err
 	c.reqs[call.id] = call
 	c.mu.Unlock()
 
-	if err := c.sendRequest(call.id, r); err != nil {
-		return nil, err
-	}
+	// A send that fails part way may still have a response to read: an
+	// application may answer (413, say) and close before taking the body.
+	sendErr := c.sendRequest(call.id, r)
 	stop := context.AfterFunc(ctx, func() {
 		c.send(appendRecord(nil, typeAbortRequest, call.id, nil))
 	})
 	br := bufio.NewReader(&call.stdout)
 	tp := textproto.NewReader(br)
 	mh, err := tp.ReadMIMEHeader()
-	if err != nil && !(err == io.EOF && len(mh) == 0) {
-		stop()
+	if err != nil {
 		select {
 		case <-call.ended:
 			if call.protocolStatus != statusRequestComplete {
+				stop()
 				return nil, &EndRequestError{ProtocolStatus: call.protocolStatus}
 			}
 		default:
 		}
-		return nil, fmt.Errorf("fastcgi: reading the response header: %w", err)
+		if !(err == io.EOF && len(mh) == 0) {
+			stop()
+			if sendErr != nil {
+				return nil, sendErr
+			}
+			return nil, fmt.Errorf("fastcgi: reading the response header: %w", err)
+		}
 	}
 	resp := &ClientResponse{StatusCode: http.StatusOK, Header: http.Header(mh), call: call}
 	if s := resp.Header.Get("Status"); s != "" {
@@ -300,25 +307,20 @@ func (c *Client) sendRequest(id uint16, r *ClientRequest) error {
 	}
 	b = appendStream(b, typeParams, id, ps)
 	b = appendRecord(b, typeParams, id, nil)
+	if r.Stdin == nil {
+		b = appendRecord(b, typeStdin, id, nil)
+	}
 	c.wbuf = b
 	if _, err := c.rwc.Write(b); err != nil {
 		return err
 	}
-	for _, s := range []struct {
-		t uint8
-		r io.Reader
-	}{{typeStdin, r.Stdin}, {typeData, r.Data}} {
-		if s.r == nil {
-			if s.t == typeStdin {
-				if _, err := c.rwc.Write(appendRecord(c.wbuf[:0], typeStdin, id, nil)); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if err := c.sendStream(id, s.t, s.r); err != nil {
+	if r.Stdin != nil {
+		if err := c.sendStream(id, typeStdin, r.Stdin); err != nil {
 			return err
 		}
+	}
+	if r.Data != nil {
+		return c.sendStream(id, typeData, r.Data)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,3 +245,7 @@ func tempFileCount(t *testing.T, dir string) int {
 	}
 	return len(es)
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func zeroLogger() zerolog.Logger { return zerolog.Nop() }

@@ -308,15 +308,19 @@ func (q *request) serve() {
 }
 
 func (q *request) recovered(v any) {
+	w := &q.response
 	if v != http.ErrAbortHandler {
+		outcome := "handler panicked; request answered 500"
+		if w.sentHeader {
+			outcome = "handler panicked after the response header was sent; response truncated"
+		}
 		q.c.srv.cfg.log.Error().
 			Str("panic", fmt.Sprint(v)).
 			Str("method", q.hreq.Method).
 			Str("uri", q.hreq.RequestURI).
 			Bytes("stack", debug.Stack()).
-			Msg("handler panicked; request answered 500")
+			Msg(outcome)
 	}
-	w := &q.response
 	if w.sentHeader {
 		w.truncated = true
 		return

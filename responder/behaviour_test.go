@@ -1,0 +1,531 @@
+package responder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func echoHandler(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	w.Write(b)
+}
+
+func TestServer_Body(t *testing.T) {
+	tmp := t.TempDir()
+	path := startServer(t, &Server{Handler: http.HandlerFunc(echoHandler), BodyBufferBytes: 4 << 10,
+		MaxRequestBodyBytes: 2 << 20, TempDir: tmp})
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, spills past 4 KiB
+	tests := []struct {
+		name   string
+		body   []byte
+		status int
+	}{
+		{"small form", []byte("a=1&b=2"), 200},
+		{"1 MiB spills to disk", big, 200},
+		{"over MaxRequestBodyBytes", bytes.Repeat(big, 3), 413},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialClient(t, path)
+			resp, body := do(t, c, &ClientRequest{
+				Params: withParams(map[string]string{"REQUEST_METHOD": "POST", "CONTENT_LENGTH": itoa(len(tc.body))}),
+				Stdin:  bytes.NewReader(tc.body)})
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.status == 200 && body != string(tc.body) {
+				t.Fatalf("echoed %d bytes, want %d", len(body), len(tc.body))
+			}
+			if n := tempFileCount(t, tmp); n != 0 {
+				t.Errorf("%d spill files left in TempDir", n)
+			}
+		})
+	}
+}
+
+// A handler that never reads its body, or takes its time, must not hold up
+// the other requests multiplexed on the same connection.
+func TestServer_Multiplex(t *testing.T) {
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/stuck", func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.WriteString(w, "stuck done")
+	})
+	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fast") })
+	path := startServer(t, &Server{Handler: mux, BodyBufferBytes: 1 << 10})
+	c := dialClient(t, path)
+	stuckDone := make(chan string)
+	go func() {
+		body := bytes.Repeat([]byte("x"), 1<<20)
+		_, b := do(t, c, &ClientRequest{KeepConn: true, Stdin: bytes.NewReader(body),
+			Params: withParams(map[string]string{"REQUEST_URI": "/stuck", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": itoa(len(body))})})
+		stuckDone <- b
+	}()
+	time.Sleep(50 * time.Millisecond)
+	for range 20 {
+		_, b := do(t, c, &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/fast"})})
+		if b != "fast" {
+			t.Fatalf("fast request got %q", b)
+		}
+	}
+	close(release)
+	if b := <-stuckDone; b != "stuck done" {
+		t.Fatalf("stuck request got %q", b)
+	}
+}
+
+func TestServer_Streaming(t *testing.T) {
+	next := make(chan struct{})
+	path := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := range 3 {
+			io.WriteString(w, "line "+itoa(i)+"\n")
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("Flush: %v", err)
+			}
+			<-next
+		}
+	})})
+	c := dialClient(t, path)
+	resp, err := c.Do(context.Background(), &ClientRequest{Params: baseParams()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	for i := range 3 {
+		n, err := resp.Body.Read(buf)
+		if want := "line " + itoa(i) + "\n"; string(buf[:n]) != want {
+			t.Fatalf("read %q (%v) while the handler waits, want %q", buf[:n], err, want)
+		}
+		next <- struct{}{}
+	}
+	if rest, _ := io.ReadAll(resp.Body); len(rest) != 0 {
+		t.Fatalf("trailing %q", rest)
+	}
+	if resp.Header.Get("Content-Length") != "" {
+		t.Errorf("streamed response has Content-Length %q", resp.Header.Get("Content-Length"))
+	}
+}
+
+func TestServer_AbortCancelsContext(t *testing.T) {
+	cancelled := make(chan error, 1)
+	path := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		cancelled <- context.Cause(r.Context())
+		_, err := io.WriteString(w, "dropped")
+		if err == nil {
+			t.Error("write after abort succeeded")
+		}
+	})})
+
+	t.Run("FCGI_ABORT_REQUEST", func(t *testing.T) {
+		rc := dialRaw(t, path)
+		rc.send(requestRecords(7, true, baseParams()))
+		time.Sleep(20 * time.Millisecond)
+		rc.send(appendRecord(nil, typeAbortRequest, 7, nil))
+		if err := <-cancelled; !errors.Is(err, errAborted) {
+			t.Fatalf("cause %v, want errAborted", err)
+		}
+		recs := rc.readUntilEnd(7)
+		if len(recs) != 1 || recs[0].typ != typeEndRequest {
+			t.Fatalf("after abort got records %v, want one FCGI_END_REQUEST", recs)
+		}
+		// The connection stays usable (keep-conn).
+		rc.send(appendRecord(nil, typeGetValues, 0, appendPair(nil, "FCGI_MPXS_CONNS", "")))
+		if recs, _ := rc.readUntilClose(200 * time.Millisecond); len(recs) != 1 || recs[0].typ != typeGetValuesResult {
+			t.Fatalf("after abort: %v", recs)
+		}
+	})
+	t.Run("peer vanishes", func(t *testing.T) {
+		rc := dialRaw(t, path)
+		rc.send(requestRecords(1, false, baseParams()))
+		time.Sleep(20 * time.Millisecond)
+		rc.Close()
+		if err := <-cancelled; !errors.Is(err, errConnLost) {
+			t.Fatalf("cause %v, want errConnLost", err)
+		}
+	})
+	t.Run("abort before params end", func(t *testing.T) {
+		rc := dialRaw(t, path)
+		rc.send(beginRecord(3, RoleResponder, false))
+		rc.send(appendRecord(nil, typeAbortRequest, 3, nil))
+		recs, err := rc.readUntilClose(2 * time.Second)
+		if len(recs) != 1 || recs[0].typ != typeEndRequest || err != io.EOF {
+			t.Fatalf("got %v, %v; want one FCGI_END_REQUEST then close", recs, err)
+		}
+	})
+}
+
+func TestServer_Management(t *testing.T) {
+	path := startServer(t, &Server{MaxConns: 7, MaxConcurrentRequests: 9, Handler: http.NotFoundHandler()})
+	tests := []struct {
+		name string
+		in   []byte
+		want []rec
+	}{
+		{"get values answers exactly what is asked",
+			appendRecord(nil, typeGetValues, 0, appendPair(appendPair(appendPair(nil, "FCGI_MAX_REQS", ""), "FCGI_UNKNOWN", ""), "FCGI_MAX_CONNS", "")),
+			[]rec{{typeGetValuesResult, 0, string(appendPair(appendPair(nil, "FCGI_MAX_REQS", "9"), "FCGI_MAX_CONNS", "7"))}}},
+		{"mpxs", appendRecord(nil, typeGetValues, 0, appendPair(nil, "FCGI_MPXS_CONNS", "")),
+			[]rec{{typeGetValuesResult, 0, string(appendPair(nil, "FCGI_MPXS_CONNS", "1"))}}},
+		{"unknown management type", appendRecord(nil, 42, 0, []byte("?")),
+			[]rec{{typeUnknownType, 0, "\x2a\x00\x00\x00\x00\x00\x00\x00"}}},
+		{"unknown application type", appendRecord(nil, 99, 5, nil),
+			[]rec{{typeUnknownType, 0, "\x63\x00\x00\x00\x00\x00\x00\x00"}}},
+		{"unknown role", beginRecord(4, 9, true),
+			[]rec{{typeEndRequest, 4, "\x00\x00\x00\x00\x03\x00\x00\x00"}}},
+		{"authorizer refused when not configured", beginRecord(4, RoleAuthorizer, true),
+			[]rec{{typeEndRequest, 4, "\x00\x00\x00\x00\x03\x00\x00\x00"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRaw(t, path)
+			rc.send(tc.in)
+			recs, _ := rc.readUntilClose(200 * time.Millisecond)
+			if len(recs) != len(tc.want) {
+				t.Fatalf("got %v, want %v", recs, tc.want)
+			}
+			for i := range recs {
+				if recs[i] != tc.want[i] {
+					t.Errorf("record %d: %+q, want %+q", i, recs[i].content, tc.want[i].content)
+				}
+			}
+		})
+	}
+}
+
+func TestServer_Roles(t *testing.T) {
+	s := &Server{
+		Handler: http.NotFoundHandler(),
+		Authorizer: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer good" {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			w.Header().Set("Variable-USER_ID", "42")
+		}),
+		Filter: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			data, _ := io.ReadAll(FilterData(r))
+			n, _ := Param(r, "FCGI_DATA_LENGTH")
+			io.WriteString(w, strings.ToUpper(string(data))+" "+n)
+		}),
+	}
+	path := startServer(t, s)
+	c := dialClient(t, path)
+	resp, _ := do(t, c, &ClientRequest{Role: RoleAuthorizer, KeepConn: true, Params: withParams(map[string]string{"HTTP_AUTHORIZATION": "Bearer good"})})
+	if resp.StatusCode != 200 || resp.Header.Get("Variable-User_id") != "42" {
+		t.Errorf("authorized: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = do(t, c, &ClientRequest{Role: RoleAuthorizer, KeepConn: true, Params: baseParams()})
+	if resp.StatusCode != 403 {
+		t.Errorf("unauthorized: %d", resp.StatusCode)
+	}
+	resp, body := do(t, c, &ClientRequest{Role: RoleFilter, Params: withParams(map[string]string{"FCGI_DATA_LENGTH": "5"}),
+		Data: strings.NewReader("hello")})
+	if resp.StatusCode != 200 || body != "HELLO 5" {
+		t.Errorf("filter: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestServer_Panic(t *testing.T) {
+	logger, logs := newTestLog(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/early", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Half", "set")
+		io.WriteString(w, "half")
+		panic("boom early")
+	})
+	mux.HandleFunc("/late", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		panic("boom late")
+	})
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	path := startServer(t, &Server{Handler: mux, Logger: logger})
+
+	c := dialClient(t, path)
+	resp, body := do(t, c, &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/early"})})
+	if resp.StatusCode != 500 || body != "Internal Server Error\n" || resp.Header.Get("X-Half") != "" {
+		t.Errorf("panic before the header: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	// The connection survives and serves the next request.
+	if _, body := do(t, c, &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/ok"})}); body != "ok" {
+		t.Errorf("after a panic: %q", body)
+	}
+	if !strings.Contains(logs(), "boom early") || !strings.Contains(logs(), "goroutine") {
+		t.Errorf("panic and stack not logged: %s", logs())
+	}
+
+	// After the header went out the web server must see a failure, not a
+	// short body passed off as complete.
+	resp, err := c.Do(context.Background(), &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/late"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body2, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Errorf("late panic: body %q read as complete", body2)
+	}
+}
+
+func TestServer_Overloaded(t *testing.T) {
+	release := make(chan struct{})
+	path := startServer(t, &Server{MaxConcurrentRequests: 1, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	})})
+	c := dialClient(t, path)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		do(t, c, &ClientRequest{KeepConn: true, Params: baseParams()})
+	}()
+	time.Sleep(30 * time.Millisecond)
+	c2 := dialClient(t, path)
+	_, err := c2.Do(context.Background(), &ClientRequest{KeepConn: true, Params: baseParams()})
+	var ere *EndRequestError
+	if !errors.As(err, &ere) || !ere.Overloaded() {
+		t.Fatalf("second request: %v, want FCGI_OVERLOADED", err)
+	}
+	close(release)
+	<-done
+	// Capacity comes back.
+	do(t, c2, &ClientRequest{KeepConn: true, Params: baseParams()})
+}
+
+func TestServer_ParamLimits(t *testing.T) {
+	path := startServer(t, &Server{MaxParamsBytes: 4 << 10, MaxParams: 40, Handler: http.NotFoundHandler()})
+	many := baseParams()
+	for i := range 30 {
+		many["HTTP_X_"+itoa(i)] = "v"
+	}
+	tests := []struct {
+		name   string
+		params map[string]string
+		status int
+	}{
+		{"bytes", withParams(map[string]string{"HTTP_COOKIE": strings.Repeat("c", 5<<10)}), 431},
+		{"count", many, 431},
+		{"bad content length", withParams(map[string]string{"CONTENT_LENGTH": "-3"}), 400},
+		{"bad request uri", withParams(map[string]string{"REQUEST_URI": "no-slash"}), 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialClient(t, path)
+			resp, _ := do(t, c, &ClientRequest{Params: tc.params})
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+		})
+	}
+}
+
+func TestServer_AllowedAddrs(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		allowed []netip.Addr
+		served  bool
+	}{
+		{"listed", []netip.Addr{netip.MustParseAddr("127.0.0.1")}, true},
+		{"not listed", []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("::1")}, false},
+		{"empty list allows nobody", []netip.Addr{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Server{AllowedAddrs: tc.allowed, Handler: http.NotFoundHandler()}
+			s.Logger, _ = newTestLog(t)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go s.Serve(l)
+			defer s.Close()
+			c, err := Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_, err = c.Do(context.Background(), &ClientRequest{Params: baseParams()})
+			if served := err == nil; served != tc.served {
+				t.Fatalf("served %v (err %v), want %v", served, err, tc.served)
+			}
+		})
+	}
+	if got := parseWebServerAddrs(" 10.0.0.1, ::1 ,bogus", zeroLogger()); len(got) != 2 || got[1] != netip.MustParseAddr("::1") {
+		t.Errorf("parseWebServerAddrs: %v", got)
+	}
+	if got := parseWebServerAddrs("bogus", zeroLogger()); got == nil || len(got) != 0 {
+		t.Errorf("an all-bad list must allow nobody, got %v", got)
+	}
+}
+
+func TestServer_Shutdown(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		io.WriteString(w, "finished")
+	})}
+	s.Logger, _ = newTestLog(t)
+	l, err := net.Listen("unix", t.TempDir()+"/s.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	c, err := Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, err := Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	var wg sync.WaitGroup
+	wg.Go(func() { _, body = do(t, c, &ClientRequest{KeepConn: true, Params: baseParams()}) })
+	<-started
+
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown with a request in flight returned %v, want DeadlineExceeded", err)
+	}
+	if _, err := net.Dial("unix", l.Addr().String()); err == nil {
+		t.Error("listener still accepting after Shutdown")
+	}
+	if _, err := idle.Do(context.Background(), &ClientRequest{Params: baseParams()}); err == nil {
+		t.Error("idle connection still served after Shutdown")
+	}
+	close(release)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	wg.Wait()
+	if body != "finished" {
+		t.Errorf("in-flight request got %q, want it finished", body)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+	checkNoServerGoroutines(t)
+}
+
+func TestServer_Stderr(t *testing.T) {
+	path := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(Stderr(r), "note for the vhost log")
+		io.WriteString(w, "ok")
+	})})
+	c := dialClient(t, path)
+	resp, body := do(t, c, &ClientRequest{Params: baseParams()})
+	if body != "ok" || resp.Stderr() != "note for the vhost log" {
+		t.Fatalf("body %q stderr %q", body, resp.Stderr())
+	}
+	if w := Stderr(&http.Request{}); w != io.Discard {
+		t.Error("Stderr outside FastCGI should discard")
+	}
+}
+
+func TestServer_Timeouts(t *testing.T) {
+	logger, logs := newTestLog(t)
+	path := startServer(t, &Server{
+		IdleTimeout: 100 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond,
+		Logger: logger,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			chunk := bytes.Repeat([]byte("z"), 64<<10)
+			for i := 0; i < 1024; i++ { // 64 MiB, more than any socket buffer
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}),
+	})
+	t.Run("silent connection", func(t *testing.T) {
+		rc := dialRaw(t, path)
+		if _, err := rc.readUntilClose(3 * time.Second); err != io.EOF {
+			t.Fatalf("silent connection: %v, want closed by the server", err)
+		}
+	})
+	t.Run("slow request", func(t *testing.T) {
+		rc := dialRaw(t, path)
+		rc.send(beginRecord(1, RoleResponder, false))
+		for i := 0; i < 10; i++ {
+			time.Sleep(50 * time.Millisecond)
+			if _, err := rc.Write(appendRecord(nil, typeParams, 1, appendPair(nil, "X", "y"))); err != nil {
+				break
+			}
+		}
+		if _, err := rc.readUntilClose(3 * time.Second); err != io.EOF && !errors.Is(err, net.ErrClosed) && !isReset(err) {
+			t.Fatalf("slow request: %v, want closed by the server", err)
+		}
+		if !strings.Contains(logs(), "ReadTimeout") {
+			t.Errorf("no log line for the slow request")
+		}
+	})
+	t.Run("peer stops reading", func(t *testing.T) {
+		rc := dialRaw(t, path)
+		rc.send(requestRecords(1, false, baseParams()))
+		time.Sleep(time.Second)
+		if !strings.Contains(logs(), "WriteTimeout") {
+			t.Errorf("no log line for the stuck response")
+		}
+	})
+}
+
+func isReset(err error) bool { return err != nil && strings.Contains(err.Error(), "reset") }
+
+func TestServer_ProtocolErrors(t *testing.T) {
+	logger, logs := newTestLog(t)
+	path := startServer(t, &Server{Logger: logger, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})})
+	bad := beginRecord(1, RoleResponder, true)
+	bad[0] = 2
+	tests := []struct {
+		name, in, log string
+	}{
+		{"wrong version", string(bad), "version 2"},
+		{"begin body too short", string(appendRecord(nil, typeBeginRequest, 1, []byte{0, 1})), "want 8"},
+		{"duplicate request id", string(beginRecord(1, RoleResponder, true)) + string(beginRecord(1, RoleResponder, true)), "still in progress"},
+		{"params after their end", string(requestRecords(1, true, baseParams())[:0]) + string(beginRecord(2, RoleResponder, true)) +
+			string(appendRecord(nil, typeParams, 2, nil)) + string(appendRecord(nil, typeParams, 2, []byte{1, 1, 'a', 'b'})), "after its parameters ended"},
+		{"truncated record", string(beginRecord(1, RoleResponder, true)[:12]), "inside a record"},
+		{"application record with id 0", string(beginRecord(0, RoleResponder, true)), "request id 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRaw(t, path)
+			rc.send([]byte(tc.in))
+			if strings.Contains(tc.name, "truncated") {
+				rc.Conn.(*net.UnixConn).CloseWrite()
+			}
+			if _, err := rc.readUntilClose(3 * time.Second); err != io.EOF && !isReset(err) {
+				t.Fatalf("connection not closed: %v", err)
+			}
+			if !strings.Contains(logs(), tc.log) {
+				t.Errorf("log lacks %q", tc.log)
+			}
+			// Other connections are unharmed.
+			if _, body := do(t, dialClient(t, path), &ClientRequest{Params: baseParams()}); body != "ok" {
+				t.Errorf("next connection got %q", body)
+			}
+		})
+	}
+}
