@@ -72,9 +72,11 @@ func appendPair(b []byte, name, value string) []byte {
 	return append(b, value...)
 }
 
-// lookup returns the value of the first pair named name.
+// lookup returns the value of the last pair named name: the one in force
+// when a web server sends a variable twice, as nginx does when a site
+// overrides one set by fastcgi_params.
 func lookup(ps []param, name string) (string, bool) {
-	for i := range ps {
+	for i := len(ps) - 1; i >= 0; i-- {
 		if ps[i].name == name {
 			return ps[i].value, true
 		}

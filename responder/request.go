@@ -377,7 +377,8 @@ func fromRequest(r *http.Request) *request {
 
 // Param returns the CGI/1.1 variable name of a request served by a Server,
 // such as SCRIPT_NAME, PATH_INFO, SCRIPT_FILENAME, REDIRECT_URL,
-// REMOTE_USER or DOCUMENT_ROOT, and whether the web server sent it. It
+// REMOTE_USER or DOCUMENT_ROOT, and whether the web server sent it. When
+// the web server sent a name twice, the last value wins, as in CGI. It
 // reports false for requests that did not come through FastCGI.
 func Param(r *http.Request, name string) (string, bool) {
 	q := fromRequest(r)

@@ -169,7 +169,7 @@ func (s *Server) logger() zerolog.Logger {
 	if s.Logger != nil {
 		return *s.Logger
 	}
-	return zerolog.New(os.Stderr).With().Timestamp().Logger()
+	return zerolog.New(os.Stderr).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 }
 
 // parseWebServerAddrs reads FCGI_WEB_SERVER_ADDRS; an entry that is not an

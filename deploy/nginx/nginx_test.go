@@ -1,0 +1,248 @@
+package nginx_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+	"github.com/fcgi-hosting/fcgi/responder"
+)
+
+// countingListener counts the connections nginx opens to the application.
+type countingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// startNginx runs nginx with mysite.conf, its marked lines pointed at sock,
+// port and root, and stops it (by PID) at the end of the test.
+func startNginx(t *testing.T, sock, root string) string {
+	bin := testenv.Require(t, "nginx", "nginx-light")
+	dir := t.TempDir()
+	port := testenv.FreePort(t)
+	tmpl, err := os.ReadFile("mysite.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := strings.NewReplacer(
+		"unix:/srv/mysite/mysite.sock", "unix:"+sock,
+		"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
+		"/srv/mysite/public", root,
+	).Replace(string(tmpl))
+	if site == string(tmpl) {
+		t.Fatal("mysite.conf no longer has the lines the test adapts")
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	conf := fmt.Sprintf(`%s
+daemon off;
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path %[2]s/body;
+    fastcgi_temp_path %[2]s/fastcgi;
+    proxy_temp_path %[2]s/proxy;
+    scgi_temp_path %[2]s/scgi;
+    uwsgi_temp_path %[2]s/uwsgi;
+    include /etc/nginx/mime.types;
+%[3]s
+}
+`, user, dir, site)
+	params, err := os.ReadFile("/etc/nginx/fastcgi_params")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "fastcgi_params"), params, 0o644)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-p", dir, "-c", confPath)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "error.log")); len(b) > 0 {
+			t.Logf("nginx error.log:\n%s", b)
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return "http://" + addr
+		}
+		if i == 100 {
+			t.Fatalf("nginx did not listen on %s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestNginx(t *testing.T) {
+	cancelled := make(chan struct{}, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+		pi, _ := responder.Param(r, "PATH_INFO")
+		fmt.Fprintf(w, "hello %s %s %s", r.URL.Query().Get("name"), pi, r.Header.Get("X-Test"))
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Length", fmt.Sprint(r.ContentLength))
+		io.Copy(w, r.Body)
+	})
+	next := make(chan struct{})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Accel-Buffering", "no")
+		for i := range 3 {
+			fmt.Fprintf(w, "line %d\n", i)
+			w.(http.Flusher).Flush()
+			select {
+			case <-next:
+			case <-time.After(5 * time.Second):
+				return
+			}
+		}
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			cancelled <- struct{}{}
+		case <-time.After(10 * time.Second):
+		}
+	})
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	ul, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &countingListener{Listener: ul}
+	srv := &responder.Server{Handler: mux}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "static.txt"), []byte("from disk"), 0o644)
+	base := startNginx(t, sock, root)
+	client := &http.Client{Timeout: 10 * time.Second}
+
+	t.Run("get", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", base+"/hello?name=gopher", nil)
+		req.Header.Set("X-Test", "hdr")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "hello gopher /hello hdr" {
+			t.Fatalf("%d %q", resp.StatusCode, b)
+		}
+	})
+	t.Run("static file by nginx", func(t *testing.T) {
+		before := l.n.Load()
+		resp, err := client.Get(base + "/static.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "from disk" || l.n.Load() != before {
+			t.Fatalf("%q", b)
+		}
+	})
+	t.Run("post 100 KiB", func(t *testing.T) {
+		body := bytes.Repeat([]byte("0123456789"), 10<<10)
+		resp, err := client.Post(base+"/echo", "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Equal(b, body) || resp.Header.Get("X-Length") != fmt.Sprint(len(body)) {
+			t.Fatalf("echoed %d bytes, length %s", len(b), resp.Header.Get("X-Length"))
+		}
+	})
+	t.Run("kept-alive connections", func(t *testing.T) {
+		before := l.n.Load()
+		for range 50 {
+			resp, err := client.Get(base + "/hello")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if opened := l.n.Load() - before; opened > 2 {
+			t.Fatalf("nginx opened %d connections for 50 sequential requests; fastcgi_keep_conn is not in effect", opened)
+		}
+	})
+	t.Run("streamed", func(t *testing.T) {
+		// Each line is read while the handler waits for the test to ask
+		// for the next: only a streamed response gets through.
+		resp, err := client.Get(base + "/stream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		for i := range 3 {
+			line, err := br.ReadString('\n')
+			if want := fmt.Sprintf("line %d\n", i); err != nil || line != want {
+				t.Fatalf("read %q, %v; want %q", line, err, want)
+			}
+			next <- struct{}{}
+		}
+	})
+	t.Run("client disconnect cancels the handler", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/slow", nil)
+		if _, err := client.Do(req); err == nil {
+			t.Fatal("slow request finished")
+		}
+		select {
+		case <-cancelled:
+		case <-time.After(5 * time.Second):
+			t.Fatal("handler context not cancelled after the client went away")
+		}
+	})
+}

@@ -1,0 +1,46 @@
+// Package testenv finds the real servers and tools integration tests drive.
+package testenv
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI (CI=true), where a missing
+// server is a failure, not a reason to skip.
+func InCI() bool {
+	v, _ := strconv.ParseBool(os.Getenv("CI"))
+	return v
+}
+
+// Require returns the path of the program name, looked up in PATH and
+// then in /usr/sbin (where Debian puts nginx and apache2). Without it the
+// test is skipped, or failed in CI; the message names the Debian package.
+func Require(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/" + name); serr == nil {
+			return "/usr/sbin/" + name
+		}
+		if InCI() {
+			t.Fatalf("%s not found: CI must install it (apt-get install -y %s)", name, debianPackage)
+		}
+		t.Skipf("%s not found (apt-get install -y %s)", name, debianPackage)
+	}
+	return path
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
