@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 )
 
 // streamBuffer carries one input stream of a request (FCGI_STDIN or
@@ -16,9 +17,15 @@ import (
 // nor the FCGI_ABORT_REQUEST meant for it. So unread input is kept in memory
 // up to memLimit bytes, and beyond that appended to a temporary file that is
 // removed when the stream is closed. The total is capped by maxBytes.
+//
+// When the request is alone on its connection (the usual case), nothing
+// else waits for the reader, so a full buffer first gives the handler up to
+// spillDelay to make room: a handler that is reading keeps the body in
+// memory, and only one that is not costs a spill.
 type streamBuffer struct {
 	mu       sync.Mutex
 	wake     chan struct{} // signalled when data arrives or the stream ends
+	room     chan struct{} // signalled when the handler consumed input
 	mem      []byte        // unread bytes held in memory, from memOff
 	memOff   int
 	file     *os.File // spill file, read from fileR up to fileW
@@ -36,25 +43,39 @@ var errBodyClosed = errors.New("fastcgi: read on closed request body")
 
 func (b *streamBuffer) init(memLimit int, maxBytes int64, tempDir string) {
 	b.wake = make(chan struct{}, 1)
+	b.room = make(chan struct{}, 1)
 	b.memLimit = memLimit
 	b.maxBytes = maxBytes
 	b.tempDir = tempDir
 }
 
-func (b *streamBuffer) signal() {
+// spillDelay is how long a request alone on its connection waits for its
+// handler to make room before the excess goes to disk.
+const spillDelay = 20 * time.Millisecond
+
+func (b *streamBuffer) signal() { notify(b.wake) }
+
+func notify(c chan struct{}) {
 	select {
-	case b.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
 
-// write stores p for the handler. It fails only when a spill file cannot be
-// written; the caller then ends the stream with that error.
-func (b *streamBuffer) write(p []byte) error {
+// write stores p for the handler; alone says that no other request shares
+// the connection, so the reader may wait a little for room. It fails only
+// when a spill file cannot be written; the stream then ends with that error.
+func (b *streamBuffer) write(p []byte, alone bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed || b.err != nil {
 		return nil
+	}
+	if alone && b.fileW == 0 && len(b.mem)-b.memOff+len(p) > b.memLimit {
+		b.waitForRoomLocked(len(p))
+		if b.closed || b.err != nil {
+			return nil
+		}
 	}
 	b.total += int64(len(p))
 	if b.maxBytes >= 0 && b.total > b.maxBytes {
@@ -67,6 +88,24 @@ func (b *streamBuffer) write(p []byte) error {
 	}
 	b.signal()
 	return nil
+}
+
+func (b *streamBuffer) waitForRoomLocked(n int) {
+	var timer *time.Timer
+	for len(b.mem)-b.memOff+n > b.memLimit && !b.closed {
+		if timer == nil {
+			timer = time.NewTimer(spillDelay)
+			defer timer.Stop()
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.room:
+			b.mu.Lock()
+		case <-timer.C:
+			b.mu.Lock()
+			return
+		}
+	}
 }
 
 func (b *streamBuffer) storeLocked(p []byte) error {
@@ -135,6 +174,7 @@ func (b *streamBuffer) Read(p []byte) (int, error) {
 				b.mem, b.memOff = b.mem[:0], 0
 			}
 			b.mu.Unlock()
+			notify(b.room)
 			return n, nil
 		}
 		if b.fileR < b.fileW {
@@ -162,6 +202,7 @@ func (b *streamBuffer) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
+	notify(b.room)
 	b.mem = nil
 	b.memOff = 0
 	if b.file != nil {

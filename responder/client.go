@@ -153,7 +153,7 @@ func (c *Client) read() {
 			case typeStdout:
 				if len(content) == 0 {
 					call.stdout.end(io.EOF)
-				} else if err := call.stdout.write(content); err != nil {
+				} else if err := call.stdout.write(content, false); err != nil {
 					return err
 				}
 			case typeStderr:

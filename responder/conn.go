@@ -160,6 +160,7 @@ func (c *conn) handleRecord(h header, content []byte) error {
 	}
 	c.mu.Lock()
 	q := c.reqs[h.id]
+	alone := len(c.reqs) == 1
 	c.mu.Unlock()
 	if q == nil {
 		// A request already answered (the web server may still be sending
@@ -170,10 +171,10 @@ func (c *conn) handleRecord(h header, content []byte) error {
 	case typeParams:
 		return q.addParams(content)
 	case typeStdin:
-		q.addInput(&q.stdin, content)
+		q.addInput(&q.stdin, content, alone)
 	case typeData:
 		if q.data != nil {
-			q.addInput(q.data, content)
+			q.addInput(q.data, content, alone)
 		}
 	case typeAbortRequest:
 		q.abort()

@@ -147,9 +147,9 @@ func (q *request) endParams() {
 	q.c.startHandler(q)
 }
 
-func (q *request) addInput(sb *streamBuffer, content []byte) {
+func (q *request) addInput(sb *streamBuffer, content []byte, alone bool) {
 	if len(content) > 0 {
-		if err := sb.write(content); err != nil {
+		if err := sb.write(content, alone); err != nil {
 			q.c.srv.cfg.log.Error().Err(err).Msg("request input lost")
 		}
 		return
