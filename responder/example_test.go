@@ -1,0 +1,71 @@
+package responder_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/responder"
+)
+
+// Serve a handler to nginx or Apache mod_proxy_fcgi on a unix socket, and
+// drain in-flight requests on SIGTERM.
+func ExampleServer_Shutdown() {
+	srv := &responder.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintln(w, "Hello from", r.URL.Path)
+		}),
+		MaxConcurrentRequests: 200,
+	}
+	l, err := net.Listen("unix", "/run/mysite/mysite.sock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+		<-sig
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	if err := srv.Serve(l); err != responder.ErrServerClosed {
+		log.Fatal(err)
+	}
+}
+
+// Read the CGI variables a web server sends with each request.
+func ExampleParam() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	l, _ := net.Listen("unix", filepath.Join(dir, "app.sock"))
+	srv := &responder.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		script, _ := responder.Param(r, "SCRIPT_NAME")
+		pathInfo, _ := responder.Param(r, "PATH_INFO")
+		fmt.Fprintf(w, "script %s, path %s, URL %s", script, pathInfo, r.URL)
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	// What Apache mod_fcgid sends for GET /sub/path?x=1 rewritten to mysite.fcgi.
+	c, _ := responder.Dial("unix", l.Addr().String())
+	defer c.Close()
+	resp, err := c.Do(context.Background(), &responder.ClientRequest{Params: map[string]string{
+		"REQUEST_METHOD": "GET", "REQUEST_URI": "/sub/path?x=1", "QUERY_STRING": "x=1",
+		"SCRIPT_NAME": "/mysite.fcgi", "PATH_INFO": "/sub/path", "SERVER_PROTOCOL": "HTTP/1.1",
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body))
+	// Output: 200 script /mysite.fcgi, path /sub/path, URL /sub/path?x=1
+}
