@@ -1,0 +1,83 @@
+// Command hello is the reference site: upload it first to see that a host
+// works. Build it, upload it as mysite.fcgi beside a .htaccess, and browse:
+//
+//	/             the GREETING setting (default "Hello, world")
+//	/info         how the process was started; parameters and settings with DEBUG on
+//	/echo         the request body, back
+//	/stream?n=N   N lines, each flushed at once
+//	/slow?ms=N    answers after N ms, unless the request is cancelled first
+//	/panic        panics, to show the error page
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/hosting"
+)
+
+func main() {
+	hosting.Run(newMux())
+}
+
+func newMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		greeting := os.Getenv("GREETING")
+		if greeting == "" {
+			greeting = "Hello, world"
+		}
+		fmt.Fprintln(w, greeting)
+	})
+	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
+		info := hosting.Describe(r)
+		fmt.Fprintf(w, "mode: %s\npid: %d\nversion: %s\nprefix: %q\npath: %s\nrequest_uri: %s\nlink_to_echo: %s\n",
+			info.Mode, info.PID, info.Version, info.Prefix, r.URL.Path, r.RequestURI, hosting.URL(r, "/echo"))
+		if !info.Debug {
+			fmt.Fprintln(w, "(parameters and settings show with DEBUG=true)")
+			return
+		}
+		fmt.Fprintln(w, "\nparameters:")
+		for _, p := range info.Params {
+			fmt.Fprintf(w, "  %s=%s\n", p.Name, p.Value)
+		}
+		fmt.Fprintln(w, "\nsettings:")
+		for _, s := range info.Settings {
+			fmt.Fprintf(w, "  %s=%s\n", s.Name, s.Value)
+		}
+	})
+	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			w.Header().Set("Content-Type", ct)
+		}
+		io.Copy(w, r.Body)
+	})
+	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Accel-Buffering", "no")
+		for i := 1; i <= min(n, 100000); i++ {
+			fmt.Fprintf(w, "line %d\n", i)
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+			fmt.Fprintf(w, "slept %d ms\n", ms)
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) {
+		panic("you asked for it")
+	})
+	mux.HandleFunc("/", hosting.NotFound)
+	return mux
+}

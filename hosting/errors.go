@@ -1,0 +1,177 @@
+package hosting
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// errorPages renders the site's error pages: NAME.html beside the binary
+// (500.html, 404.html) when present, else a minimal built-in page; with
+// DEBUG on, a detailed page for 500s.
+type errorPages struct {
+	dir      string
+	debug    bool
+	log      zerolog.Logger
+	settings func() []setting // for the debug page, secrets masked
+}
+
+// setting is a name and a value, shown on debug pages and by Describe.
+type setting struct{ Name, Value string }
+
+type errorPagesKey struct{}
+
+func (p *errorPages) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), errorPagesKey{}, p))
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			stack := debug.Stack()
+			p.log.Error().Str("panic", fmt.Sprint(v)).Str("method", r.Method).Str("uri", r.RequestURI).
+				Bytes("stack", stack).Msg("handler panicked")
+			if tw.wrote {
+				// Too late for a page: let the engine show the web server
+				// a failed response rather than a short one.
+				panic(http.ErrAbortHandler)
+			}
+			p.serve(w, r, http.StatusInternalServerError, fmt.Sprint(v), stack)
+		}()
+		next.ServeHTTP(tw, r)
+	})
+}
+
+// serve writes the page for status. detail and stack show only with DEBUG.
+func (p *errorPages) serve(w http.ResponseWriter, r *http.Request, status int, detail string, stack []byte) {
+	h := w.Header()
+	for k := range h {
+		delete(h, k)
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	if p.debug && status >= 500 {
+		w.WriteHeader(status)
+		debugPage.Execute(w, map[string]any{
+			"Status": status, "Text": http.StatusText(status), "Detail": detail, "Stack": string(stack),
+			"Method": r.Method, "URL": r.RequestURI, "Prefix": Prefix(r), "Headers": maskedHeaders(r.Header),
+			"Settings": p.settings(),
+		})
+		return
+	}
+	if page, err := os.ReadFile(filepath.Join(p.dir, fmt.Sprintf("%d.html", status))); err == nil {
+		w.WriteHeader(status)
+		w.Write(page)
+		return
+	}
+	w.WriteHeader(status)
+	builtinPage.Execute(w, map[string]any{"Status": status, "Text": http.StatusText(status)})
+}
+
+func maskedHeaders(h http.Header) []setting {
+	var out []setting
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range h {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		v := strings.Join(h[k], ", ")
+		if k == "Authorization" || k == "Cookie" || k == "Proxy-Authorization" {
+			v = "********"
+		}
+		out = append(out, setting{k, v})
+	}
+	return out
+}
+
+// Error answers r with the site's error page for status (404.html,
+// 500.html...) and, for 5xx, logs err. Use it instead of http.Error so
+// visitors see the site's own page.
+func Error(w http.ResponseWriter, r *http.Request, status int, err error) {
+	p, _ := r.Context().Value(errorPagesKey{}).(*errorPages)
+	if p == nil {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	detail := ""
+	if err != nil {
+		detail = err.Error()
+		if status >= 500 {
+			p.log.Error().Err(err).Int("status", status).Str("uri", r.RequestURI).Msg("request failed")
+		}
+	}
+	p.serve(w, r, status, detail, nil)
+}
+
+// NotFound answers r with the site's 404 page.
+func NotFound(w http.ResponseWriter, r *http.Request) { Error(w, r, http.StatusNotFound, nil) }
+
+// trackingWriter notes whether the response has started.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	if code >= 200 {
+		t.wrote = true
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *trackingWriter) Flush() {
+	t.wrote = true
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the engine's writer.
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// Hijack is passed through for the CGI and local modes' net/http writers.
+func (t *trackingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(t.ResponseWriter).Hijack()
+}
+
+var builtinPage = template.Must(template.New("error").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Status}} {{.Text}}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:4em auto;max-width:36em;color:#333}</style></head>
+<body><h1>{{.Text}}</h1><p>{{if ge .Status 500}}Something went wrong on our side. Please try again in a moment.{{else}}The page you asked for is not here.{{end}}</p></body></html>
+`))
+
+var debugPage = template.Must(template.New("debug").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Status}} {{.Text}} (DEBUG)</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em;overflow:auto}
+td{padding:0 1em 0 0;vertical-align:top;font-family:monospace}h1{color:#a00}</style></head>
+<body><h1>{{.Status}} {{.Text}}</h1>
+<p>DEBUG is on: this page shows details a visitor should never see. Set DEBUG=false in the settings file before going live.</p>
+<h2>Error</h2><pre>{{.Detail}}</pre>
+{{if .Stack}}<h2>Stack</h2><pre>{{.Stack}}</pre>{{end}}
+<h2>Request</h2><table><tr><td>Method</td><td>{{.Method}}</td></tr><tr><td>URL</td><td>{{.URL}}</td></tr><tr><td>Prefix</td><td>{{.Prefix}}</td></tr>
+{{range .Headers}}<tr><td>{{.Name}}</td><td>{{.Value}}</td></tr>{{end}}</table>
+<h2>Settings</h2><table>{{range .Settings}}<tr><td>{{.Name}}</td><td>{{.Value}}</td></tr>{{end}}</table>
+</body></html>
+`))

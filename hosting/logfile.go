@@ -1,0 +1,87 @@
+package hosting
+
+import (
+	"os"
+	"strconv"
+	"sync"
+)
+
+// logBackups is how many rotated files are kept (NAME.log.1 ... .3).
+const logBackups = 3
+
+// logFile appends to a file that is rotated once it grows past maxSize.
+// Several processes of the same site (mod_fcgid runs a few) may share it:
+// appends are atomic per line, and a process that finds the file renamed
+// by another reopens it.
+type logFile struct {
+	mu      sync.Mutex
+	path    string
+	maxSize int64
+	f       *os.File
+	size    int64 // of f, as far as this process knows
+	checked int64 // bytes written since the file was last stat'ed
+}
+
+func openLogFile(path string, maxSize int64) (*logFile, error) {
+	l := &logFile{path: path, maxSize: maxSize}
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *logFile) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if l.f != nil {
+		l.f.Close()
+	}
+	l.f, l.size, l.checked = f, fi.Size(), 0
+	return nil
+}
+
+// Write never fails the caller's request: a full disk loses log lines, not
+// responses. zerolog reports the error on stderr.
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	l.checked += int64(n)
+	if l.maxSize > 0 && (l.size > l.maxSize || l.checked > 64<<10) {
+		l.maybeRotate()
+	}
+	return n, err
+}
+
+func (l *logFile) maybeRotate() {
+	l.checked = 0
+	cur, err := os.Stat(l.path)
+	mine, ferr := l.f.Stat()
+	if err != nil || ferr != nil || !os.SameFile(cur, mine) {
+		l.open() // another process rotated it
+		return
+	}
+	l.size = cur.Size()
+	if l.size <= l.maxSize {
+		return
+	}
+	for i := logBackups - 1; i >= 1; i-- {
+		os.Rename(l.path+"."+strconv.Itoa(i), l.path+"."+strconv.Itoa(i+1))
+	}
+	os.Rename(l.path, l.path+".1")
+	l.open()
+}
+
+func (l *logFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
+}

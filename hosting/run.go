@@ -1,0 +1,469 @@
+package hosting
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/fcgi-hosting/fcgi/responder"
+)
+
+// How long in-flight requests may take to finish.
+const (
+	// stopGrace fits inside mod_fcgid's 3 s between SIGTERM and SIGKILL.
+	stopGrace = 2500 * time.Millisecond
+	// reloadGrace bounds a hand-over to new code; requests still running
+	// then (long streams) are cut.
+	reloadGrace = 30 * time.Second
+)
+
+// Run serves h the way the process was started, and exits when done:
+//
+//   - spawned by a web server (mod_fcgid, mod_fastcgi, lighttpd,
+//     spawn-fcgi) with a listening socket on fd 0: FastCGI on it, with
+//     reloads on a changed binary or settings file;
+//   - started as a CGI program: the one request;
+//   - with -listen: an external FastCGI server;
+//   - from a terminal: a local emulation of the host.
+//
+// A nil h means http.DefaultServeMux. Run never returns.
+func Run(h http.Handler) {
+	os.Exit((&Runtime{Handler: h}).Main(os.Args[1:]))
+}
+
+// Runtime is Run with its parts exposed, for programs that need more.
+type Runtime struct {
+	// Handler serves the site; nil means http.DefaultServeMux.
+	Handler http.Handler
+	// Version is reported by -version and in the start-up log line.
+	// Empty means the main module's version from the build information.
+	Version string
+	// ConfigureServer, if set, adjusts each FastCGI engine the Runtime
+	// makes (limits, timeouts) after it set Handler and Logger.
+	ConfigureServer func(*responder.Server)
+
+	// Filled in by Main.
+	exe, dir, name string
+	environ        []string // the environment as the process got it
+	settings       Settings
+	settingsErr    error
+	log            zerolog.Logger
+	mode           string
+	policies       *policies
+	out            io.Writer
+}
+
+// Main runs the site with the command-line arguments args and returns the
+// exit status.
+func (rt *Runtime) Main(args []string) int {
+	signal.Ignore(syscall.SIGPIPE)
+	rt.environ = os.Environ()
+	rt.out = os.Stderr
+	if rt.Version == "" {
+		rt.Version = buildVersion()
+	}
+	rt.locate()
+
+	switch {
+	case stdinListens():
+		rt.mode = "fastcgi"
+		// Web servers pass no arguments here; under CGI, Apache may pass
+		// words of the query string, which are no flags of ours.
+	case os.Getenv("GATEWAY_INTERFACE") != "":
+		rt.mode = "cgi"
+	default:
+		code, done := rt.parseFlags(args)
+		if done {
+			return code
+		}
+	}
+
+	rt.loadSettings()
+	current.Store(rt)
+	closeLog := rt.openLog()
+	defer closeLog()
+	rt.logStart()
+
+	switch rt.mode {
+	case "fastcgi":
+		return rt.serveSpawned()
+	case "cgi":
+		if err := cgi.Serve(rt.handler()); err != nil {
+			rt.log.Error().Err(err).Msg("serving the CGI request")
+			return 1
+		}
+		return 0
+	case "external":
+		return rt.serveExternal()
+	}
+	return 2
+}
+
+var (
+	listenFlag  string
+	versionFlag bool
+)
+
+// parseFlags handles a start from a shell. It reports done with an exit
+// status when nothing is to be served.
+func (rt *Runtime) parseFlags(args []string) (int, bool) {
+	fs := flag.NewFlagSet(rt.name, flag.ContinueOnError)
+	fs.SetOutput(rt.out)
+	version := fs.Bool("version", false, "print the version and exit")
+	check := fs.Bool("check", false, "print how this binary would run here (paths, settings, log, permissions, fd 0) and exit")
+	listen := fs.String("listen", "", "serve FastCGI as an external server on `ADDR`: host:port, [::1]:port or unix:/path.sock")
+	fs.Usage = func() {
+		fmt.Fprintf(rt.out, `%s: a Go web site for FastCGI hosting.
+
+Upload it as %s.fcgi beside a .htaccess with "AddHandler fcgid-script .fcgi" and
+a %s.env settings file; the web server starts it. Started by hand:
+
+`, rt.name, rt.name, rt.name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		return 2, true
+	}
+	switch {
+	case *version:
+		fmt.Fprintf(os.Stdout, "%s %s %s/%s %s\n", rt.name, rt.Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+		return 0, true
+	case *check:
+		return rt.check(os.Stdout), true
+	case *listen != "":
+		rt.mode = "external"
+		listenFlag = *listen
+		return 0, false
+	}
+	if isatty.IsTerminal(os.Stdin.Fd()) {
+		fmt.Fprintf(rt.out, "%s: the local emulation of the host is not built yet; use -listen to serve FastCGI.\n", rt.name)
+		return 2, true
+	}
+	fmt.Fprintf(rt.out, "%s: not started by a web server (fd 0 is no listening socket and GATEWAY_INTERFACE is unset).\n"+
+		"Upload it beside a .htaccess, or run it with -listen ADDR; -help lists the flags.\n", rt.name)
+	return 2, true
+}
+
+// locate finds the binary, its directory and base name. Under suEXEC
+// argv[0] is only the base name; /proc/self/exe (os.Executable) is right.
+func (rt *Runtime) locate() {
+	exe, err := os.Executable()
+	if err != nil {
+		exe, _ = filepath.Abs(os.Args[0])
+	}
+	rt.exe = exe
+	rt.dir = filepath.Dir(exe)
+	base := filepath.Base(exe)
+	rt.name = strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+func (rt *Runtime) envPath() string { return filepath.Join(rt.dir, rt.name+".env") }
+
+func (rt *Runtime) loadSettings() {
+	f, err := readEnvFile(rt.envPath())
+	if err != nil {
+		rt.settings, rt.settingsErr = defaultSettings(), err
+		return
+	}
+	environ := environMap(rt.environ)
+	var errs []error
+	rt.settings, errs = parseSettings(f, environ)
+	rt.settingsErr = errors.Join(errs...)
+	f.apply(environ)
+}
+
+func (rt *Runtime) logPath() string {
+	switch p := rt.settings.LogFile; {
+	case p == "":
+		return filepath.Join(rt.dir, rt.name+".log")
+	case p == "stderr" || filepath.IsAbs(p):
+		return p
+	default:
+		return filepath.Join(rt.dir, p)
+	}
+}
+
+// openLog sets up the logger; a log file that cannot be opened falls back
+// to stderr (the web server's error log) with a line saying why.
+func (rt *Runtime) openLog() func() {
+	path := rt.logPath()
+	var w io.Writer = os.Stderr
+	closeLog := func() {}
+	var openErr error
+	if path != "stderr" {
+		if lf, err := openLogFile(path, rt.settings.LogMaxSize); err == nil {
+			w, closeLog = lf, func() { lf.Close() }
+		} else {
+			openErr = err
+		}
+	}
+	rt.log = zerolog.New(w).Level(rt.settings.LogLevel).With().Timestamp().Int("pid", os.Getpid()).Logger()
+	if openErr != nil {
+		rt.log.Error().Err(openErr).Msg("cannot write the log file; logging to stderr (the web server's error log) instead")
+	}
+	return closeLog
+}
+
+func (rt *Runtime) logStart() {
+	ev := rt.log.Info().Str("version", rt.Version).Str("mode", rt.mode).Str("binary", rt.exe).
+		Str("go", runtime.Version())
+	if _, err := os.Stat(rt.envPath()); err == nil {
+		ev = ev.Str("settings", rt.envPath())
+	} else {
+		ev = ev.Str("settings", rt.envPath()+" (absent: defaults)")
+	}
+	ev.Msg("starting")
+	if rt.settingsErr != nil {
+		rt.log.Error().Err(rt.settingsErr).Msg("bad settings: every request is answered 500 until the settings file is fixed")
+	}
+	if rt.settings.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(rt.settings.MemoryLimit)
+	}
+}
+
+// handler is the user's handler inside the runtime's middleware, or, when
+// the settings are bad, a handler that answers every request 500.
+func (rt *Runtime) handler() http.Handler {
+	pages := &errorPages{dir: rt.dir, debug: rt.settings.Debug, log: rt.log, settings: rt.maskedSettings}
+	rt.policies = newPolicies(&rt.settings)
+	var h http.Handler
+	if rt.settingsErr != nil {
+		err := rt.settingsErr
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			pages.serve(w, r, http.StatusInternalServerError, err.Error(), nil)
+		})
+	} else {
+		h = rt.Handler
+		if h == nil {
+			h = http.DefaultServeMux
+		}
+	}
+	return rt.policies.middleware(withPrefix(&rt.settings, pages.middleware(h)))
+}
+
+// maskedSettings lists the settings file's names with secret-looking
+// values masked.
+func (rt *Runtime) maskedSettings() []setting {
+	f, err := readEnvFile(rt.envPath())
+	if err != nil {
+		return []setting{{"error", err.Error()}}
+	}
+	var out []setting
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range f.values {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		out = append(out, setting{k, maskSecret(k, os.Getenv(k))})
+	}
+	return out
+}
+
+func (rt *Runtime) newServer() *responder.Server {
+	srv := &responder.Server{Handler: rt.handler(), Logger: &rt.log}
+	if rt.ConfigureServer != nil {
+		rt.ConfigureServer(srv)
+	}
+	return srv
+}
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return s.Value[:12]
+			}
+		}
+	}
+	return "devel"
+}
+
+// pausingListener stops Accept without closing the socket, so that the
+// socket outlives a Server and passes to the next one, or across exec.
+type pausingListener struct {
+	net.Listener
+}
+
+type deadliner interface{ SetDeadline(time.Time) error }
+
+func (l pausingListener) Close() error {
+	if d, ok := l.Listener.(deadliner); ok {
+		return d.SetDeadline(time.Unix(1, 0))
+	}
+	return l.Listener.Close()
+}
+
+func (l pausingListener) resume() {
+	if d, ok := l.Listener.(deadliner); ok {
+		d.SetDeadline(time.Time{})
+	}
+}
+
+// serveSpawned serves FastCGI on the socket the web server left on fd 0.
+func (rt *Runtime) serveSpawned() int {
+	fd0 := os.NewFile(0, "fastcgi-listener")
+	l, err := net.FileListener(fd0) // a close-on-exec duplicate
+	if err != nil {
+		rt.log.Error().Err(err).Msg("fd 0 is a socket but cannot be served")
+		return 1
+	}
+	return rt.serveLoop(pausingListener{l}, func() {
+		// Stop listening before the last response completes, so the web
+		// server connects to another process instead of one that is gone.
+		l.Close()
+		fd0.Close()
+	}, rt.settings.IdleTimeout)
+}
+
+// serveExternal serves FastCGI on an address of its own (-listen).
+func (rt *Runtime) serveExternal() int {
+	network, addr := "tcp", listenFlag
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, addr = "unix", p
+	}
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		rt.log.Error().Err(err).Str("listen", listenFlag).Msg("cannot listen")
+		fmt.Fprintf(rt.out, "%s: %v\n", rt.name, err)
+		return 1
+	}
+	rt.log.Info().Str("listen", listenFlag).Msg("serving FastCGI")
+	return rt.serveLoop(pausingListener{l}, func() { l.Close() }, 0)
+}
+
+// serveLoop serves l until a signal, a change of the binary or settings
+// file, or a process policy ends it: by exiting (stopListening first), or
+// by re-executing the binary in place, which keeps the PID and inherits
+// fd 0, so that connections queued meanwhile are served by the new code.
+func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), idleTimeout time.Duration) int {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+
+	var changed <-chan string
+	var w *watcher
+	if rt.settings.ReloadPoll > 0 {
+		w = newWatcher([]string{rt.exe, rt.envPath()}, rt.settings.ReloadPoll, rt.log)
+		defer w.Close()
+		changed = w.Changed
+	}
+	var idle <-chan time.Time
+	if idleTimeout > 0 {
+		t := time.NewTicker(max(idleTimeout/4, 100*time.Millisecond))
+		defer t.Stop()
+		idle = t.C
+	}
+	canReexec := rt.mode == "fastcgi"
+
+	for {
+		srv := rt.newServer()
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(l) }()
+
+		reason, reexec := "", false
+	wait:
+		for {
+			select {
+			case err := <-served:
+				rt.log.Error().Err(err).Msg("serving stopped")
+				stopListening()
+				return 1
+			case sig := <-sigs:
+				reason = "signal " + sig.String()
+				reexec = canReexec && (sig == syscall.SIGHUP || sig == syscall.SIGUSR1)
+				break wait
+			case path := <-changed:
+				if path == rt.exe {
+					if err := checkExecutable(rt.exe); err != nil {
+						rt.log.Error().Err(err).Msg("binary changed but cannot run; the old code keeps serving")
+						w.accept(path)
+						continue
+					}
+				}
+				reason, reexec = filepath.Base(path)+" changed", canReexec
+				if !canReexec {
+					rt.log.Warn().Str("file", path).Msg("changed; restart the server to apply (reload in place comes with the external mode's issue)")
+					continue
+				}
+				break wait
+			case why := <-rt.policies.recycle:
+				if !canReexec {
+					continue
+				}
+				reason, reexec = why, true
+				break wait
+			case <-idle:
+				if rt.policies.idleFor() >= idleTimeout {
+					reason = "IDLE_TIMEOUT: idle for " + idleTimeout.String()
+					break wait
+				}
+			}
+		}
+
+		if !reexec {
+			rt.log.Info().Str("reason", reason).Msg("stopping: finishing requests in progress")
+			stopListening()
+			rt.drain(srv, stopGrace, sigs)
+			<-served
+			rt.log.Info().Msg("stopped")
+			return 0
+		}
+		rt.log.Info().Str("reason", reason).Msg("handing over to the new code: finishing requests in progress")
+		rt.drain(srv, reloadGrace, sigs)
+		<-served
+		if err := checkExecutable(rt.exe); err != nil {
+			rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
+			l.resume()
+			continue
+		}
+		rt.log.Info().Msg("re-executing in place")
+		err := syscall.Exec(rt.exe, append([]string{os.Args[0]}, os.Args[1:]...), rt.environ)
+		rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
+		l.resume()
+	}
+}
+
+// drain lets in-flight requests finish within grace; a second signal
+// ends them at once.
+func (rt *Runtime) drain(srv *responder.Server, grace time.Duration, sigs <-chan os.Signal) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
+			srv.Close()
+		}
+	case sig := <-sigs:
+		rt.log.Warn().Str("signal", sig.String()).Msg("second signal: closing at once")
+		srv.Close()
+		<-done
+	}
+}

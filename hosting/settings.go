@@ -1,0 +1,259 @@
+package hosting
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+	"github.com/rs/zerolog"
+)
+
+// Settings are the runtime's own settings, read from the env file beside
+// the binary (mysite.env for mysite.fcgi) and from the process environment.
+// A variable set in the process environment (FcgidInitialEnv, lighttpd's
+// bin-environment, systemd's Environment=) wins over the same name in the
+// file; the application reads its own settings with os.Getenv under the
+// same rule, since the file's values are put into the environment.
+type Settings struct {
+	// DEBUG: detailed error pages (error, stack, request, settings with
+	// secrets masked) instead of 500.html. Default false.
+	Debug bool
+	// LOG_FILE: where the log goes. Default: NAME.log beside the binary.
+	// "stderr" sends it to standard error (the web server's error log).
+	LogFile string
+	// LOG_LEVEL: debug, info, warn or error. Default info.
+	LogLevel zerolog.Level
+	// LOG_MAX_SIZE: the log file is rotated (NAME.log.1, .2, .3) when it
+	// grows past this size. Default 10MB.
+	LogMaxSize int64
+	// MAX_REQUESTS: after this many requests the process hands over to a
+	// fresh copy of itself on the same socket, losing nothing. Default 0:
+	// never (Go does not leak the way PHP does).
+	MaxRequests int
+	// IDLE_TIMEOUT: a process spawned by the web server exits after this
+	// long without a request, freeing its memory. mod_fcgid would otherwise
+	// keep up to three idle processes forever. Default 10m; 0 never.
+	IdleTimeout time.Duration
+	// MEMORY_LIMIT: the Go heap's soft limit (GOMEMLIMIT), and the point
+	// above which the process hands over to a fresh copy of itself.
+	// Default 256MB; 0 no limit.
+	MemoryLimit int64
+	// FORCE_SCRIPT_NAME: the URL prefix of the site, when the web server's
+	// variables do not give it (see Prefix). Unset by default.
+	ForceScriptName string
+	// ForceScriptNameSet says FORCE_SCRIPT_NAME was given (even empty).
+	ForceScriptNameSet bool
+	// RELOAD_POLL: how often the binary and env file are checked for
+	// changes besides inotify, which misses changes on NFS. Default 2s;
+	// 0 turns reloading off.
+	ReloadPoll time.Duration
+}
+
+func defaultSettings() Settings {
+	return Settings{
+		LogLevel:    zerolog.InfoLevel,
+		LogMaxSize:  10 << 20,
+		IdleTimeout: 10 * time.Minute,
+		MemoryLimit: 256 << 20,
+		ReloadPoll:  2 * time.Second,
+	}
+}
+
+// SettingError is a bad setting, with where it came from.
+type SettingError struct {
+	Source string // "mysite.env:3" or "environment"
+	Name   string
+	Value  string
+	Want   string
+}
+
+func (e *SettingError) Error() string {
+	return fmt.Sprintf("%s: %s: want %s, got %q", e.Source, e.Name, e.Want, e.Value)
+}
+
+// envFile is a parsed env file.
+type envFile struct {
+	path   string
+	values map[string]string
+	lines  map[string]int // line of each name, for messages
+}
+
+// readEnvFile parses path. A missing file is no error: every setting has a
+// default.
+func readEnvFile(path string) (*envFile, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &envFile{path: path}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settings file %s: %w (the web server's user must be able to read it)", path, err)
+	}
+	values, err := godotenv.UnmarshalBytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("settings file %s: %w", path, err)
+	}
+	return &envFile{path: path, values: values, lines: nameLines(data)}, nil
+}
+
+var assignment = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*[=:]`)
+
+func nameLines(data []byte) map[string]int {
+	lines := make(map[string]int)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		if m := assignment.FindSubmatch(sc.Bytes()); m != nil {
+			lines[string(m[1])] = n
+		}
+	}
+	return lines
+}
+
+// lookup finds name in the environment first, then in the file.
+func (f *envFile) lookup(environ map[string]string, name string) (value, source string, ok bool) {
+	if v, ok := environ[name]; ok {
+		return v, "environment", true
+	}
+	if v, ok := f.values[name]; ok {
+		src := f.path
+		if n := f.lines[name]; n > 0 {
+			src += ":" + strconv.Itoa(n)
+		}
+		return v, src, true
+	}
+	return "", "", false
+}
+
+// apply puts the file's values into the process environment where the
+// environment does not set them already.
+func (f *envFile) apply(environ map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(f.values)) {
+		if _, ok := environ[k]; !ok {
+			os.Setenv(k, f.values[k])
+		}
+	}
+}
+
+func environMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// parseSettings reads the runtime's settings, collecting every error.
+func parseSettings(f *envFile, environ map[string]string) (Settings, []error) {
+	s := defaultSettings()
+	var errs []error
+	get := func(name, want string, parse func(string) error) {
+		v, src, ok := f.lookup(environ, name)
+		if !ok {
+			return
+		}
+		if err := parse(strings.TrimSpace(v)); err != nil {
+			errs = append(errs, &SettingError{Source: src, Name: name, Value: v, Want: want})
+		}
+	}
+	get("DEBUG", "true or false", func(v string) (err error) { s.Debug, err = parseBool(v); return })
+	get("LOG_FILE", "a file path or stderr", func(v string) error {
+		if v == "" {
+			return errors.New("empty")
+		}
+		s.LogFile = v
+		return nil
+	})
+	get("LOG_LEVEL", "debug, info, warn or error", func(v string) error {
+		l, err := zerolog.ParseLevel(strings.ToLower(v))
+		if err != nil || l < zerolog.DebugLevel || l > zerolog.ErrorLevel {
+			return errors.New("bad level")
+		}
+		s.LogLevel = l
+		return nil
+	})
+	get("LOG_MAX_SIZE", "a size such as 10MB", func(v string) (err error) { s.LogMaxSize, err = parseSize(v); return })
+	get("MAX_REQUESTS", "a whole number of requests, 0 for no limit", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errors.New("bad count")
+		}
+		s.MaxRequests = n
+		return nil
+	})
+	get("IDLE_TIMEOUT", "a duration such as 10m or 90s, 0 to stay", func(v string) (err error) { s.IdleTimeout, err = parseDuration(v); return })
+	get("MEMORY_LIMIT", "a size such as 256MB, 0 for no limit", func(v string) (err error) { s.MemoryLimit, err = parseSize(v); return })
+	get("RELOAD_POLL", "a duration such as 2s, 0 to turn reloading off", func(v string) (err error) { s.ReloadPoll, err = parseDuration(v); return })
+	if v, _, ok := f.lookup(environ, "FORCE_SCRIPT_NAME"); ok {
+		s.ForceScriptName = strings.TrimRight(strings.TrimSpace(v), "/")
+		s.ForceScriptNameSet = true
+	}
+	return s, errs
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "true", "on", "yes":
+		return true, nil
+	case "0", "false", "off", "no", "":
+		return false, nil
+	}
+	return false, errors.New("not a boolean")
+}
+
+// parseDuration takes Go durations (90s, 10m, 1h30m) or plain seconds.
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, errors.New("bad duration")
+	}
+	return d, nil
+}
+
+// parseSize takes bytes or a number with K, M, G (powers of 1024, with or
+// without B or iB, any case).
+func parseSize(v string) (int64, error) {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "B"), "I")
+	mult := int64(1)
+	if s != "" {
+		switch s[len(s)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			s = strings.TrimSpace(s[:len(s)-1])
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("bad size")
+	}
+	return n * mult, nil
+}
+
+var secretName = regexp.MustCompile(`(?i)(SECRET|PASSW|PASS$|TOKEN|KEY|DSN|AUTH|CREDENTIAL|PRIVATE|SALT|COOKIE)`)
+
+// maskSecret hides values whose names look secret, for logs and pages.
+func maskSecret(name, value string) string {
+	if value != "" && secretName.MatchString(name) {
+		return "********"
+	}
+	return value
+}

@@ -1,0 +1,162 @@
+package hosting
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/rs/zerolog"
+)
+
+// fileState is what tells a changed file: touch changes the mtime, an
+// upload the size, a rename-replace the inode.
+type fileState struct {
+	exists bool
+	size   int64
+	mtime  time.Time
+	ino    uint64
+}
+
+func statFile(path string) fileState {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileState{}
+	}
+	st := fileState{exists: true, size: fi.Size(), mtime: fi.ModTime()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = uint64(sys.Ino)
+	}
+	return st
+}
+
+// settleTime is how long a changed file must stay the same before it is
+// acted on: an FTP upload writes for a while.
+const settleTime = time.Second
+
+// watcher reports changes to a few files. It watches their directory with
+// inotify (which sees renames and misses nothing locally) and also polls
+// with stat, since inotify is blind to changes made by another machine on
+// NFS home directories. A change is reported once the file has settled.
+type watcher struct {
+	paths   []string
+	poll    time.Duration
+	log     zerolog.Logger
+	Changed chan string // the path that changed and settled
+
+	mu     sync.Mutex
+	known  map[string]fileState
+	stop   chan struct{}
+	done   chan struct{}
+	notify *fsnotify.Watcher
+}
+
+func newWatcher(paths []string, poll time.Duration, log zerolog.Logger) *watcher {
+	w := &watcher{paths: paths, poll: poll, log: log, Changed: make(chan string, len(paths)),
+		known: make(map[string]fileState), stop: make(chan struct{}), done: make(chan struct{})}
+	for _, p := range paths {
+		w.known[p] = statFile(p)
+	}
+	if nw, err := fsnotify.NewWatcher(); err == nil {
+		dirs := map[string]bool{}
+		for _, p := range paths {
+			dirs[filepath.Dir(p)] = true
+		}
+		for d := range dirs {
+			if err := nw.Add(d); err != nil {
+				log.Debug().Err(err).Str("dir", d).Msg("inotify unavailable; polling only")
+			}
+		}
+		w.notify = nw
+	} else {
+		log.Debug().Err(err).Msg("inotify unavailable; polling only")
+	}
+	go w.run()
+	return w
+}
+
+func (w *watcher) run() {
+	defer close(w.done)
+	tick := time.NewTicker(w.poll)
+	defer tick.Stop()
+	var events chan fsnotify.Event
+	var errs chan error
+	if w.notify != nil {
+		events, errs = w.notify.Events, w.notify.Errors
+	}
+	type change struct {
+		st   fileState
+		last time.Time // when st was first seen
+	}
+	pending := map[string]change{} // changed, waiting to settle
+	var settle <-chan time.Time
+	check := func() {
+		now := time.Now()
+		for _, p := range w.paths {
+			st := statFile(p)
+			if prev, ok := pending[p]; ok {
+				switch {
+				case st != prev.st:
+					pending[p] = change{st, now}
+				case now.Sub(prev.last) >= settleTime:
+					delete(pending, p)
+					w.mu.Lock()
+					w.known[p] = st
+					w.mu.Unlock()
+					select {
+					case w.Changed <- p:
+					default:
+					}
+				}
+				continue
+			}
+			w.mu.Lock()
+			changed := st != w.known[p]
+			w.mu.Unlock()
+			if changed {
+				pending[p] = change{st, now}
+			}
+		}
+		if len(pending) > 0 && settle == nil {
+			settle = time.After(settleTime / 4)
+		}
+	}
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-tick.C:
+			check()
+		case ev := <-events:
+			for _, p := range w.paths {
+				if filepath.Clean(ev.Name) == p {
+					check()
+				}
+			}
+		case err := <-errs:
+			w.log.Debug().Err(err).Msg("inotify")
+		case <-settle:
+			settle = nil
+			check()
+		}
+	}
+}
+
+// accept records the current state of path as known, so that a change that
+// could not be acted on (a broken upload) is reported again only when the
+// file changes once more.
+func (w *watcher) accept(path string) {
+	w.mu.Lock()
+	w.known[path] = statFile(path)
+	w.mu.Unlock()
+}
+
+func (w *watcher) Close() {
+	close(w.stop)
+	if w.notify != nil {
+		w.notify.Close()
+	}
+	<-w.done
+}
