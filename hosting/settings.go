@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -74,6 +75,7 @@ type SettingError struct {
 	Name   string
 	Value  string
 	Want   string
+	line   int // in the file, for ordering
 }
 
 func (e *SettingError) Error() string {
@@ -118,18 +120,19 @@ func nameLines(data []byte) map[string]int {
 }
 
 // lookup finds name in the environment first, then in the file.
-func (f *envFile) lookup(environ map[string]string, name string) (value, source string, ok bool) {
+func (f *envFile) lookup(environ map[string]string, name string) (value, source string, line int, ok bool) {
 	if v, ok := environ[name]; ok {
-		return v, "environment", true
+		return v, "environment", 0, true
 	}
 	if v, ok := f.values[name]; ok {
-		src := f.path
-		if n := f.lines[name]; n > 0 {
-			src += ":" + strconv.Itoa(n)
+		src := filepath.Base(f.path)
+		line := f.lines[name]
+		if line > 0 {
+			src += ":" + strconv.Itoa(line)
 		}
-		return v, src, true
+		return v, src, line, true
 	}
-	return "", "", false
+	return "", "", 0, false
 }
 
 // apply puts the file's values into the process environment where the
@@ -155,14 +158,14 @@ func environMap(environ []string) map[string]string {
 // parseSettings reads the runtime's settings, collecting every error.
 func parseSettings(f *envFile, environ map[string]string) (Settings, []error) {
 	s := defaultSettings()
-	var errs []error
+	var bad []*SettingError
 	get := func(name, want string, parse func(string) error) {
-		v, src, ok := f.lookup(environ, name)
+		v, src, line, ok := f.lookup(environ, name)
 		if !ok {
 			return
 		}
 		if err := parse(strings.TrimSpace(v)); err != nil {
-			errs = append(errs, &SettingError{Source: src, Name: name, Value: v, Want: want})
+			bad = append(bad, &SettingError{Source: src, Name: name, Value: v, Want: want, line: line})
 		}
 	}
 	get("DEBUG", "true or false", func(v string) (err error) { s.Debug, err = parseBool(v); return })
@@ -193,9 +196,15 @@ func parseSettings(f *envFile, environ map[string]string) (Settings, []error) {
 	get("IDLE_TIMEOUT", "a duration such as 10m or 90s, 0 to stay", func(v string) (err error) { s.IdleTimeout, err = parseDuration(v); return })
 	get("MEMORY_LIMIT", "a size such as 256MB, 0 for no limit", func(v string) (err error) { s.MemoryLimit, err = parseSize(v); return })
 	get("RELOAD_POLL", "a duration such as 2s, 0 to turn reloading off", func(v string) (err error) { s.ReloadPoll, err = parseDuration(v); return })
-	if v, _, ok := f.lookup(environ, "FORCE_SCRIPT_NAME"); ok {
+	if v, _, _, ok := f.lookup(environ, "FORCE_SCRIPT_NAME"); ok {
 		s.ForceScriptName = strings.TrimRight(strings.TrimSpace(v), "/")
 		s.ForceScriptNameSet = true
+	}
+	// In file order, as the user reads the file.
+	slices.SortStableFunc(bad, func(a, b *SettingError) int { return a.line - b.line })
+	errs := make([]error, len(bad))
+	for i, e := range bad {
+		errs[i] = e
 	}
 	return s, errs
 }

@@ -129,13 +129,21 @@ func (w *watcher) run() {
 			return
 		case <-tick.C:
 			check()
-		case ev := <-events:
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
 			for _, p := range w.paths {
 				if filepath.Clean(ev.Name) == p {
 					check()
 				}
 			}
-		case err := <-errs:
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
 			w.log.Debug().Err(err).Msg("inotify")
 		case <-settle:
 			settle = nil

@@ -378,11 +378,14 @@ func TestServer_AllowedAddrs(t *testing.T) {
 func TestServer_Shutdown(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
-	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/quick", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "quick") })
+	mux.HandleFunc("/block", func(w http.ResponseWriter, r *http.Request) {
 		close(started)
 		<-release
 		io.WriteString(w, "finished")
-	})}
+	})
+	s := &Server{Handler: mux}
 	s.Logger, _ = newTestLog(t)
 	l, err := net.Listen("unix", t.TempDir()+"/s.sock")
 	if err != nil {
@@ -390,17 +393,20 @@ func TestServer_Shutdown(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
-	c, err := Dial("unix", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	dial := func() *Client {
+		c, err := Dial("unix", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
-	idle, err := Dial("unix", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	quick := &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/quick"})}
+	busy, idle, fresh := dial(), dial(), dial()
+	do(t, idle, quick)
 	var body string
 	var wg sync.WaitGroup
-	wg.Go(func() { _, body = do(t, c, &ClientRequest{KeepConn: true, Params: baseParams()}) })
+	wg.Go(func() { _, body = do(t, busy, &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/block"})}) })
 	<-started
 
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -411,8 +417,13 @@ func TestServer_Shutdown(t *testing.T) {
 	if _, err := net.Dial("unix", l.Addr().String()); err == nil {
 		t.Error("listener still accepting after Shutdown")
 	}
-	if _, err := idle.Do(context.Background(), &ClientRequest{Params: baseParams()}); err == nil {
-		t.Error("idle connection still served after Shutdown")
+	if _, err := idle.Do(context.Background(), quick); err == nil {
+		t.Error("kept-alive idle connection still served after Shutdown")
+	}
+	// A connection accepted just before Shutdown gets its first request
+	// served: the web server sent it believing the connection good.
+	if _, b := do(t, fresh, quick); b != "quick" {
+		t.Errorf("first request of a fresh connection during Shutdown: %q", b)
 	}
 	close(release)
 	if err := s.Shutdown(context.Background()); err != nil {

@@ -39,6 +39,7 @@ type conn struct {
 	reqs        map[uint16]*request
 	handlers    sync.WaitGroup
 	closeIdle   bool      // close once no request is in progress
+	fresh       bool      // no record read yet: its first request is on the way
 	lingering   bool      // our side is shut; waiting for the peer's EOF
 	idleSince   time.Time // when the last request ended (or the connection began)
 	curDeadline time.Time
@@ -47,7 +48,7 @@ type conn struct {
 }
 
 func (s *Server) newConn(ctx context.Context, rwc net.Conn) *conn {
-	return &conn{srv: s, rwc: rwc, ctx: ctx, idleSince: time.Now()}
+	return &conn{srv: s, rwc: rwc, ctx: ctx, idleSince: time.Now(), fresh: true}
 }
 
 func (c *conn) serve() {
@@ -74,6 +75,11 @@ func (c *conn) serve() {
 		if err != nil {
 			c.logReadError(err)
 			return
+		}
+		if c.fresh {
+			c.mu.Lock()
+			c.fresh = false
+			c.mu.Unlock()
 		}
 		if err := c.handleRecord(h, content); err != nil {
 			log.Error().Err(err).Str("peer", peerName(c.rwc)).Msg("closing connection")
@@ -123,7 +129,7 @@ func (c *conn) updateReadDeadline() {
 	c.mu.Lock()
 	var d time.Time
 	switch {
-	case c.lingering:
+	case c.lingering, c.fresh && c.closeIdle:
 		c.mu.Unlock()
 		return
 	case len(c.reqs) == 0:
@@ -304,10 +310,21 @@ func (c *conn) closeIfIdle() {
 	c.rwc.Close()
 }
 
+// freshGrace is how long Shutdown waits for the first request of a
+// connection accepted just before: web servers send it right after
+// connecting, and closing the connection would lose it.
+const freshGrace = time.Second
+
 // shutdown makes the connection close once its requests are done.
 func (c *conn) shutdown() {
 	c.mu.Lock()
 	c.closeIdle = true
+	if c.fresh {
+		c.curDeadline = time.Now().Add(freshGrace)
+		c.rwc.SetReadDeadline(c.curDeadline)
+		c.mu.Unlock()
+		return
+	}
 	c.mu.Unlock()
 	c.closeIfIdle()
 }

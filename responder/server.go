@@ -121,7 +121,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
-	closing   atomic.Bool
+	closing   atomic.Bool // Shutdown or Close called
+	closed    bool        // Close called; guarded by mu
 	onIdle    chan struct{} // closed and replaced when a connection ends
 	inFlight  atomic.Int64  // requests in progress
 	initOnce  sync.Once
@@ -267,6 +268,13 @@ func (s *Server) Serve(l net.Listener) error {
 			<-slots
 			return ErrServerClosed
 		}
+		if s.closing.Load() {
+			go func() {
+				defer func() { <-slots }()
+				c.serve()
+			}()
+			return ErrServerClosed
+		}
 		go func() {
 			defer func() { <-slots }()
 			c.serve()
@@ -302,13 +310,18 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
-		if s.closing.Load() {
+		if s.closed {
 			return false
 		}
 		if s.conns == nil {
 			s.conns = make(map[*conn]struct{})
 		}
 		s.conns[c] = struct{}{}
+		if s.closing.Load() {
+			// Accepted as Shutdown began: the web server has sent, or is
+			// sending, a request on it. Serve that, then close.
+			c.shutdown()
+		}
 	} else {
 		delete(s.conns, c)
 		close(s.onIdle)
@@ -363,6 +376,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closing.Store(true)
+	s.closed = true
 	err := s.closeListenersLocked()
 	for c := range s.conns {
 		c.close()

@@ -1,0 +1,95 @@
+package hosting
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/fcgi-hosting/fcgi/responder"
+)
+
+// TestPrefix sends the variables each server really sends (see
+// ../shared/hosts.md) through the FastCGI engine and checks the prefix, the
+// path the handler sees and a link it builds.
+func TestPrefix(t *testing.T) {
+	apache := map[string]string{"SERVER_SOFTWARE": "Apache/2.4.71 (Debian) mod_fcgid/2.3.9"}
+	tests := []struct {
+		name    string
+		force   string
+		params  map[string]string
+		prefix  string
+		path    string
+		linkFor string
+	}{
+		{name: "apache root rewrite", params: map[string]string{"REQUEST_URI": "/sub/path?x=1", "SCRIPT_NAME": "/mysite.fcgi",
+			"PATH_INFO": "/sub/path", "REDIRECT_URL": "/sub/path"}, prefix: "", path: "/sub/path", linkFor: "/echo"},
+		{name: "apache root", params: map[string]string{"REQUEST_URI": "/", "SCRIPT_NAME": "/mysite.fcgi", "PATH_INFO": "/",
+			"REDIRECT_URL": "/"}, prefix: "", path: "/", linkFor: "/echo"},
+		{name: "apache subdirectory", params: map[string]string{"REQUEST_URI": "/app/sub/path", "SCRIPT_NAME": "/app/mysite.fcgi",
+			"PATH_INFO": "/sub/path", "REDIRECT_URL": "/app/sub/path"}, prefix: "/app", path: "/sub/path", linkFor: "/app/echo"},
+		{name: "apache script addressed directly", params: map[string]string{"REQUEST_URI": "/app/mysite.fcgi/sub",
+			"SCRIPT_NAME": "/app/mysite.fcgi", "PATH_INFO": "/sub"}, prefix: "/app/mysite.fcgi", path: "/sub", linkFor: "/app/mysite.fcgi/echo"},
+		{name: "apache script itself", params: map[string]string{"REQUEST_URI": "/mysite.fcgi", "SCRIPT_NAME": "/mysite.fcgi"},
+			prefix: "/mysite.fcgi", path: "/", linkFor: "/mysite.fcgi/echo"},
+		{name: "lighttpd", params: map[string]string{"REQUEST_URI": "/raw/sub/path?x=1", "SCRIPT_NAME": "/raw", "PATH_INFO": "/sub/path",
+			"SERVER_SOFTWARE": "lighttpd/1.4.69"}, prefix: "/raw", path: "/sub/path", linkFor: "/raw/echo"},
+		{name: "nginx template", params: map[string]string{"REQUEST_URI": "/sub/path", "SCRIPT_NAME": "", "PATH_INFO": "/sub/path",
+			"SERVER_SOFTWARE": "nginx/1.22.1"}, prefix: "", path: "/sub/path", linkFor: "/echo"},
+		{name: "nginx stock fastcgi_params", params: map[string]string{"REQUEST_URI": "/sub/path", "SCRIPT_NAME": "/sub/path",
+			"SERVER_SOFTWARE": "nginx/1.22.1"}, prefix: "", path: "/sub/path", linkFor: "/echo"},
+		{name: "FORCE_SCRIPT_NAME", force: "/blog", params: map[string]string{"REQUEST_URI": "/blog/post/1", "SCRIPT_NAME": "/cgi/x.fcgi",
+			"PATH_INFO": "/whatever"}, prefix: "/blog", path: "/post/1", linkFor: "/blog/echo"},
+		{name: "encoded path", params: map[string]string{"REQUEST_URI": "/app/a%2Fb/c", "SCRIPT_NAME": "/app/mysite.fcgi",
+			"PATH_INFO": "/a/b/c", "REDIRECT_URL": "/app/a/b/c"}, prefix: "/app", path: "/a/b/c", linkFor: "/app/echo"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := defaultSettings()
+			if tc.force != "" {
+				s.ForceScriptName, s.ForceScriptNameSet = tc.force, true
+			}
+			type seen struct{ prefix, path, link string }
+			got := make(chan seen, 1)
+			h := withPrefix(&s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- seen{Prefix(r), r.URL.Path, URL(r, "/echo")}
+			}))
+			params := map[string]string{"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1"}
+			for k, v := range apache {
+				params[k] = v
+			}
+			for k, v := range tc.params {
+				params[k] = v
+			}
+			serveOnce(t, h, params)
+			if g := <-got; g != (seen{tc.prefix, tc.path, tc.linkFor}) {
+				t.Errorf("prefix %q path %q link %q; want %q %q %q", g.prefix, g.path, g.link, tc.prefix, tc.path, tc.linkFor)
+			}
+		})
+	}
+}
+
+// serveOnce serves one FastCGI request with params through h.
+func serveOnce(t *testing.T, h http.Handler, params map[string]string) (*responder.ClientResponse, string) {
+	t.Helper()
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &responder.Server{Handler: h}
+	go srv.Serve(l)
+	defer srv.Close()
+	c, err := responder.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Do(context.Background(), &responder.ClientRequest{Params: params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}

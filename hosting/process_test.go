@@ -1,0 +1,388 @@
+package hosting_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/responder"
+)
+
+// helloBin is examples/hello, built once for the process-level tests.
+var helloBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hosting-test")
+	if err != nil {
+		panic(err)
+	}
+	helloBin = filepath.Join(dir, "hello")
+	out, err := exec.Command("go", "build", "-o", helloBin, "../examples/hello").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building examples/hello: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// site is a directory laid out like an upload: mysite.fcgi, mysite.env.
+type site struct {
+	t    *testing.T
+	dir  string
+	sock string
+	cmd  *exec.Cmd
+	exit chan error
+}
+
+func newSite(t *testing.T, env string) *site {
+	t.Helper()
+	dir := t.TempDir()
+	s := &site{t: t, dir: dir}
+	s.install(helloBin)
+	if env != "" {
+		s.writeEnv(env)
+	}
+	return s
+}
+
+func (s *site) bin() string { return filepath.Join(s.dir, "mysite.fcgi") }
+
+// install puts a binary in place the way an FTP client with "safe upload"
+// does: written beside, then renamed over (a new inode).
+func (s *site) install(src string) {
+	s.t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.installBytes(b)
+}
+
+func (s *site) installBytes(b []byte) {
+	s.t.Helper()
+	tmp := s.bin() + ".part"
+	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, s.bin()); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *site) writeEnv(content string) {
+	s.t.Helper()
+	if err := os.WriteFile(filepath.Join(s.dir, "mysite.env"), []byte(content), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *site) log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "mysite.log"))
+	return string(b)
+}
+
+// spawn starts the binary as mod_fcgid does: a listening unix socket on
+// fd 0, the site directory as working directory, PATH as the only
+// variable; the spawner keeps no copy of the socket.
+func (s *site) spawn() {
+	s.t.Helper()
+	s.sock = filepath.Join(s.t.TempDir(), "fcgid.sock")
+	l, err := net.Listen("unix", s.sock)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	f, err := l.(*net.UnixListener).File()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd = exec.Command(s.bin())
+	s.cmd.Dir = s.dir
+	s.cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	s.cmd.Stdin = f
+	var stderr bytes.Buffer
+	s.cmd.Stderr = &stderr
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	f.Close()
+	l.Close()
+	s.exit = make(chan error, 1)
+	go func() { s.exit <- s.cmd.Wait() }()
+	s.t.Cleanup(func() {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exit:
+		case <-time.After(5 * time.Second):
+			s.t.Errorf("process did not stop 5s after SIGTERM")
+			s.cmd.Process.Kill()
+		}
+		if stderr.Len() > 0 {
+			s.t.Logf("stderr: %s", stderr.String())
+		}
+		if s.t.Failed() {
+			s.t.Logf("mysite.log:\n%s", s.log())
+		}
+	})
+}
+
+// get requests path with a connection of its own, as mod_fcgid does.
+func (s *site) get(path string) (int, string, error) {
+	c, err := responder.Dial("unix", s.sock)
+	if err != nil {
+		return 0, "", err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	uri, query, _ := strings.Cut(path, "?")
+	resp, err := c.Do(ctx, &responder.ClientRequest{Params: map[string]string{
+		"REQUEST_METHOD": "GET", "REQUEST_URI": path, "QUERY_STRING": query, "SCRIPT_NAME": "/mysite.fcgi",
+		"PATH_INFO": uri, "REDIRECT_URL": uri, "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_SOFTWARE": "Apache/2.4.71 (Debian) mod_fcgid/2.3.9",
+		"HTTP_HOST": "example.com", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "5000",
+	}})
+	if err != nil {
+		return 0, "", err
+	}
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+func (s *site) mustGet(path string) (int, string) {
+	s.t.Helper()
+	code, body, err := s.get(path)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	return code, body
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestSpawned_Serves(t *testing.T) {
+	s := newSite(t, "GREETING=Hi from the env file\n")
+	s.spawn()
+	if code, body := s.mustGet("/"); code != 200 || body != "Hi from the env file\n" {
+		t.Fatalf("%d %q", code, body)
+	}
+	code, body := s.mustGet("/info")
+	if code != 200 || !strings.Contains(body, "mode: fastcgi") || !strings.Contains(body, `prefix: ""`) {
+		t.Fatalf("%d %q", code, body)
+	}
+	if code, body := s.mustGet("/nope"); code != 404 || !strings.Contains(body, "Not Found") {
+		t.Fatalf("%d %q", code, body)
+	}
+	if code, body := s.mustGet("/panic"); code != 500 || strings.Contains(body, "you asked for it") {
+		t.Fatalf("panic page with DEBUG off: %d %q", code, body)
+	}
+	log := s.log()
+	for _, want := range []string{`"mode":"fastcgi"`, `"message":"starting"`, "you asked for it"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("mysite.log lacks %s", want)
+		}
+	}
+}
+
+func TestSpawned_DebugPage(t *testing.T) {
+	s := newSite(t, "DEBUG=true\nSECRET_KEY=hunter2\n")
+	os.WriteFile(filepath.Join(s.dir, "500.html"), []byte("<h1>our own 500</h1>"), 0o644)
+	s.spawn()
+	code, body := s.mustGet("/panic")
+	if code != 500 || !strings.Contains(body, "you asked for it") || !strings.Contains(body, "SECRET_KEY") ||
+		strings.Contains(body, "hunter2") {
+		t.Fatalf("debug page: %d %q", code, body)
+	}
+	if strings.Contains(s.log(), "hunter2") {
+		t.Error("a secret reached the log")
+	}
+}
+
+func TestSpawned_ErrorPageFile(t *testing.T) {
+	s := newSite(t, "")
+	os.WriteFile(filepath.Join(s.dir, "500.html"), []byte("<h1>our own 500</h1>"), 0o644)
+	s.spawn()
+	if code, body := s.mustGet("/panic"); code != 500 || body != "<h1>our own 500</h1>" {
+		t.Fatalf("%d %q", code, body)
+	}
+}
+
+func TestSpawned_BrokenSettings(t *testing.T) {
+	s := newSite(t, "GREETING=hi\nDEBUG=yes please\n")
+	s.spawn()
+	for range 3 {
+		if code, body := s.mustGet("/"); code != 500 || !strings.Contains(body, "Internal Server Error") {
+			t.Fatalf("%d %q", code, body)
+		}
+	}
+	if !strings.Contains(s.log(), `mysite.env:2: DEBUG: want true or false, got \"yes please\"`) {
+		t.Fatalf("log lacks the reason:\n%s", s.log())
+	}
+	// Fixing the file brings the site up without a restart.
+	s.writeEnv("GREETING=fixed\nDEBUG=false\n")
+	waitFor(t, "the fixed settings", func() bool { _, body, _ := s.get("/"); return body == "fixed\n" })
+}
+
+// TestSpawned_ReloadUnderLoad touches, re-uploads and edits the settings
+// of a running site while clients keep requesting, and counts failures.
+func TestSpawned_ReloadUnderLoad(t *testing.T) {
+	s := newSite(t, "GREETING=v1\n")
+	s.spawn()
+	s.mustGet("/") // up, and watching
+	pid := s.cmd.Process.Pid
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; i < 20000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, body, err := s.get("/")
+				if err != nil || code != 200 || !strings.HasPrefix(body, "v") {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q %v", code, body, err))
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	reexecs := func() int { return strings.Count(s.log(), "re-executing in place") }
+
+	now := time.Now()
+	os.Chtimes(s.bin(), now, now) // touch mysite.fcgi
+	waitFor(t, "a reload after touch", func() bool { return reexecs() >= 1 })
+
+	s.install(helloBin) // re-upload: rename over, a new inode
+	waitFor(t, "a reload after upload", func() bool { return reexecs() >= 2 })
+
+	s.writeEnv("GREETING=v2\n")
+	waitFor(t, "the new greeting", func() bool { _, body, _ := s.get("/"); return body == "v2\n" })
+	close(stop)
+	wg.Wait()
+
+	t.Logf("%d requests served, %d failed, %d hand-overs", ok.Load(), failed.Load(), reexecs())
+	if failed.Load() != 0 {
+		t.Errorf("%d requests failed during reloads; first: %v", failed.Load(), firstErr.Load())
+	}
+	if s.cmd.Process.Pid != pid || s.cmd.ProcessState != nil {
+		t.Errorf("the process was replaced, not re-executed in place")
+	}
+}
+
+func TestSpawned_HalfUpload(t *testing.T) {
+	s := newSite(t, "")
+	s.spawn()
+	s.mustGet("/")
+	full, err := os.ReadFile(helloBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.installBytes(full[:len(full)/2])
+	waitFor(t, "the broken upload to be noticed", func() bool { return strings.Contains(s.log(), "cannot run") })
+	if code, body := s.mustGet("/"); code != 200 || body != "Hello, world\n" {
+		t.Fatalf("old code should keep serving: %d %q", code, body)
+	}
+	s.installBytes(full)
+	waitFor(t, "the completed upload to be taken", func() bool { return strings.Contains(s.log(), "re-executing in place") })
+	if code, _ := s.mustGet("/"); code != 200 {
+		t.Fatalf("after the completed upload: %d", code)
+	}
+}
+
+func TestSpawned_MaxRequests(t *testing.T) {
+	s := newSite(t, "MAX_REQUESTS=5\n")
+	s.spawn()
+	for i := range 23 {
+		if code, _, err := s.get("/"); err != nil || code != 200 {
+			t.Fatalf("request %d: %d %v", i, code, err)
+		}
+	}
+	waitFor(t, "four recycles", func() bool { return strings.Count(s.log(), "MAX_REQUESTS reached") >= 4 })
+}
+
+func TestSpawned_IdleTimeout(t *testing.T) {
+	s := newSite(t, "IDLE_TIMEOUT=300ms\n")
+	s.spawn()
+	s.mustGet("/")
+	select {
+	case err := <-s.exit:
+		if err != nil {
+			t.Fatalf("idle exit: %v, want status 0", err)
+		}
+		s.exit <- nil // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5s after IDLE_TIMEOUT=300ms")
+	}
+	if !strings.Contains(s.log(), "IDLE_TIMEOUT") {
+		t.Error("no log line for the idle exit")
+	}
+}
+
+func TestSpawned_SIGTERMDrains(t *testing.T) {
+	s := newSite(t, "")
+	s.spawn()
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, body, err := s.get("/slow?ms=700")
+		done <- result{code, body, err}
+	}()
+	waitFor(t, "the slow request to start", func() bool { return true })
+	time.Sleep(200 * time.Millisecond)
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	r := <-done
+	if r.err != nil || r.code != 200 || r.body != "slept 700 ms\n" {
+		t.Fatalf("in-flight request: %d %q %v", r.code, r.body, r.err)
+	}
+	if err := <-s.exit; err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	s.exit <- nil
+}
+
+func TestCGI(t *testing.T) {
+	s := newSite(t, "GREETING=cgi hello\n")
+	cmd := exec.Command(s.bin())
+	cmd.Dir = s.dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "GATEWAY_INTERFACE=CGI/1.1", "REQUEST_METHOD=GET", "SERVER_PROTOCOL=HTTP/1.1",
+		"SCRIPT_NAME=/mysite.fcgi", "PATH_INFO=/", "REQUEST_URI=/", "SERVER_NAME=example.com", "SERVER_PORT=80",
+		"REMOTE_ADDR=127.0.0.1", "HTTP_HOST=example.com"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.HasSuffix(string(out), "\r\n\r\ncgi hello\n") || !strings.Contains(string(out), "Status: 200") {
+		t.Fatalf("CGI output %q", out)
+	}
+}

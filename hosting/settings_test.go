@@ -1,0 +1,122 @@
+package hosting
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func writeEnv(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "mysite.env")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		environ map[string]string
+		check   func(t *testing.T, s Settings)
+		errs    []string
+	}{
+		{name: "defaults", check: func(t *testing.T, s Settings) {
+			if s != defaultSettings() {
+				t.Errorf("%+v", s)
+			}
+		}},
+		{name: "every setting", file: "DEBUG=true\nLOG_FILE=logs/site.log\nLOG_LEVEL=WARN\nLOG_MAX_SIZE=5MB\nMAX_REQUESTS=500\n" +
+			"IDLE_TIMEOUT=90\nMEMORY_LIMIT=1G\nFORCE_SCRIPT_NAME=/blog/\nRELOAD_POLL=0\n",
+			check: func(t *testing.T, s Settings) {
+				want := Settings{Debug: true, LogFile: "logs/site.log", LogLevel: zerolog.WarnLevel, LogMaxSize: 5 << 20, MaxRequests: 500,
+					IdleTimeout: 90 * time.Second, MemoryLimit: 1 << 30, ForceScriptName: "/blog", ForceScriptNameSet: true}
+				if s != want {
+					t.Errorf("got  %+v\nwant %+v", s, want)
+				}
+			}},
+		{name: "environment wins over the file", file: "MAX_REQUESTS=5\n", environ: map[string]string{"MAX_REQUESTS": "7"},
+			check: func(t *testing.T, s Settings) {
+				if s.MaxRequests != 7 {
+					t.Errorf("MaxRequests %d", s.MaxRequests)
+				}
+			}},
+		{name: "bad values name file, line, setting, value and want",
+			file: "# site settings\nGREETING=hi\nDEBUG=yes please\nMEMORY_LIMIT=lots\nIDLE_TIMEOUT=-5m\n",
+			errs: []string{`mysite.env:3: DEBUG: want true or false, got "yes please"`,
+				`mysite.env:4: MEMORY_LIMIT: want a size such as 256MB, 0 for no limit, got "lots"`,
+				`mysite.env:5: IDLE_TIMEOUT: want a duration such as 10m or 90s, 0 to stay, got "-5m"`}},
+		{name: "bad value in the environment", environ: map[string]string{"LOG_LEVEL": "loud"},
+			errs: []string{`environment: LOG_LEVEL: want debug, info, warn or error, got "loud"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &envFile{path: "mysite.env"}
+			if tc.file != "" {
+				var err error
+				if f, err = readEnvFile(writeEnv(t, tc.file)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, errs := parseSettings(f, tc.environ)
+			if len(errs) != len(tc.errs) {
+				t.Fatalf("errors %v, want %v", errs, tc.errs)
+			}
+			for i, e := range errs {
+				if !strings.HasSuffix(e.Error(), tc.errs[i]) {
+					t.Errorf("error %q, want it to end in %q", e, tc.errs[i])
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, s)
+			}
+		})
+	}
+}
+
+func TestReadEnvFile(t *testing.T) {
+	t.Run("missing is fine", func(t *testing.T) {
+		f, err := readEnvFile(filepath.Join(t.TempDir(), "none.env"))
+		if err != nil || f.values != nil {
+			t.Fatal(f, err)
+		}
+	})
+	t.Run("unparsable", func(t *testing.T) {
+		_, err := readEnvFile(writeEnv(t, "GOOD=1\nthis is not a setting\n"))
+		if err == nil || !strings.Contains(err.Error(), "mysite.env") {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("unreadable", func(t *testing.T) {
+		p := writeEnv(t, "A=1\n")
+		os.Chmod(p, 0)
+		if os.Geteuid() == 0 {
+			p = t.TempDir() // a directory cannot be read as a file, even by root
+		}
+		if _, err := readEnvFile(p); err == nil || errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("quotes, export and comments", func(t *testing.T) {
+		f, err := readEnvFile(writeEnv(t, "export A=\"x y\"\nB='z' # note\n# C=no\n"))
+		if err != nil || f.values["A"] != "x y" || f.values["B"] != "z" || f.values["C"] != "" || f.lines["B"] != 2 {
+			t.Fatal(f, err)
+		}
+	})
+}
+
+func TestMaskSecret(t *testing.T) {
+	for name, masked := range map[string]bool{"SECRET_KEY": true, "DB_PASSWORD": true, "DATABASE_DSN": true, "API_TOKEN": true,
+		"EMAIL_HOST_PASS": true, "GREETING": false, "DEBUG": false} {
+		if got := maskSecret(name, "v") == "********"; got != masked {
+			t.Errorf("%s masked %v, want %v", name, got, masked)
+		}
+	}
+}

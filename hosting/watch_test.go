@@ -1,0 +1,48 @@
+package hosting
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func TestWatcher(t *testing.T) {
+	tests := []struct {
+		name   string
+		poll   time.Duration
+		change func(path string)
+	}{
+		{"touch", time.Hour, func(p string) { now := time.Now(); os.Chtimes(p, now, now) }},
+		{"rewrite same size", time.Hour, func(p string) { os.WriteFile(p, []byte("v2"), 0o644) }},
+		{"rename over", time.Hour, func(p string) { os.WriteFile(p+".tmp", []byte("v1"), 0o644); os.Rename(p+".tmp", p) }},
+		{"delete", time.Hour, func(p string) { os.Remove(p) }},
+		// Polling alone, as on NFS where inotify sees nothing.
+		{"touch seen by polling", 100 * time.Millisecond, func(p string) { now := time.Now().Add(time.Second); os.Chtimes(p, now, now) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "mysite.fcgi")
+			os.WriteFile(p, []byte("v1"), 0o644)
+			old := time.Now().Add(-time.Hour)
+			os.Chtimes(p, old, old)
+			w := newWatcher([]string{p, filepath.Join(dir, "mysite.env")}, tc.poll, zerolog.Nop())
+			defer w.Close()
+			if tc.poll < time.Hour {
+				w.notify.Close() // inotify off
+			}
+			tc.change(p)
+			select {
+			case got := <-w.Changed:
+				if got != p {
+					t.Fatalf("changed %s, want %s", got, p)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no change reported")
+			}
+		})
+	}
+}
