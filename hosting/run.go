@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -68,6 +69,8 @@ type Runtime struct {
 	mode           string
 	policies       *policies
 	out            io.Writer
+	spawner        spawner
+	spawnIno       uint64 // inode of the binary the web server started
 }
 
 // Main runs the site with the command-line arguments args and returns the
@@ -75,11 +78,19 @@ type Runtime struct {
 func (rt *Runtime) Main(args []string) int {
 	signal.Ignore(syscall.SIGPIPE)
 	rt.environ = os.Environ()
+	if v, ok := os.LookupEnv(spawnInodeVar); ok {
+		rt.spawnIno, _ = strconv.ParseUint(v, 10, 64)
+		os.Unsetenv(spawnInodeVar)
+		rt.environ = slices.DeleteFunc(rt.environ, func(kv string) bool { return strings.HasPrefix(kv, spawnInodeVar+"=") })
+	}
 	rt.out = os.Stderr
 	if rt.Version == "" {
 		rt.Version = buildVersion()
 	}
 	rt.locate()
+	if rt.spawnIno == 0 {
+		rt.spawnIno = statFile(rt.exe).ino
+	}
 
 	switch {
 	case stdinListens():
@@ -332,12 +343,18 @@ func (rt *Runtime) serveSpawned() int {
 		rt.log.Error().Err(err).Msg("fd 0 is a socket but cannot be served")
 		return 1
 	}
+	rt.spawner = detectSpawner()
+	idle := rt.settings.IdleTimeout
+	if idle > 0 && !rt.spawner.exitWhenIdle() {
+		rt.log.Info().Stringer("spawner", rt.spawner).Msg("IDLE_TIMEOUT ignored: this spawner does not start a new process on demand")
+		idle = 0
+	}
 	return rt.serveLoop(pausingListener{l}, func() {
 		// Stop listening before the last response completes, so the web
 		// server connects to another process instead of one that is gone.
 		l.Close()
 		fd0.Close()
-	}, rt.settings.IdleTimeout)
+	}, idle)
 }
 
 // serveExternal serves FastCGI on an address of its own (-listen).
@@ -398,14 +415,19 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), idleTimeou
 				reexec = canReexec && (sig == syscall.SIGHUP || sig == syscall.SIGUSR1)
 				break wait
 			case path := <-changed:
+				reason, reexec = filepath.Base(path)+" changed", canReexec
 				if path == rt.exe {
 					if err := checkExecutable(rt.exe); err != nil {
 						rt.log.Error().Err(err).Msg("binary changed but cannot run; the old code keeps serving")
 						w.accept(path)
 						continue
 					}
+					if rt.spawner == spawnerApache && statFile(rt.exe).ino != rt.spawnIno {
+						// mod_fcgid keys processes by inode: it starts the
+						// new file itself and would leave this one idle.
+						reason, reexec = filepath.Base(path)+" replaced by a new file, which Apache starts", false
+					}
 				}
-				reason, reexec = filepath.Base(path)+" changed", canReexec
 				if !canReexec {
 					rt.log.Warn().Str("file", path).Msg("changed; restart the server to apply (reload in place comes with the external mode's issue)")
 					continue
@@ -442,7 +464,8 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), idleTimeou
 			continue
 		}
 		rt.log.Info().Msg("re-executing in place")
-		err := syscall.Exec(rt.exe, append([]string{os.Args[0]}, os.Args[1:]...), rt.environ)
+		env := append(slices.Clip(rt.environ), spawnInodeVar+"="+strconv.FormatUint(rt.spawnIno, 10))
+		err := syscall.Exec(rt.exe, os.Args, env)
 		rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
 		l.resume()
 	}

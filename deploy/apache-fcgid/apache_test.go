@@ -1,0 +1,347 @@
+package apachefcgid_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+)
+
+var helloBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "apache-fcgid")
+	if err != nil {
+		panic(err)
+	}
+	helloBin = filepath.Join(dir, "hello")
+	if out, err := exec.Command("go", "build", "-o", helloBin, "../../examples/hello").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building examples/hello: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// apache is a throwaway Apache 2.4 + mod_fcgid on 127.0.0.1, set up as a
+// shared host is: the site's directory allows .htaccess overrides, and the
+// site is uploaded with htaccess as its .htaccess.
+type apache struct {
+	t      *testing.T
+	root   string
+	www    string
+	base   string
+	pidNow func() int
+}
+
+func startApache(t *testing.T) *apache {
+	bin := testenv.Require(t, "apache2", "apache2")
+	if _, err := os.Stat("/usr/lib/apache2/modules/mod_fcgid.so"); err != nil {
+		if testenv.InCI() {
+			t.Fatal("mod_fcgid not installed: apt-get install -y libapache2-mod-fcgid")
+		}
+		t.Skip("mod_fcgid not installed (apt-get install -y libapache2-mod-fcgid)")
+	}
+	if os.Geteuid() != 0 {
+		if testenv.InCI() {
+			t.Fatal("the Apache test runs Apache as root with User www-data")
+		}
+		t.Skip("needs root to run Apache with User www-data")
+	}
+	root, err := os.MkdirTemp("", "apache-site-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &apache{t: t, root: root, www: filepath.Join(root, "www")}
+	for _, d := range []string{"conf", "logs", "run", "www"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.Chmod(root, 0o755)
+	port := testenv.FreePort(t)
+	conf := fmt.Sprintf(`ServerRoot "%[1]s"
+DefaultRuntimeDir "%[1]s/run"
+PidFile "%[1]s/run/httpd.pid"
+Mutex file:%[1]s/run default
+Listen 127.0.0.1:%[2]d
+ServerName 127.0.0.1
+LoadModule mpm_event_module  /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule mime_module       /usr/lib/apache2/modules/mod_mime.so
+LoadModule rewrite_module    /usr/lib/apache2/modules/mod_rewrite.so
+LoadModule fcgid_module      /usr/lib/apache2/modules/mod_fcgid.so
+User www-data
+Group www-data
+ErrorLog "%[1]s/logs/error.log"
+LogLevel warn fcgid:info
+TypesConfig /etc/mime.types
+FcgidIPCDir "%[1]s/run/fcgidsock"
+FcgidProcessTableFile "%[1]s/run/fcgid_shm"
+DocumentRoot "%[1]s/www"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "%[1]s/www">
+    Options FollowSymLinks
+    AllowOverride All
+    Require all granted
+</Directory>
+`, root, port)
+	os.WriteFile(filepath.Join(root, "conf", "httpd.conf"), []byte(conf), 0o644)
+	a.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	a.installSite("")
+	a.chown()
+	if out, err := exec.Command(bin, "-f", filepath.Join(root, "conf", "httpd.conf"), "-k", "start").CombinedOutput(); err != nil {
+		t.Fatalf("apache2: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if pid := a.pid(); pid > 0 {
+			syscall.Kill(pid, syscall.SIGTERM)
+			for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if t.Failed() {
+			for _, f := range []string{"logs/error.log", "www/mysite.log", "www/app/mysite.log"} {
+				b, _ := os.ReadFile(filepath.Join(root, f))
+				t.Logf("%s:\n%s", f, b)
+			}
+		}
+		os.RemoveAll(root)
+	})
+	for i := 0; a.pid() == 0; i++ {
+		if i == 100 {
+			t.Fatal("Apache did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return a
+}
+
+func (a *apache) pid() int {
+	b, _ := os.ReadFile(filepath.Join(a.root, "run", "httpd.pid"))
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// installSite uploads the hello site into www/sub ("" for the root).
+func (a *apache) installSite(sub string) {
+	dir := filepath.Join(a.www, sub)
+	os.MkdirAll(dir, 0o755)
+	ht, err := os.ReadFile("htaccess")
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, ".htaccess"), ht, 0o644)
+	os.WriteFile(filepath.Join(dir, "mysite.env"), []byte("GREETING=v1\nSECRET_KEY=hunter2\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "style.css"), []byte("body{color:red}"), 0o644)
+	a.upload(dir, helloBin)
+}
+
+// upload writes the binary beside and renames it over, as FTP clients'
+// "safe upload" does; the new file has a new inode.
+func (a *apache) upload(dir, src string) {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, ".mysite.fcgi.part")
+	os.WriteFile(tmp, b, 0o755)
+	uid, gid := wwwData()
+	os.Chown(tmp, uid, gid)
+	if err := os.Rename(tmp, filepath.Join(dir, "mysite.fcgi")); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// wwwData is the user Apache runs the site as.
+func wwwData() (int, int) {
+	u, err := user.Lookup("www-data")
+	if err != nil {
+		return 33, 33 // Debian's fixed ids
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
+func (a *apache) chown() {
+	uid, gid := wwwData()
+	filepath.Walk(filepath.Join(a.root, "www"), func(p string, _ os.FileInfo, _ error) error { return os.Chown(p, uid, gid) })
+	os.MkdirAll(filepath.Join(a.root, "run"), 0o755)
+	os.Chown(filepath.Join(a.root, "run"), uid, gid)
+}
+
+func (a *apache) get(path string) (int, string, http.Header, error) {
+	resp, err := http.Get(a.base + path)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header, err
+}
+
+func TestApacheFcgid(t *testing.T) {
+	a := startApache(t)
+	a.installSite("app")
+	a.chown()
+
+	tests := []struct {
+		name, path string
+		status     int
+		contains   []string
+	}{
+		{"greeting", "/", 200, []string{"v1"}},
+		{"info at the root", "/info", 200, []string{"mode: fastcgi", `prefix: ""`, "path: /info", "link_to_echo: /echo"}},
+		{"info in a subdirectory", "/app/info", 200, []string{`prefix: "/app"`, "path: /info", "link_to_echo: /app/echo"}},
+		{"unknown path reaches the app", "/sub/path?x=1", 404, []string{"Not Found"}},
+		{"query and utf-8 path", "/app/info?q=%C3%A9", 200, []string{"request_uri: /app/info?q=%C3%A9"}},
+		{"static file by Apache", "/style.css", 200, []string{"body{color:red}"}},
+		{"settings file refused", "/mysite.env", 403, nil},
+		{"log file refused", "/mysite.log", 403, nil},
+		{"panic page", "/panic", 500, []string{"Internal Server Error"}},
+		{"streamed", "/stream?n=3", 200, []string{"line 1\nline 2\nline 3\n"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body, _, err := a.get(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.status {
+				t.Fatalf("status %d, want %d; body %q", code, tc.status, body)
+			}
+			for _, want := range tc.contains {
+				if !strings.Contains(body, want) {
+					t.Errorf("body lacks %q:\n%s", want, body)
+				}
+			}
+			if strings.Contains(body, "hunter2") {
+				t.Error("secret in the response")
+			}
+		})
+	}
+	t.Run("post 100 KiB", func(t *testing.T) {
+		body := bytes.Repeat([]byte("0123456789"), 10<<10)
+		resp, err := http.Post(a.base+"/echo", "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Equal(got, body) {
+			t.Fatalf("%d, echoed %d bytes", resp.StatusCode, len(got))
+		}
+	})
+}
+
+// TestApacheFcgid_ReloadUnderLoad touches, re-uploads and edits the
+// settings of the site while clients keep requesting through Apache.
+func TestApacheFcgid_ReloadUnderLoad(t *testing.T) {
+	a := startApache(t)
+	if code, body, _, err := a.get("/"); err != nil || code != 200 {
+		t.Fatalf("%d %q %v", code, body, err)
+	}
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; i < 50000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(a.base + "/")
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "v") {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q", resp.StatusCode, b))
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	bin := filepath.Join(a.www, "mysite.fcgi")
+	logHas := func(s string, n int) func() bool {
+		return func() bool {
+			b, _ := os.ReadFile(filepath.Join(a.www, "mysite.log"))
+			return strings.Count(string(b), s) >= n
+		}
+	}
+	waitFor := func(what string, cond func() bool) {
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Errorf("timed out waiting for %s", what)
+	}
+	time.Sleep(300 * time.Millisecond)
+	now := time.Now()
+	os.Chtimes(bin, now, now)
+	waitFor("a hand-over after touch", logHas("re-executing in place", 1))
+	time.Sleep(300 * time.Millisecond)
+
+	oldClass := siteProcesses(a.www)
+	a.upload(a.www, helloBin)
+	waitFor("the replaced binary to serve", logHas(`"mode":"fastcgi"`, 3))
+	time.Sleep(300 * time.Millisecond)
+
+	os.WriteFile(filepath.Join(a.www, "mysite.env"), []byte("GREETING=v2\n"), 0o644)
+	waitFor("the new greeting", func() bool { _, body, _, _ := a.get("/"); return body == "v2\n" })
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests through Apache, %d failed", ok.Load(), failed.Load())
+	if failed.Load() != 0 {
+		t.Errorf("%d requests failed during reloads; first: %v", failed.Load(), firstErr.Load())
+	}
+	// mod_fcgid starts the re-uploaded file as a new process class; the
+	// processes of the old one must not linger.
+	waitFor("the old binary's processes to exit", func() bool {
+		for _, pid := range oldClass {
+			if _, err := os.Stat("/proc/" + pid); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("processes before the upload %v, now %v", oldClass, siteProcesses(a.www))
+}
+
+// siteProcesses lists the PIDs running a binary below dir.
+func siteProcesses(dir string) []string {
+	var ps []string
+	dirs, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, d := range dirs {
+		if exe, err := os.Readlink(d); err == nil && strings.HasPrefix(exe, dir) {
+			ps = append(ps, strings.TrimSuffix(strings.TrimPrefix(d, "/proc/"), "/exe"))
+		}
+	}
+	return ps
+}

@@ -1,0 +1,48 @@
+package hosting
+
+import (
+	"os"
+	"strconv"
+	"strings"
+)
+
+// spawner is what started a process with a socket on fd 0, as far as the
+// parent process tells; it decides which hand-overs are safe.
+type spawner int
+
+const (
+	spawnerUnknown spawner = iota
+	spawnerApache          // mod_fcgid or mod_fastcgi: respawns on demand
+	spawnerLighttpd        // spawns at start; an exit takes the backend down for seconds
+	spawnerNone            // orphaned (spawn-fcgi exits after forking): nobody respawns
+)
+
+func detectSpawner() spawner {
+	ppid := os.Getppid()
+	if ppid == 1 {
+		return spawnerNone
+	}
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(ppid) + "/comm")
+	if err != nil {
+		return spawnerUnknown
+	}
+	switch name := strings.TrimSpace(string(comm)); {
+	case name == "apache2" || strings.HasPrefix(name, "httpd"):
+		return spawnerApache
+	case name == "lighttpd":
+		return spawnerLighttpd
+	}
+	return spawnerUnknown
+}
+
+func (s spawner) String() string {
+	return [...]string{"unknown", "apache", "lighttpd", "none (orphaned)"}[s]
+}
+
+// exitWhenIdle says whether an idle process may exit: only when the
+// spawner starts a new one on the next request.
+func (s spawner) exitWhenIdle() bool { return s == spawnerApache || s == spawnerUnknown }
+
+// spawnInodeVar carries, across re-executions, the inode of the file the
+// web server first started: mod_fcgid keys its process classes by it.
+const spawnInodeVar = "FCGI_HOSTING_SPAWN_INODE"
