@@ -140,6 +140,8 @@ func (rt *Runtime) parseFlags(args []string) (int, bool) {
 	version := fs.Bool("version", false, "print the version and exit")
 	check := fs.Bool("check", false, "print how this binary would run here (paths, settings, log, permissions, fd 0) and exit")
 	listen := fs.String("listen", "", "serve FastCGI as an external server on `ADDR`: host:port, [::1]:port or unix:/path.sock")
+	local := fs.Bool("local", false, "run the local emulation of the host even without a terminal")
+	addr := fs.String("addr", "127.0.0.1:8000", "`ADDR` of the local emulation")
 	fs.Usage = func() {
 		fmt.Fprintf(rt.out, `%s: a Go web site for FastCGI hosting.
 
@@ -166,9 +168,8 @@ a %s.env settings file; the web server starts it. Started by hand:
 		listenFlag = *listen
 		return 0, false
 	}
-	if isatty.IsTerminal(os.Stdin.Fd()) {
-		fmt.Fprintf(rt.out, "%s: the local emulation of the host is not built yet; use -listen to serve FastCGI.\n", rt.name)
-		return 2, true
+	if *local || isatty.IsTerminal(os.Stdin.Fd()) {
+		return rt.serveLocal(*addr), true
 	}
 	fmt.Fprintf(rt.out, "%s: not started by a web server (fd 0 is no listening socket and GATEWAY_INTERFACE is unset).\n"+
 		"Upload it beside a .htaccess, or run it with -listen ADDR; -help lists the flags.\n", rt.name)

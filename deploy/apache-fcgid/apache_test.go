@@ -1,7 +1,6 @@
 package apachefcgid_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/sitecheck"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
@@ -196,58 +196,13 @@ func (a *apache) get(path string) (int, string, http.Header, error) {
 	return resp.StatusCode, string(b), resp.Header, err
 }
 
+// TestApacheFcgid runs the site suite (internal/sitecheck) through Apache;
+// hosting/emulate runs the same suite through the local emulation.
 func TestApacheFcgid(t *testing.T) {
 	a := startApache(t)
-	a.installSite("app")
+	sitecheck.Layout(t, a.www, helloBin, "htaccess")
 	a.chown()
-
-	tests := []struct {
-		name, path string
-		status     int
-		contains   []string
-	}{
-		{"greeting", "/", 200, []string{"v1"}},
-		{"info at the root", "/info", 200, []string{"mode: fastcgi", `prefix: ""`, "path: /info", "link_to_echo: /echo"}},
-		{"info in a subdirectory", "/app/info", 200, []string{`prefix: "/app"`, "path: /info", "link_to_echo: /app/echo"}},
-		{"unknown path reaches the app", "/sub/path?x=1", 404, []string{"Not Found"}},
-		{"query and utf-8 path", "/app/info?q=%C3%A9", 200, []string{"request_uri: /app/info?q=%C3%A9"}},
-		{"static file by Apache", "/style.css", 200, []string{"body{color:red}"}},
-		{"settings file refused", "/mysite.env", 403, nil},
-		{"log file refused", "/mysite.log", 403, nil},
-		{"panic page", "/panic", 500, []string{"Internal Server Error"}},
-		{"streamed", "/stream?n=3", 200, []string{"line 1\nline 2\nline 3\n"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			code, body, _, err := a.get(tc.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if code != tc.status {
-				t.Fatalf("status %d, want %d; body %q", code, tc.status, body)
-			}
-			for _, want := range tc.contains {
-				if !strings.Contains(body, want) {
-					t.Errorf("body lacks %q:\n%s", want, body)
-				}
-			}
-			if strings.Contains(body, "hunter2") {
-				t.Error("secret in the response")
-			}
-		})
-	}
-	t.Run("post 100 KiB", func(t *testing.T) {
-		body := bytes.Repeat([]byte("0123456789"), 10<<10)
-		resp, err := http.Post(a.base+"/echo", "application/octet-stream", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || !bytes.Equal(got, body) {
-			t.Fatalf("%d, echoed %d bytes", resp.StatusCode, len(got))
-		}
-	})
+	sitecheck.Run(t, a.base)
 }
 
 // TestApacheFcgid_ReloadUnderLoad touches, re-uploads and edits the

@@ -1,0 +1,621 @@
+// Package emulate runs a site directory on 127.0.0.1 the way a shared host
+// with Apache 2.4 and mod_fcgid would: it reads the .htaccess files, serves
+// existing files itself, and spawns .fcgi scripts with a listening socket
+// on fd 0, sending them the FastCGI parameters Apache sends. It is not
+// specific to Go: any FastCGI or CGI script works.
+package emulate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/responder"
+)
+
+// DefaultMaxRequestLen is mod_fcgid's FcgidMaxRequestLen default: larger
+// request bodies get a 500 from Apache itself.
+const DefaultMaxRequestLen = 131072
+
+// serverSoftware is what Apache on Debian 12 reports.
+const serverSoftware = "Apache/2.4.71 (Debian) mod_fcgid/2.3.9 (local emulation)"
+
+// Emulator serves a site directory as Apache + mod_fcgid would.
+type Emulator struct {
+	// Root is the site's directory, Apache's DocumentRoot.
+	Root string
+	// Env is added to the spawned processes' environment, as
+	// FcgidInitialEnv would; PATH is always passed.
+	Env []string
+	// MaxProcesses limits the processes per script. Zero means 4.
+	MaxProcesses int
+	// MaxRequestLen refuses larger request bodies with 500, as mod_fcgid
+	// does. Zero means DefaultMaxRequestLen.
+	MaxRequestLen int64
+	// Log receives one line per request and every warning; nil discards.
+	Log io.Writer
+	// Stderr receives the applications' standard error; nil means Log.
+	Stderr io.Writer
+
+	once    sync.Once
+	pool    *pool
+	initErr error
+	warned  sync.Map // warnings already shown
+}
+
+func (e *Emulator) init() error {
+	e.once.Do(func() {
+		if e.Log == nil {
+			e.Log = io.Discard
+		}
+		if e.Stderr == nil {
+			e.Stderr = e.Log
+		}
+		max := e.MaxProcesses
+		if max <= 0 {
+			max = 4
+		}
+		env := []string{"PATH=" + os.Getenv("PATH")}
+		env = append(env, e.Env...)
+		root, err := filepath.Abs(e.Root)
+		if err != nil {
+			e.initErr = err
+			return
+		}
+		e.Root = root
+		e.pool, e.initErr = newPool(env, e.Stderr, max)
+	})
+	return e.initErr
+}
+
+// Close stops every spawned process and removes their sockets.
+func (e *Emulator) Close() {
+	if e.init() == nil {
+		e.pool.close()
+	}
+}
+
+// Warnings lists what the emulator does not emulate in the site's
+// .htaccess files, with file and line.
+func (e *Emulator) Warnings() []string {
+	var out []string
+	filepath.WalkDir(e.Root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			if h, err := loadHtaccess(p); err != nil {
+				out = append(out, err.Error())
+			} else if h != nil {
+				out = append(out, h.warnings...)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+func (e *Emulator) logf(format string, args ...any) {
+	fmt.Fprintf(e.Log, format+"\n", args...)
+}
+
+func (e *Emulator) warnOnce(msgs []string) {
+	for _, m := range msgs {
+		if _, seen := e.warned.LoadOrStore(m, true); !seen {
+			e.logf("warning: %s", m)
+		}
+	}
+}
+
+// dirConfig is the merged .htaccess configuration along a path.
+type dirConfig struct {
+	handlers  map[string]string
+	execCGI   bool
+	indexes   bool
+	index     []string
+	denyAll   bool
+	denyFiles []*regexp.Regexp
+	passAuth  bool
+	errorDocs map[int]string
+	rewrite   *htaccess // the deepest file with rules in force
+	rewriteAt string    // its directory's URL
+}
+
+// config merges the .htaccess files from the root down to the directory
+// that holds urlPath (existing directories only).
+func (e *Emulator) config(urlPath string) *dirConfig {
+	cfg := &dirConfig{handlers: map[string]string{}, index: []string{"index.html"}, errorDocs: map[int]string{}}
+	segs := strings.Split(strings.Trim(urlPath, "/"), "/")
+	dirURL := ""
+	engine := false
+	for i := 0; i <= len(segs); i++ {
+		if i > 0 {
+			if segs[i-1] == "" {
+				break
+			}
+			dirURL += "/" + segs[i-1]
+		}
+		dir := filepath.Join(e.Root, filepath.FromSlash(dirURL))
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			break
+		}
+		h, err := loadHtaccess(dir)
+		if err != nil {
+			e.warnOnce([]string{err.Error()})
+			continue
+		}
+		if h == nil {
+			continue
+		}
+		e.warnOnce(h.warnings)
+		for k, v := range h.handlers {
+			cfg.handlers[k] = v
+		}
+		if h.execCGI != nil {
+			cfg.execCGI = *h.execCGI
+		}
+		if h.indexes != nil {
+			cfg.indexes = *h.indexes
+		}
+		if h.directoryIdx != nil {
+			cfg.index = h.directoryIdx
+		}
+		cfg.denyAll = cfg.denyAll || h.denyAll
+		for _, re := range h.denyFiles {
+			cfg.denyFiles = append(cfg.denyFiles, re)
+		}
+		cfg.passAuth = cfg.passAuth || h.passAuth
+		for k, v := range h.errorDocs {
+			cfg.errorDocs[k] = v
+		}
+		// As mod_rewrite merges per-directory configurations: the engine
+		// state is inherited, the rules are not.
+		if h.engineSet {
+			engine = h.rewriteOn
+		}
+		cfg.rewrite, cfg.rewriteAt = nil, ""
+		if engine && len(h.rules) > 0 {
+			cfg.rewrite, cfg.rewriteAt = h, dirURL
+		}
+	}
+	return cfg
+}
+
+// ServeHTTP serves one request as Apache would.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	e.serve(rec, r)
+	e.logf("%s %s %s -> %d (%s)", time.Now().Format("15:04:05"), r.Method, r.RequestURI, rec.status, time.Since(start).Round(time.Microsecond))
+}
+
+func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
+	if err := e.init(); err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	raw := r.URL.EscapedPath()
+	lower := strings.ToLower(raw)
+	switch {
+	case strings.Contains(lower, "%2f"):
+		// AllowEncodedSlashes Off: Apache answers 404 itself.
+		e.errorPage(w, r, nil, http.StatusNotFound)
+		return
+	case strings.Contains(lower, "%3f"):
+		e.errorPage(w, r, nil, http.StatusForbidden)
+		return
+	}
+	uriPath := r.URL.Path
+	if !strings.HasPrefix(uriPath, "/") || strings.Contains(uriPath, "\x00") {
+		e.errorPage(w, r, nil, http.StatusBadRequest)
+		return
+	}
+	// Apache refuses paths that climb above the root.
+	cleaned := path.Clean(uriPath)
+	if strings.HasSuffix(uriPath, "/") && cleaned != "/" {
+		cleaned += "/"
+	}
+	if cleaned != uriPath && strings.Contains(uriPath, "..") {
+		e.errorPage(w, r, nil, http.StatusBadRequest)
+		return
+	}
+	query := r.URL.RawQuery
+	rewritten := false
+	var cfg *dirConfig
+	for round := 0; ; round++ {
+		if round == 10 {
+			e.logf("error: more than 10 internal redirects for %s: a RewriteRule loops (add a RewriteCond)", r.RequestURI)
+			e.errorPage(w, r, nil, http.StatusInternalServerError)
+			return
+		}
+		cfg = e.config(uriPath)
+		if cfg.rewrite == nil {
+			break
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(uriPath, cfg.rewriteAt), "/")
+		v := &rewriteVars{r: r, uri: uriPath, filename: e.requestFilename(uriPath), query: query}
+		res := cfg.rewrite.apply(v, cfg.rewriteAt, rel)
+		if res.status != 0 {
+			if res.location != "" {
+				loc := res.location
+				if strings.HasPrefix(loc, "/") {
+					loc = "http://" + r.Host + loc
+				}
+				http.Redirect(w, r, loc, res.status)
+				return
+			}
+			e.errorPage(w, r, cfg, res.status)
+			return
+		}
+		if !res.changed {
+			break
+		}
+		uriPath, query, rewritten = res.uri, res.query, true
+	}
+
+	file, pathInfo, fi := e.resolve(uriPath)
+	if fi == nil {
+		e.errorPage(w, r, cfg, http.StatusNotFound)
+		return
+	}
+	if !e.inside(file) {
+		e.logf("refused: %s leads outside the site directory (symlink?)", uriPath)
+		e.errorPage(w, r, cfg, http.StatusForbidden)
+		return
+	}
+	if cfg.denyAll || slices.ContainsFunc(cfg.denyFiles, func(re *regexp.Regexp) bool { return re.MatchString(filepath.Base(file)) }) {
+		e.errorPage(w, r, cfg, http.StatusForbidden)
+		return
+	}
+	if fi.IsDir() {
+		if !strings.HasSuffix(uriPath, "/") {
+			target := uriPath + "/"
+			if query != "" {
+				target += "?" + query
+			}
+			http.Redirect(w, r, target, http.StatusMovedPermanently)
+			return
+		}
+		for _, idx := range cfg.index {
+			if st, err := os.Stat(filepath.Join(file, idx)); err == nil && !st.IsDir() {
+				file, fi = filepath.Join(file, idx), st
+				uriPath += idx
+				break
+			}
+		}
+		if fi.IsDir() {
+			// Options -Indexes (the shared-hosting norm) or no index.
+			e.errorPage(w, r, cfg, http.StatusForbidden)
+			return
+		}
+	}
+	handler := cfg.handlers[strings.ToLower(filepath.Ext(file))]
+	switch handler {
+	case "fcgid-script", "fastcgi-script", "cgi-script":
+		if !cfg.execCGI {
+			e.logf("error: %s: Options ExecCGI is off in this directory (add Options +ExecCGI to .htaccess)", file)
+			e.errorPage(w, r, cfg, http.StatusForbidden)
+			return
+		}
+		scriptName := strings.TrimSuffix(uriPath, pathInfo)
+		redirectURL := ""
+		if rewritten {
+			redirectURL = r.URL.Path
+		}
+		if handler == "cgi-script" {
+			e.serveCGI(w, r, cfg, file, scriptName, pathInfo, query)
+			return
+		}
+		e.serveFastCGI(w, r, cfg, file, scriptName, pathInfo, query, redirectURL)
+		return
+	}
+	if pathInfo != "" {
+		// AcceptPathInfo is off for ordinary files.
+		e.errorPage(w, r, cfg, http.StatusNotFound)
+		return
+	}
+	e.serveFile(w, r, file, fi)
+}
+
+// filename maps a URL path to the file it names, for %{REQUEST_FILENAME}.
+func (e *Emulator) filename(uriPath string) string {
+	return filepath.Join(e.Root, filepath.FromSlash(path.Clean("/"+uriPath)))
+}
+
+// requestFilename is %{REQUEST_FILENAME}: the file Apache's core mapped
+// the path to, which stops at an existing file (the rest is PATH_INFO).
+func (e *Emulator) requestFilename(uriPath string) string {
+	if file, _, fi := e.resolve(uriPath); fi != nil {
+		return file
+	}
+	return e.filename(uriPath)
+}
+
+// resolve finds the file a URL path names, with the PATH_INFO after it.
+func (e *Emulator) resolve(uriPath string) (string, string, os.FileInfo) {
+	full := e.filename(uriPath)
+	if fi, err := os.Stat(full); err == nil {
+		if !fi.IsDir() && strings.HasSuffix(uriPath, "/") {
+			return full, "/", fi // /mysite.fcgi/ has PATH_INFO "/"
+		}
+		return full, "", fi
+	}
+	segs := strings.Split(strings.Trim(path.Clean(uriPath), "/"), "/")
+	for i := len(segs) - 1; i > 0; i-- {
+		candidate := filepath.Join(e.Root, filepath.Join(segs[:i]...))
+		fi, err := os.Stat(candidate)
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			return "", "", nil
+		}
+		info := "/" + strings.Join(segs[i:], "/")
+		if strings.HasSuffix(uriPath, "/") {
+			info += "/"
+		}
+		return candidate, info, fi
+	}
+	return "", "", nil
+}
+
+// inside reports whether file, with symlinks resolved, is in the site.
+func (e *Emulator) inside(file string) bool {
+	real, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		return false
+	}
+	root, err := filepath.EvalSymlinks(e.Root)
+	if err != nil {
+		return false
+	}
+	return real == root || strings.HasPrefix(real, root+string(filepath.Separator))
+}
+
+func (e *Emulator) serveFile(w http.ResponseWriter, r *http.Request, file string, fi os.FileInfo) {
+	f, err := os.Open(file)
+	if err != nil {
+		e.errorPage(w, r, nil, http.StatusForbidden)
+		return
+	}
+	defer f.Close()
+	if ct := mime.TypeByExtension(filepath.Ext(file)); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
+}
+
+// errorPage answers with Apache's page for code, or the ErrorDocument.
+func (e *Emulator) errorPage(w http.ResponseWriter, r *http.Request, cfg *dirConfig, code int) {
+	if cfg != nil {
+		if doc, ok := cfg.errorDocs[code]; ok && strings.HasPrefix(doc, "/") {
+			if b, err := os.ReadFile(e.filename(doc)); err == nil {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.WriteHeader(code)
+				w.Write(b)
+				return
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=iso-8859-1")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>%s</title>\n</head><body>\n<h1>%s</h1>\n</body></html>\n",
+		statusText(code), http.StatusText(code))
+}
+
+// params are the CGI variables Apache sends (see ../shared/hosts.md).
+func (e *Emulator) params(r *http.Request, cfg *dirConfig, file, scriptName, pathInfo, query, redirectURL string) map[string]string {
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host, port = r.Host, "80"
+	}
+	remoteAddr, remotePort, _ := net.SplitHostPort(r.RemoteAddr)
+	p := map[string]string{
+		"GATEWAY_INTERFACE":     "CGI/1.1",
+		"SERVER_SOFTWARE":       serverSoftware,
+		"SERVER_PROTOCOL":       r.Proto,
+		"SERVER_NAME":           host,
+		"SERVER_ADDR":           "127.0.0.1",
+		"SERVER_PORT":           port,
+		"REQUEST_METHOD":        r.Method,
+		"REQUEST_URI":           r.RequestURI,
+		"REQUEST_SCHEME":        "http",
+		"QUERY_STRING":          query,
+		"SCRIPT_NAME":           scriptName,
+		"SCRIPT_FILENAME":       file,
+		"DOCUMENT_ROOT":         e.Root,
+		"CONTEXT_DOCUMENT_ROOT": e.Root,
+		"CONTEXT_PREFIX":        "",
+		"REMOTE_ADDR":           remoteAddr,
+		"REMOTE_PORT":           remotePort,
+		"SERVER_ADMIN":          "[no address given]",
+		"SERVER_SIGNATURE":      "",
+	}
+	if pathInfo != "" {
+		p["PATH_INFO"] = pathInfo
+		p["PATH_TRANSLATED"] = e.filename(pathInfo)
+	}
+	if redirectURL != "" {
+		p["REDIRECT_URL"] = redirectURL
+		p["REDIRECT_STATUS"] = "200"
+		if query != "" {
+			p["REDIRECT_QUERY_STRING"] = query
+		}
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		p["CONTENT_TYPE"] = ct
+	}
+	for k, vv := range r.Header {
+		if k == "Content-Type" || k == "Content-Length" || (k == "Authorization" && !cfg.passAuth) || k == "Proxy" {
+			continue
+		}
+		p["HTTP_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = strings.Join(vv, ", ")
+	}
+	if r.Host != "" {
+		p["HTTP_HOST"] = r.Host
+	}
+	return p
+}
+
+func (e *Emulator) serveFastCGI(w http.ResponseWriter, r *http.Request, cfg *dirConfig, file, scriptName, pathInfo, query, redirectURL string) {
+	limit := e.MaxRequestLen
+	if limit <= 0 {
+		limit = DefaultMaxRequestLen
+	}
+	// mod_fcgid reads the whole body before it connects.
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		e.errorPage(w, r, cfg, http.StatusBadRequest)
+		return
+	}
+	if int64(len(body)) > limit {
+		e.logf("error: request body over FcgidMaxRequestLen (%d bytes): Apache answers 500 without calling the application. "+
+			"Hosts rarely raise it; keep uploads smaller or send them elsewhere", limit)
+		e.errorPage(w, r, cfg, http.StatusInternalServerError)
+		return
+	}
+	params := e.params(r, cfg, file, scriptName, pathInfo, query, redirectURL)
+	params["CONTENT_LENGTH"] = strconv.Itoa(len(body))
+	if len(body) == 0 && r.ContentLength <= 0 && r.Header.Get("Content-Length") == "" {
+		delete(params, "CONTENT_LENGTH")
+	}
+
+	c := e.pool.classFor(file)
+	for attempt := 0; ; attempt++ {
+		proc, err := e.pool.acquire(r.Context(), c)
+		if err != nil {
+			e.logf("error: %v", err)
+			e.errorPage(w, r, cfg, http.StatusServiceUnavailable)
+			return
+		}
+		conn, err := proc.dial()
+		if err != nil {
+			// A connect that fails goes to another process, as in mod_fcgid.
+			c.release(proc)
+			if attempt < 5 {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			e.logf("error: cannot connect to %s: %v", file, err)
+			e.errorPage(w, r, cfg, http.StatusServiceUnavailable)
+			return
+		}
+		e.relay(w, r, cfg, conn, params, body)
+		c.release(proc)
+		return
+	}
+}
+
+// relay runs one request on conn and streams the answer back.
+func (e *Emulator) relay(w http.ResponseWriter, r *http.Request, cfg *dirConfig, conn net.Conn, params map[string]string, body []byte) {
+	client := responder.NewClient(conn)
+	defer client.Close()
+	resp, err := client.Do(r.Context(), &responder.ClientRequest{Params: params, Stdin: bytes.NewReader(body)})
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			e.logf("error: End of script output before headers: %s (%v)", params["SCRIPT_FILENAME"], err)
+		}
+		e.errorPage(w, r, cfg, http.StatusInternalServerError)
+		return
+	}
+	for k, vv := range resp.Header {
+		w.Header()[k] = vv
+	}
+	w.WriteHeader(resp.StatusCode)
+	buf := make([]byte, 32<<10)
+	flusher, _ := w.(http.Flusher)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				e.logf("error: response from %s cut short: %v", params["SCRIPT_FILENAME"], err)
+				panic(http.ErrAbortHandler)
+			}
+			break
+		}
+	}
+	if s := resp.Stderr(); s != "" {
+		e.logf("stderr of %s: %s", params["SCRIPT_FILENAME"], strings.TrimSpace(s))
+	}
+}
+
+func (e *Emulator) serveCGI(w http.ResponseWriter, r *http.Request, cfg *dirConfig, file, scriptName, pathInfo, query string) {
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = scriptName + pathInfo
+	r2.URL.RawPath = ""
+	r2.URL.RawQuery = query
+	h := &cgi.Handler{Path: file, Dir: filepath.Dir(file), Root: scriptName, Env: e.Env, Stderr: e.Stderr}
+	h.ServeHTTP(w, r2)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// ListenAndServe serves the site on addr until ctx ends, then stops every
+// spawned process.
+func (e *Emulator) ListenAndServe(ctx context.Context, addr string) error {
+	if err := e.init(); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return e.Serve(ctx, l)
+}
+
+// Serve is ListenAndServe on a listener of the caller's.
+func (e *Emulator) Serve(ctx context.Context, l net.Listener) error {
+	if err := e.init(); err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	select {
+	case err := <-done:
+		e.Close()
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		e.Close()
+		return nil
+	}
+}

@@ -1,0 +1,156 @@
+package emulate
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/sitecheck"
+)
+
+var helloBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "emulate-test")
+	if err != nil {
+		panic(err)
+	}
+	helloBin = filepath.Join(dir, "hello")
+	if out, err := exec.Command("go", "build", "-o", helloBin, "../../examples/hello").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building examples/hello: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// serveSite runs the emulator on a fresh site and stops it at the end,
+// checking that no spawned process is left.
+func serveSite(t *testing.T, e *Emulator) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if ps := processesUnder(e.Root); len(ps) > 0 {
+			t.Errorf("processes left after the emulator stopped: %v", ps)
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+func processesUnder(dir string) []string {
+	var out []string
+	exes, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, p := range exes {
+		if exe, err := os.Readlink(p); err == nil && strings.HasPrefix(exe, dir+"/") {
+			out = append(out, p+" -> "+exe)
+		}
+	}
+	return out
+}
+
+// TestEmulator_Site runs the suite that also runs against Apache.
+func TestEmulator_Site(t *testing.T) {
+	dir := t.TempDir()
+	sitecheck.Layout(t, dir, helloBin, "../../deploy/apache-fcgid/htaccess")
+	var log strings.Builder
+	e := &Emulator{Root: dir, Log: &syncWriter{w: &log}}
+	base := serveSite(t, e)
+	sitecheck.Run(t, base)
+	if !strings.Contains(log.String(), "FcgidMaxRequestLen") {
+		t.Errorf("the refused upload is not explained in the log:\n%s", log.String())
+	}
+}
+
+func TestEmulator_Warnings(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".htaccess"), []byte(`Options +ExecCGI
+AddHandler fcgid-script .fcgi
+<IfModule mod_rewrite.c>
+RewriteEngine On
+RewriteRule ^old$ new [R=301,L,XYZ]
+</IfModule>
+php_value upload_max_filesize 10M
+<Limit GET>
+Require all denied
+</Limit>
+`), 0o644)
+	w := (&Emulator{Root: dir}).Warnings()
+	joined := strings.Join(w, "\n")
+	for _, want := range []string{".htaccess:5: RewriteRule flag XYZ is not emulated", ".htaccess:7: php_value is not emulated",
+		".htaccess:8: <limit> sections are not emulated"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("warnings lack %q:\n%s", want, joined)
+		}
+	}
+}
+
+func TestEmulator_Escapes(t *testing.T) {
+	dir := t.TempDir()
+	site := filepath.Join(dir, "site")
+	os.MkdirAll(site, 0o755)
+	os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("outside"), 0o644)
+	os.Symlink(filepath.Join(dir, "secret.txt"), filepath.Join(site, "link.txt"))
+	os.WriteFile(filepath.Join(site, "ok.txt"), []byte("inside"), 0o644)
+	base := serveSite(t, &Emulator{Root: site})
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/ok.txt", 200},
+		{"/link.txt", 403},
+		{"/../secret.txt", 400},
+		{"/%2e%2e/secret.txt", 400},
+		{"/a%2F..%2Fsecret.txt", 404},
+	} {
+		if got := rawStatus(t, base, tc.path); got != tc.status {
+			t.Errorf("%s: %d, want %d", tc.path, got, tc.status)
+		}
+	}
+}
+
+// rawStatus sends path exactly as given, as a hostile client would.
+func rawStatus(t *testing.T, base, path string) int {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

@@ -1,0 +1,205 @@
+package emulate
+
+import (
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// rewriteResult is the outcome of one pass of a directory's rules.
+type rewriteResult struct {
+	uri, query string
+	status     int    // 403 (F), 410 (G) or a redirect code (R)
+	location   string // for R
+	changed    bool
+}
+
+// rewriteVars gives the values of %{NAME} for conditions and
+// substitutions.
+type rewriteVars struct {
+	r        *http.Request
+	uri      string
+	filename string
+	query    string
+}
+
+var varRef = regexp.MustCompile(`%\{([A-Za-z_:\-]+)\}`)
+
+func (v *rewriteVars) get(name string) string {
+	if h, ok := strings.CutPrefix(name, "HTTP:"); ok {
+		return v.r.Header.Get(h)
+	}
+	switch name {
+	case "REQUEST_FILENAME", "SCRIPT_FILENAME":
+		return v.filename
+	case "REQUEST_URI":
+		return v.uri
+	case "QUERY_STRING":
+		return v.query
+	case "REQUEST_METHOD":
+		return v.r.Method
+	case "HTTP_HOST":
+		return v.r.Host
+	case "HTTP_USER_AGENT":
+		return v.r.UserAgent()
+	case "HTTP_REFERER":
+		return v.r.Referer()
+	case "HTTP_COOKIE":
+		return v.r.Header.Get("Cookie")
+	case "HTTPS":
+		if v.r.TLS != nil {
+			return "on"
+		}
+		return "off"
+	case "REMOTE_ADDR":
+		host, _, _ := strings.Cut(v.r.RemoteAddr, ":")
+		return host
+	case "SERVER_PORT":
+		_, port, _ := strings.Cut(v.r.Host, ":")
+		return port
+	case "THE_REQUEST":
+		return v.r.Method + " " + v.r.RequestURI + " " + v.r.Proto
+	}
+	return ""
+}
+
+func (v *rewriteVars) expand(s string, ruleGroups, condGroups []string) string {
+	s = varRef.ReplaceAllStringFunc(s, func(m string) string { return v.get(m[2 : len(m)-1]) })
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c == '$' || c == '%') && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
+			groups := ruleGroups
+			if c == '%' {
+				groups = condGroups
+			}
+			n := int(s[i+1] - '0')
+			if n < len(groups) {
+				b.WriteString(groups[n])
+			}
+			i++
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func (c *rewriteCond) match(v *rewriteVars, ruleGroups []string) (bool, []string) {
+	test := v.expand(c.test, ruleGroups, nil)
+	var ok bool
+	var groups []string
+	switch c.pattern {
+	case "-f", "-F":
+		fi, err := os.Stat(test)
+		ok = err == nil && fi.Mode().IsRegular()
+	case "-d":
+		fi, err := os.Stat(test)
+		ok = err == nil && fi.IsDir()
+	case "-s":
+		fi, err := os.Stat(test)
+		ok = err == nil && fi.Mode().IsRegular() && fi.Size() > 0
+	case "-l":
+		fi, err := os.Lstat(test)
+		ok = err == nil && fi.Mode()&os.ModeSymlink != 0
+	case "-U":
+		ok = true
+	default:
+		groups = c.re.FindStringSubmatch(test)
+		ok = groups != nil
+	}
+	if c.negate {
+		return !ok, nil
+	}
+	return ok, groups
+}
+
+// apply runs the rules of one .htaccess (in the directory at dirURL) on
+// the path rel below it, as mod_rewrite does in a per-directory context.
+func (h *htaccess) apply(v *rewriteVars, dirURL, rel string) rewriteResult {
+	res := rewriteResult{uri: v.uri, query: v.query}
+	for _, rule := range h.rules {
+		groups := rule.pattern.FindStringSubmatch(rel)
+		if (groups != nil) == rule.negate {
+			continue
+		}
+		condGroups, ok := matchConds(rule.conds, v, groups)
+		if !ok {
+			continue
+		}
+		switch {
+		case rule.forbidden:
+			res.status = http.StatusForbidden
+			return res
+		case rule.gone:
+			res.status = http.StatusGone
+			return res
+		}
+		if rule.subst != "-" {
+			subst := v.expand(rule.subst, groups, condGroups)
+			target, q, hasQuery := strings.Cut(subst, "?")
+			if hasQuery {
+				if rule.qsa && v.query != "" {
+					q += "&" + v.query
+				}
+				res.query = q
+			}
+			if !strings.HasPrefix(target, "/") && !strings.Contains(target, "://") {
+				base := dirURL
+				if h.rewriteBase != "" {
+					base = h.rewriteBase
+				}
+				target = strings.TrimRight(base, "/") + "/" + target
+			}
+			if rule.redirect != 0 {
+				res.status, res.location = rule.redirect, target
+				if res.query != "" {
+					res.location += "?" + res.query
+				}
+				return res
+			}
+			if target != res.uri || res.query != v.query {
+				res.uri, res.changed = target, true
+				rel = strings.TrimPrefix(strings.TrimPrefix(target, dirURL), "/")
+			}
+		}
+		if rule.last {
+			break
+		}
+	}
+	return res
+}
+
+func matchConds(conds []*rewriteCond, v *rewriteVars, ruleGroups []string) ([]string, bool) {
+	var last []string
+	ok := true
+	for i := 0; i < len(conds); i++ {
+		c := conds[i]
+		m, groups := c.match(v, ruleGroups)
+		if groups != nil {
+			last = groups
+		}
+		if c.or {
+			// A chain of [OR] conditions is true if any is.
+			if m {
+				for i < len(conds) && conds[i].or {
+					i++
+				}
+				continue
+			}
+			continue
+		}
+		if !m {
+			ok = false
+			break
+		}
+	}
+	return last, ok
+}
+
+// statusText is Apache's error page body for a status.
+func statusText(code int) string {
+	return strconv.Itoa(code) + " " + http.StatusText(code)
+}
