@@ -11,10 +11,10 @@ import (
 type spawner int
 
 const (
-	spawnerUnknown spawner = iota
-	spawnerApache          // mod_fcgid or mod_fastcgi: respawns on demand
-	spawnerLighttpd        // spawns at start; an exit takes the backend down for seconds
-	spawnerNone            // orphaned (spawn-fcgi exits after forking): nobody respawns
+	spawnerUnknown  spawner = iota
+	spawnerApache           // mod_fcgid or mod_fastcgi: respawns on demand
+	spawnerLighttpd         // spawns at start; an exit takes the backend down for seconds
+	spawnerNone             // orphaned (spawn-fcgi exits after forking): nobody respawns
 )
 
 func detectSpawner() spawner {

@@ -406,7 +406,9 @@ func TestServer_Shutdown(t *testing.T) {
 	do(t, idle, quick)
 	var body string
 	var wg sync.WaitGroup
-	wg.Go(func() { _, body = do(t, busy, &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/block"})}) })
+	wg.Go(func() {
+		_, body = do(t, busy, &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/block"})})
+	})
 	<-started
 
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

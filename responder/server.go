@@ -121,8 +121,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
-	closing   atomic.Bool // Shutdown or Close called
-	closed    bool        // Close called; guarded by mu
+	closing   atomic.Bool   // Shutdown or Close called
+	closed    bool          // Close called; guarded by mu
 	onIdle    chan struct{} // closed and replaced when a connection ends
 	inFlight  atomic.Int64  // requests in progress
 	initOnce  sync.Once
