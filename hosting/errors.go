@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -85,13 +86,7 @@ func (p *errorPages) serve(w http.ResponseWriter, r *http.Request, status int, d
 
 func maskedHeaders(h http.Header) []setting {
 	var out []setting
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range h {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
 		v := strings.Join(h[k], ", ")
 		if k == "Authorization" || k == "Cookie" || k == "Proxy-Authorization" {
 			v = "********"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -71,6 +72,7 @@ type Runtime struct {
 	out            io.Writer
 	spawner        spawner
 	spawnIno       uint64 // inode of the binary the web server started
+	listen         string // -listen
 }
 
 // Main runs the site with the command-line arguments args and returns the
@@ -127,11 +129,6 @@ func (rt *Runtime) Main(args []string) int {
 	return 2
 }
 
-var (
-	listenFlag  string
-	versionFlag bool
-)
-
 // parseFlags handles a start from a shell. It reports done with an exit
 // status when nothing is to be served.
 func (rt *Runtime) parseFlags(args []string) (int, bool) {
@@ -165,7 +162,7 @@ a %s.env settings file; the web server starts it. Started by hand:
 		return rt.check(os.Stdout), true
 	case *listen != "":
 		rt.mode = "external"
-		listenFlag = *listen
+		rt.listen = *listen
 		return 0, false
 	}
 	if *local || isatty.IsTerminal(os.Stdin.Fd()) {
@@ -281,13 +278,7 @@ func (rt *Runtime) maskedSettings() []setting {
 		return []setting{{"error", err.Error()}}
 	}
 	var out []setting
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range f.values {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(f.values)) {
 		out = append(out, setting{k, maskSecret(k, os.Getenv(k))})
 	}
 	return out
@@ -360,17 +351,17 @@ func (rt *Runtime) serveSpawned() int {
 
 // serveExternal serves FastCGI on an address of its own (-listen).
 func (rt *Runtime) serveExternal() int {
-	network, addr := "tcp", listenFlag
+	network, addr := "tcp", rt.listen
 	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
 		network, addr = "unix", p
 	}
 	l, err := net.Listen(network, addr)
 	if err != nil {
-		rt.log.Error().Err(err).Str("listen", listenFlag).Msg("cannot listen")
+		rt.log.Error().Err(err).Str("listen", rt.listen).Msg("cannot listen")
 		fmt.Fprintf(rt.out, "%s: %v\n", rt.name, err)
 		return 1
 	}
-	rt.log.Info().Str("listen", listenFlag).Msg("serving FastCGI")
+	rt.log.Info().Str("listen", rt.listen).Msg("serving FastCGI")
 	return rt.serveLoop(pausingListener{l}, func() { l.Close() }, 0)
 }
 
