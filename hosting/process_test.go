@@ -371,6 +371,19 @@ func TestSpawned_SIGTERMDrains(t *testing.T) {
 	s.exit <- nil
 }
 
+func TestSpawned_SIGHUPHandsOver(t *testing.T) {
+	s := newSite(t, "")
+	s.spawn()
+	s.mustGet("/")
+	pid := s.cmd.Process.Pid
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the hand-over", func() bool { return strings.Contains(s.log(), "re-executing in place") })
+	waitFor(t, "the new code to start", func() bool { return strings.Count(s.log(), `"message":"starting"`) == 2 })
+	if code, _ := s.mustGet("/"); code != 200 || s.cmd.Process.Pid != pid {
+		t.Fatalf("after SIGHUP: %d", code)
+	}
+}
+
 func TestCGI(t *testing.T) {
 	s := newSite(t, "GREETING=cgi hello\n")
 	cmd := exec.Command(s.bin())

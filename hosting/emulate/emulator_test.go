@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -76,6 +77,24 @@ func TestEmulator_Site(t *testing.T) {
 	sitecheck.Run(t, base)
 	if !strings.Contains(log.String(), "FcgidMaxRequestLen") {
 		t.Errorf("the refused upload is not explained in the log:\n%s", log.String())
+	}
+}
+
+// TestEmulator_CGIScript serves a script that is not Go: a shell CGI
+// program, as hosts still run.
+func TestEmulator_CGIScript(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".htaccess"), []byte("Options +ExecCGI\nAddHandler cgi-script .cgi\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "hi.cgi"), []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nscript=%s info=%s query=%s\\n' \"$SCRIPT_NAME\" \"$PATH_INFO\" \"$QUERY_STRING\"\n"), 0o755)
+	base := serveSite(t, &Emulator{Root: dir})
+	resp, err := http.Get(base + "/hi.cgi/x/y?z=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "script=/hi.cgi info=/x/y query=z=1\n" {
+		t.Fatalf("%d %q", resp.StatusCode, b)
 	}
 }
 
