@@ -25,6 +25,7 @@ type errorPages struct {
 	debug    bool
 	log      zerolog.Logger
 	settings func() []setting // for the debug page, secrets masked
+	mailer   *errorMailer     // nil without ADMINS and EMAIL_HOST
 }
 
 // setting is a name and a value, shown on debug pages and by Describe.
@@ -66,6 +67,9 @@ func (p *errorPages) serve(w http.ResponseWriter, r *http.Request, status int, d
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	if status >= 500 {
+		p.mailer.report(r, status, detail, stack)
+	}
 	if p.debug && status >= 500 {
 		w.WriteHeader(status)
 		debugPage.Execute(w, map[string]any{

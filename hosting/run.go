@@ -73,6 +73,7 @@ type Runtime struct {
 	spawner        spawner
 	spawnIno       uint64 // inode of the binary the web server started
 	listen         string // -listen
+	mailer         *errorMailer
 }
 
 // Main runs the site with the command-line arguments args and returns the
@@ -197,6 +198,9 @@ func (rt *Runtime) loadSettings() {
 	environ := environMap(rt.environ)
 	var errs []error
 	rt.settings, errs = parseSettings(f, environ)
+	if rt.settings.EmailSubjectPrefix == "" {
+		rt.settings.EmailSubjectPrefix = "[" + rt.name + "] "
+	}
 	rt.settingsErr = errors.Join(errs...)
 	f.apply(environ)
 }
@@ -253,7 +257,10 @@ func (rt *Runtime) logStart() {
 // handler is the user's handler inside the runtime's middleware, or, when
 // the settings are bad, a handler that answers every request 500.
 func (rt *Runtime) handler() http.Handler {
-	pages := &errorPages{dir: rt.dir, debug: rt.settings.Debug, log: rt.log, settings: rt.maskedSettings}
+	if rt.mailer == nil {
+		rt.mailer = newErrorMailer(&rt.settings, rt.log)
+	}
+	pages := &errorPages{dir: rt.dir, debug: rt.settings.Debug, log: rt.log, settings: rt.maskedSettings, mailer: rt.mailer}
 	rt.policies = newPolicies(&rt.settings)
 	var h http.Handler
 	if rt.settingsErr != nil {

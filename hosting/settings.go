@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,6 +58,21 @@ type Settings struct {
 	// changes besides inotify, which misses changes on NFS. Default 2s;
 	// 0 turns reloading off.
 	ReloadPoll time.Duration
+
+	// ADMINS: who gets a mail about each server error (at most one a
+	// minute), as "Name <addr>, addr". Mail goes out only when EMAIL_HOST
+	// is set too.
+	Admins []string
+	// EMAIL_HOST, EMAIL_PORT (default 25), EMAIL_HOST_USER,
+	// EMAIL_HOST_PASSWORD: the SMTP server; STARTTLS is used when offered.
+	EmailHost     string
+	EmailPort     int
+	EmailUser     string
+	EmailPassword string
+	// SERVER_EMAIL: the sender of error mails. Default root@localhost.
+	ServerEmail string
+	// EMAIL_SUBJECT_PREFIX: default "[mysite] ".
+	EmailSubjectPrefix string
 }
 
 func defaultSettings() Settings {
@@ -66,6 +82,8 @@ func defaultSettings() Settings {
 		IdleTimeout: 10 * time.Minute,
 		MemoryLimit: 256 << 20,
 		ReloadPoll:  2 * time.Second,
+		EmailPort:   25,
+		ServerEmail: "root@localhost",
 	}
 }
 
@@ -196,6 +214,37 @@ func parseSettings(f *envFile, environ map[string]string) (Settings, []error) {
 	get("IDLE_TIMEOUT", "a duration such as 10m or 90s, 0 to stay", func(v string) (err error) { s.IdleTimeout, err = parseDuration(v); return })
 	get("MEMORY_LIMIT", "a size such as 256MB, 0 for no limit", func(v string) (err error) { s.MemoryLimit, err = parseSize(v); return })
 	get("RELOAD_POLL", "a duration such as 2s, 0 to turn reloading off", func(v string) (err error) { s.ReloadPoll, err = parseDuration(v); return })
+	get("ADMINS", "mail addresses such as \"Ann <ann@example.com>, bob@example.com\"", func(v string) error {
+		list, err := mail.ParseAddressList(v)
+		if err != nil {
+			return err
+		}
+		for _, a := range list {
+			s.Admins = append(s.Admins, a.String())
+		}
+		return nil
+	})
+	get("EMAIL_PORT", "a port number", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 65535 {
+			return errors.New("bad port")
+		}
+		s.EmailPort = n
+		return nil
+	})
+	get("SERVER_EMAIL", "a mail address", func(v string) error {
+		a, err := mail.ParseAddress(v)
+		if err == nil {
+			s.ServerEmail = a.String()
+		}
+		return err
+	})
+	for name, dst := range map[string]*string{"EMAIL_HOST": &s.EmailHost, "EMAIL_HOST_USER": &s.EmailUser,
+		"EMAIL_HOST_PASSWORD": &s.EmailPassword, "EMAIL_SUBJECT_PREFIX": &s.EmailSubjectPrefix} {
+		if v, _, _, ok := f.lookup(environ, name); ok {
+			*dst = v
+		}
+	}
 	if v, _, _, ok := f.lookup(environ, "FORCE_SCRIPT_NAME"); ok {
 		s.ForceScriptName = strings.TrimRight(strings.TrimSpace(v), "/")
 		s.ForceScriptNameSet = true

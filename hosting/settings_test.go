@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -29,16 +30,20 @@ func TestParseSettings(t *testing.T) {
 		errs    []string
 	}{
 		{name: "defaults", check: func(t *testing.T, s Settings) {
-			if s != defaultSettings() {
+			if !reflect.DeepEqual(s, defaultSettings()) {
 				t.Errorf("%+v", s)
 			}
 		}},
 		{name: "every setting", file: "DEBUG=true\nLOG_FILE=logs/site.log\nLOG_LEVEL=WARN\nLOG_MAX_SIZE=5MB\nMAX_REQUESTS=500\n" +
-			"IDLE_TIMEOUT=90\nMEMORY_LIMIT=1G\nFORCE_SCRIPT_NAME=/blog/\nRELOAD_POLL=0\n",
+			"IDLE_TIMEOUT=90\nMEMORY_LIMIT=1G\nFORCE_SCRIPT_NAME=/blog/\nRELOAD_POLL=0\n" +
+			"ADMINS=\"Ann <ann@example.com>, bob@example.com\"\nEMAIL_HOST=smtp.example.com\nEMAIL_PORT=587\n" +
+			"EMAIL_HOST_USER=me\nEMAIL_HOST_PASSWORD=pw\nSERVER_EMAIL=site@example.com\n",
 			check: func(t *testing.T, s Settings) {
 				want := Settings{Debug: true, LogFile: "logs/site.log", LogLevel: zerolog.WarnLevel, LogMaxSize: 5 << 20, MaxRequests: 500,
-					IdleTimeout: 90 * time.Second, MemoryLimit: 1 << 30, ForceScriptName: "/blog", ForceScriptNameSet: true}
-				if s != want {
+					IdleTimeout: 90 * time.Second, MemoryLimit: 1 << 30, ForceScriptName: "/blog", ForceScriptNameSet: true,
+					Admins: []string{`"Ann" <ann@example.com>`, "<bob@example.com>"}, EmailHost: "smtp.example.com", EmailPort: 587,
+					EmailUser: "me", EmailPassword: "pw", ServerEmail: "<site@example.com>"}
+				if !reflect.DeepEqual(s, want) {
 					t.Errorf("got  %+v\nwant %+v", s, want)
 				}
 			}},
