@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
@@ -23,18 +24,10 @@ import (
 var helloBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "hosting-test")
-	if err != nil {
-		panic(err)
-	}
-	helloBin = filepath.Join(dir, "hello")
-	out, err := exec.Command("go", "build", "-o", helloBin, "../examples/hello").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building examples/hello: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	bin, cleanup := testenv.MustBuild("../examples/hello")
+	helloBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

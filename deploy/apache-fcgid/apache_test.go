@@ -23,17 +23,10 @@ import (
 var helloBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "apache-fcgid")
-	if err != nil {
-		panic(err)
-	}
-	helloBin = filepath.Join(dir, "hello")
-	if out, err := exec.Command("go", "build", "-o", helloBin, "../../examples/hello").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building examples/hello: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	bin, cleanup := testenv.MustBuild("../../examples/hello")
+	helloBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,22 +15,16 @@ import (
 	"time"
 
 	"github.com/fcgi-hosting/fcgi/internal/sitecheck"
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
 var helloBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "emulate-test")
-	if err != nil {
-		panic(err)
-	}
-	helloBin = filepath.Join(dir, "hello")
-	if out, err := exec.Command("go", "build", "-o", helloBin, "../../examples/hello").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building examples/hello: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	bin, cleanup := testenv.MustBuild("../../examples/hello")
+	helloBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

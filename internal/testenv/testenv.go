@@ -2,9 +2,11 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 )
@@ -43,4 +45,21 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// MustBuild builds the Go package at pkgDir into a temporary directory
+// for a TestMain, and returns the binary and a function that removes it.
+// A failed build ends the test binary with the compiler's output.
+func MustBuild(pkgDir string) (bin string, cleanup func()) {
+	dir, err := os.MkdirTemp("", "testbin-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, filepath.Base(pkgDir))
+	if out, err := exec.Command("go", "build", "-o", bin, pkgDir).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkgDir, err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	return bin, func() { os.RemoveAll(dir) }
 }
