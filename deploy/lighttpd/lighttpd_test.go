@@ -1,0 +1,195 @@
+package lighttpd_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+)
+
+var helloBin string
+
+func TestMain(m *testing.M) {
+	bin, cleanup := testenv.MustBuild("../../examples/hello")
+	helloBin = bin
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+type server struct {
+	site string
+	base string
+}
+
+// startLighttpd runs lighttpd in the foreground with mysite.conf, its
+// marked lines pointed at a fresh site, and stops it by PID at the end.
+func startLighttpd(t *testing.T, env string) *server {
+	bin := testenv.Require(t, "lighttpd", "lighttpd")
+	dir := t.TempDir()
+	site := filepath.Join(dir, "site")
+	os.MkdirAll(filepath.Join(site, "static"), 0o755)
+	b, _ := os.ReadFile(helloBin)
+	os.WriteFile(filepath.Join(site, "mysite.fcgi"), b, 0o755)
+	os.WriteFile(filepath.Join(site, "mysite.env"), []byte(env), 0o644)
+	os.WriteFile(filepath.Join(site, "static", "style.css"), []byte("body{}"), 0o644)
+	tmpl, err := os.ReadFile("mysite.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer(
+		"/run/mysite/mysite.sock", filepath.Join(dir, "mysite.sock"),
+		"/srv/mysite/mysite.fcgi", filepath.Join(site, "mysite.fcgi"),
+	).Replace(string(tmpl))
+	port := testenv.FreePort(t)
+	main := fmt.Sprintf(`server.document-root = %q
+server.port = %d
+server.bind = "127.0.0.1"
+server.errorlog = %q
+server.pid-file = %q
+mimetype.assign = (".css" => "text/css")
+include %q
+`, site, port, filepath.Join(dir, "error.log"), filepath.Join(dir, "lighttpd.pid"), filepath.Join(dir, "mysite.conf"))
+	os.WriteFile(filepath.Join(dir, "mysite.conf"), []byte(conf), 0o644)
+	os.WriteFile(filepath.Join(dir, "lighttpd.conf"), []byte(main), 0o644)
+	cmd := exec.Command(bin, "-D", "-f", filepath.Join(dir, "lighttpd.conf"))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			for _, f := range []string{filepath.Join(dir, "error.log"), filepath.Join(site, "mysite.log")} {
+				b, _ := os.ReadFile(f)
+				t.Logf("%s:\n%s", f, b)
+			}
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if i == 100 {
+			t.Fatal("lighttpd did not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &server{site: site, base: "http://" + addr}
+}
+
+func get(base, path string) (int, string, error) {
+	resp, err := http.Get(base + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+func TestLighttpd(t *testing.T) {
+	s := startLighttpd(t, "GREETING=from lighttpd\nIDLE_TIMEOUT=1s\n")
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/", 200, "from lighttpd\n"},
+		{"/info?x=1", 200, `prefix: ""`},
+		{"/sub/path", 404, "Not Found"},
+		{"/static/style.css", 200, "body{}"},
+		{"/stream?n=2", 200, "line 1\nline 2\n"},
+	} {
+		code, body, err := get(s.base, tc.path)
+		if err != nil || code != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d %q %v; want %d with %q", tc.path, code, body, err, tc.status, tc.want)
+		}
+	}
+	// lighttpd does not start processes on demand: IDLE_TIMEOUT must not
+	// take the site down.
+	time.Sleep(1500 * time.Millisecond)
+	if code, _, err := get(s.base, "/"); code != 200 || err != nil {
+		t.Errorf("after IDLE_TIMEOUT: %d %v", code, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.site, "mysite.log")); !strings.Contains(string(b), "IDLE_TIMEOUT ignored") {
+		t.Errorf("no log line saying IDLE_TIMEOUT is ignored under lighttpd:\n%s", b)
+	}
+}
+
+// TestLighttpd_ReloadUnderLoad touches and re-uploads the binary while
+// clients keep requesting: lighttpd must never see the backend go away.
+func TestLighttpd_ReloadUnderLoad(t *testing.T) {
+	s := startLighttpd(t, "GREETING=v1\n")
+	if code, _, err := get(s.base, "/"); code != 200 || err != nil {
+		t.Fatalf("%d %v", code, err)
+	}
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; i < 50000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, body, err := get(s.base, "/")
+				if err != nil || code != 200 || !strings.HasPrefix(body, "v") {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q %v", code, body, err))
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	log := func() string { b, _ := os.ReadFile(filepath.Join(s.site, "mysite.log")); return string(b) }
+	waitFor := func(what string, cond func() bool) {
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Errorf("timed out waiting for %s", what)
+	}
+	bin := filepath.Join(s.site, "mysite.fcgi")
+	time.Sleep(200 * time.Millisecond)
+	now := time.Now()
+	os.Chtimes(bin, now, now)
+	waitFor("a hand-over after touch", func() bool { return strings.Count(log(), "re-executing in place") >= 1 })
+	b, _ := os.ReadFile(helloBin)
+	os.WriteFile(bin+".part", b, 0o755)
+	os.Rename(bin+".part", bin)
+	waitFor("a hand-over after the upload", func() bool { return strings.Count(log(), "re-executing in place") >= 2 })
+	os.WriteFile(filepath.Join(s.site, "mysite.env"), []byte("GREETING=v2\n"), 0o644)
+	waitFor("the new greeting", func() bool { _, body, _ := get(s.base, "/"); return body == "v2\n" })
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests through lighttpd, %d failed", ok.Load(), failed.Load())
+	if failed.Load() != 0 {
+		t.Errorf("%d requests failed during reloads; first: %v", failed.Load(), firstErr.Load())
+	}
+}
