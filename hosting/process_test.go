@@ -1,7 +1,6 @@
 package hosting_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -33,11 +32,18 @@ func TestMain(m *testing.M) {
 
 // site is a directory laid out like an upload: mysite.fcgi, mysite.env.
 type site struct {
-	t    *testing.T
-	dir  string
-	sock string
-	cmd  *exec.Cmd
-	exit chan error
+	t          *testing.T
+	dir        string
+	sock       string
+	cmd        *exec.Cmd
+	exit       chan error
+	stderrPath string
+}
+
+// stderr is what the process wrote to fd 2: the web server's error log.
+func (s *site) stderr() string {
+	b, _ := os.ReadFile(s.stderrPath)
+	return string(b)
 }
 
 func newSite(t *testing.T, env string) *site {
@@ -106,13 +112,18 @@ func (s *site) spawn() {
 	s.cmd.Dir = s.dir
 	s.cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
 	s.cmd.Stdin = f
-	var stderr bytes.Buffer
-	s.cmd.Stderr = &stderr
+	stderr, err := os.Create(filepath.Join(s.t.TempDir(), "stderr"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.stderrPath = stderr.Name()
+	s.cmd.Stderr = stderr
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
 	f.Close()
 	l.Close()
+	stderr.Close()
 	s.exit = make(chan error, 1)
 	go func() { s.exit <- s.cmd.Wait() }()
 	s.t.Cleanup(func() {
@@ -123,8 +134,8 @@ func (s *site) spawn() {
 			s.t.Errorf("process did not stop 5s after SIGTERM")
 			s.cmd.Process.Kill()
 		}
-		if stderr.Len() > 0 {
-			s.t.Logf("stderr: %s", stderr.String())
+		if e := s.stderr(); e != "" {
+			s.t.Logf("stderr: %s", e)
 		}
 		if s.t.Failed() {
 			s.t.Logf("mysite.log:\n%s", s.log())
@@ -218,6 +229,28 @@ func TestSpawned_ErrorPageFile(t *testing.T) {
 	s.spawn()
 	if code, body := s.mustGet("/panic"); code != 500 || body != "<h1>our own 500</h1>" {
 		t.Fatalf("%d %q", code, body)
+	}
+}
+
+func TestSpawned_NotFoundPageFile(t *testing.T) {
+	s := newSite(t, "")
+	os.WriteFile(filepath.Join(s.dir, "404.html"), []byte("<h1>no such page here</h1>"), 0o644)
+	s.spawn()
+	if code, body := s.mustGet("/nope"); code != 404 || body != "<h1>no such page here</h1>" {
+		t.Fatalf("%d %q", code, body)
+	}
+}
+
+// A log file that cannot be written must not stop the site: the log goes
+// to stderr (the web server's error log) with a line saying why.
+func TestSpawned_LogUnwritable(t *testing.T) {
+	s := newSite(t, "LOG_FILE=missing-dir/site.log\n")
+	s.spawn()
+	if code, _ := s.mustGet("/"); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	if e := s.stderr(); !strings.Contains(e, "cannot write the log file; logging to stderr") || !strings.Contains(e, `"message":"starting"`) {
+		t.Errorf("stderr lacks the reason and the log: %q", e)
 	}
 }
 

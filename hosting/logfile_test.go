@@ -1,0 +1,65 @@
+package hosting
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLogFile_Rotates(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mysite.log")
+	l, err := openLogFile(path, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	line := strings.Repeat("x", 99) + "\n"
+	for range 60 { // 6000 bytes: several rotations
+		if _, err := l.Write([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"mysite.log", "mysite.log.1", "mysite.log.2", "mysite.log.3"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if fi.Size() > 1100 {
+			t.Errorf("%s is %d bytes, over the 1000-byte cap", name, fi.Size())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mysite.log.4")); err == nil {
+		t.Error("more than 3 old logs kept")
+	}
+}
+
+// Another process of the same site rotated the file: the writer notices
+// and writes to the new file rather than the renamed one.
+func TestLogFile_FollowsRotationByAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mysite.log")
+	l, err := openLogFile(path, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Write([]byte("before\n"))
+	os.Rename(path, path+".1")
+	os.WriteFile(path, nil, 0o644)
+	for range 700 { // past the 64 KiB between checks
+		l.Write([]byte(strings.Repeat("y", 99) + "\n"))
+	}
+	l.Write([]byte("after\n"))
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), "after") {
+		t.Error("still writing to the renamed file")
+	}
+}
+
+func TestLogFile_Unwritable(t *testing.T) {
+	if _, err := openLogFile(filepath.Join(t.TempDir(), "no", "such", "dir.log"), 0); err == nil {
+		t.Fatal("opened a log in a missing directory")
+	}
+}
