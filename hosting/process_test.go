@@ -144,8 +144,12 @@ func (s *site) spawn() {
 }
 
 // get requests path with a connection of its own, as mod_fcgid does.
-func (s *site) get(path string) (int, string, error) {
-	c, err := responder.Dial("unix", s.sock)
+func (s *site) get(path string) (int, string, error) { return s.getOn("unix", s.sock, path) }
+
+func (s *site) getTCP(addr, path string) (int, string, error) { return s.getOn("tcp", addr, path) }
+
+func (s *site) getOn(network, addr, path string) (int, string, error) {
+	c, err := responder.Dial(network, addr)
 	if err != nil {
 		return 0, "", err
 	}

@@ -73,6 +73,8 @@ type Runtime struct {
 	spawner        spawner
 	spawnIno       uint64 // inode of the binary the web server started
 	listen         string // -listen
+	ext            externalFlags
+	inheritedFD    int // the listening socket passed on by a re-execution
 	mailer         *errorMailer
 }
 
@@ -81,10 +83,11 @@ type Runtime struct {
 func (rt *Runtime) Main(args []string) int {
 	signal.Ignore(syscall.SIGPIPE)
 	rt.environ = os.Environ()
-	if v, ok := os.LookupEnv(spawnInodeVar); ok {
+	if v, ok := takeEnv(&rt.environ, spawnInodeVar); ok {
 		rt.spawnIno, _ = strconv.ParseUint(v, 10, 64)
-		os.Unsetenv(spawnInodeVar)
-		rt.environ = slices.DeleteFunc(rt.environ, func(kv string) bool { return strings.HasPrefix(kv, spawnInodeVar+"=") })
+	}
+	if v, ok := takeEnv(&rt.environ, listenFDVar); ok {
+		rt.inheritedFD, _ = strconv.Atoi(v)
 	}
 	rt.out = os.Stderr
 	if rt.Version == "" {
@@ -138,6 +141,14 @@ func (rt *Runtime) parseFlags(args []string) (int, bool) {
 	version := fs.Bool("version", false, "print the version and exit")
 	check := fs.Bool("check", false, "print how this binary would run here (paths, settings, log, permissions, fd 0) and exit")
 	listen := fs.String("listen", "", "serve FastCGI as an external server on `ADDR`: host:port, [::1]:port or unix:/path.sock")
+	var ext externalFlags
+	fs.StringVar(&ext.socketMode, "socket-mode", "", "with -listen unix:, the socket file's `MODE` (octal, e.g. 0660); runfcgi's umask")
+	fs.StringVar(&ext.pidfile, "pidfile", "", "with -listen, write the PID to `FILE` (a stale one is replaced, a live one refused)")
+	fs.StringVar(&ext.workdir, "workdir", "", "with -listen, change to `DIR` first")
+	fs.BoolVar(&ext.daemonize, "daemonize", false, "with -listen, detach from the terminal; output goes to the log file")
+	fs.IntVar(&ext.maxRequests, "maxrequests", 0, "with -listen, hand over to a fresh process after `N` requests (MAX_REQUESTS)")
+	fs.IntVar(&ext.maxConns, "maxconns", 0, "with -listen, connections served at once (default 1000)")
+	fs.IntVar(&ext.maxReqs, "maxreqs", 0, "with -listen, requests in progress at once, FCGI_MAX_REQS (default 1000)")
 	local := fs.Bool("local", false, "run the local emulation of the host even without a terminal")
 	addr := fs.String("addr", "127.0.0.1:8000", "`ADDR` of the local emulation")
 	fs.Usage = func() {
@@ -164,6 +175,16 @@ a %s.env settings file; the web server starts it. Started by hand:
 	case *listen != "":
 		rt.mode = "external"
 		rt.listen = *listen
+		rt.ext = ext
+		if ext.daemonize {
+			return rt.daemonize(args), true
+		}
+		if ext.workdir != "" {
+			if err := os.Chdir(ext.workdir); err != nil {
+				fmt.Fprintf(rt.out, "%s: -workdir: %v\n", rt.name, err)
+				return 1, true
+			}
+		}
 		return 0, false
 	}
 	if *local || isatty.IsTerminal(os.Stdin.Fd()) {
@@ -198,6 +219,9 @@ func (rt *Runtime) loadSettings() {
 	environ := environMap(rt.environ)
 	var errs []error
 	rt.settings, errs = parseSettings(f, environ)
+	if rt.ext.maxRequests > 0 {
+		rt.settings.MaxRequests = rt.ext.maxRequests
+	}
 	if rt.settings.EmailSubjectPrefix == "" {
 		rt.settings.EmailSubjectPrefix = "[" + rt.name + "] "
 	}
@@ -292,11 +316,23 @@ func (rt *Runtime) maskedSettings() []setting {
 }
 
 func (rt *Runtime) newServer() *responder.Server {
-	srv := &responder.Server{Handler: rt.handler(), Logger: &rt.log}
+	srv := &responder.Server{Handler: rt.handler(), Logger: &rt.log,
+		MaxConns: rt.ext.maxConns, MaxConcurrentRequests: rt.ext.maxReqs}
 	if rt.ConfigureServer != nil {
 		rt.ConfigureServer(srv)
 	}
 	return srv
+}
+
+// takeEnv removes name, a variable the runtime passes to itself across
+// re-execution, from the environment and from environ.
+func takeEnv(environ *[]string, name string) (string, bool) {
+	v, ok := os.LookupEnv(name)
+	if ok {
+		os.Unsetenv(name)
+		*environ = slices.DeleteFunc(*environ, func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
+	}
+	return v, ok
 }
 
 func buildVersion() string {
@@ -348,35 +384,24 @@ func (rt *Runtime) serveSpawned() int {
 		rt.log.Info().Stringer("spawner", rt.spawner).Msg("IDLE_TIMEOUT ignored: this spawner does not start a new process on demand")
 		idle = 0
 	}
-	return rt.serveLoop(pausingListener{l}, func() {
+	stopListening := func() {
 		// Stop listening before the last response completes, so the web
 		// server connects to another process instead of one that is gone.
 		l.Close()
 		fd0.Close()
-	}, idle)
-}
-
-// serveExternal serves FastCGI on an address of its own (-listen).
-func (rt *Runtime) serveExternal() int {
-	network, addr := "tcp", rt.listen
-	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
-		network, addr = "unix", p
 	}
-	l, err := net.Listen(network, addr)
-	if err != nil {
-		rt.log.Error().Err(err).Str("listen", rt.listen).Msg("cannot listen")
-		fmt.Fprintf(rt.out, "%s: %v\n", rt.name, err)
-		return 1
-	}
-	rt.log.Info().Str("listen", rt.listen).Msg("serving FastCGI")
-	return rt.serveLoop(pausingListener{l}, func() { l.Close() }, 0)
+	// fd 0 is inherited by the new code as it is.
+	prepareExec := func() ([]string, error) { return nil, nil }
+	return rt.serveLoop(pausingListener{l}, stopListening, prepareExec, idle)
 }
 
 // serveLoop serves l until a signal, a change of the binary or settings
 // file, or a process policy ends it: by exiting (stopListening first), or
-// by re-executing the binary in place, which keeps the PID and inherits
-// fd 0, so that connections queued meanwhile are served by the new code.
-func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), idleTimeout time.Duration) int {
+// by re-executing the binary in place, which keeps the PID and the
+// listening socket, so that connections queued meanwhile are served by the
+// new code. prepareExec readies the socket for the new process and
+// returns what to add to its environment.
+func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExec func() ([]string, error), idleTimeout time.Duration) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
@@ -394,7 +419,7 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), idleTimeou
 		defer t.Stop()
 		idle = t.C
 	}
-	canReexec := rt.mode == "fastcgi"
+	canReexec := true
 
 	for {
 		srv := rt.newServer()
@@ -427,15 +452,8 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), idleTimeou
 						reason, reexec = filepath.Base(path)+" replaced by a new file, which Apache starts", false
 					}
 				}
-				if !canReexec {
-					rt.log.Warn().Str("file", path).Msg("changed; restart the server to apply (reload in place comes with the external mode's issue)")
-					continue
-				}
 				break wait
 			case why := <-rt.policies.recycle:
-				if !canReexec {
-					continue
-				}
 				reason, reexec = why, true
 				break wait
 			case <-idle:
@@ -462,9 +480,12 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), idleTimeou
 			l.resume()
 			continue
 		}
-		rt.log.Info().Msg("re-executing in place")
-		env := append(slices.Clip(rt.environ), spawnInodeVar+"="+strconv.FormatUint(rt.spawnIno, 10))
-		err := syscall.Exec(rt.exe, os.Args, env)
+		extra, err := prepareExec()
+		if err == nil {
+			rt.log.Info().Msg("re-executing in place")
+			env := append(slices.Clip(rt.environ), spawnInodeVar+"="+strconv.FormatUint(rt.spawnIno, 10))
+			err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
+		}
 		rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
 		l.resume()
 	}

@@ -1,0 +1,152 @@
+package hosting
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// externalFlags are runfcgi's options for a server of its own.
+type externalFlags struct {
+	socketMode  string
+	pidfile     string
+	workdir     string
+	daemonize   bool
+	maxRequests int
+	maxConns    int
+	maxReqs     int
+}
+
+// listenFDVar passes the listening socket's descriptor to the re-executed
+// binary.
+const listenFDVar = "FCGI_HOSTING_LISTEN_FD"
+
+// serveExternal serves FastCGI on an address of its own (-listen), like
+// runfcgi's host/port/socket modes.
+func (rt *Runtime) serveExternal() int {
+	l, err := rt.externalListener()
+	if err != nil {
+		rt.log.Error().Err(err).Str("listen", rt.listen).Msg("cannot listen")
+		fmt.Fprintf(rt.out, "%s: %v\n", rt.name, err)
+		return 1
+	}
+	if rt.ext.pidfile != "" && rt.inheritedFD == 0 {
+		if err := writePidfile(rt.ext.pidfile); err != nil {
+			rt.log.Error().Err(err).Msg("pidfile")
+			fmt.Fprintf(rt.out, "%s: %v\n", rt.name, err)
+			l.Close()
+			return 1
+		}
+	}
+	rt.log.Info().Str("listen", rt.listen).Msg("serving FastCGI")
+	socketPath, isUnix := strings.CutPrefix(rt.listen, "unix:")
+	stopListening := func() {
+		l.Close()
+		if isUnix {
+			os.Remove(socketPath)
+		}
+		if rt.ext.pidfile != "" {
+			os.Remove(rt.ext.pidfile)
+		}
+	}
+	prepareExec := func() ([]string, error) {
+		f, err := listenerFile(l)
+		if err != nil {
+			return nil, err
+		}
+		// A duplicate without close-on-exec, for the new code to serve.
+		if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_SETFD, 0); e != 0 {
+			return nil, e
+		}
+		return []string{listenFDVar + "=" + strconv.Itoa(int(f.Fd()))}, nil
+	}
+	return rt.serveLoop(pausingListener{l}, stopListening, prepareExec, 0)
+}
+
+func listenerFile(l net.Listener) (*os.File, error) {
+	if f, ok := l.(interface{ File() (*os.File, error) }); ok {
+		return f.File()
+	}
+	return nil, errors.New("listener cannot be passed on")
+}
+
+// externalListener listens on -listen, or takes the socket a previous
+// run of the binary passed on. A unix socket file left by a dead process
+// is replaced; one a live process answers on is not taken over.
+func (rt *Runtime) externalListener() (net.Listener, error) {
+	if rt.inheritedFD > 0 {
+		f := os.NewFile(uintptr(rt.inheritedFD), "listener")
+		defer f.Close()
+		return net.FileListener(f)
+	}
+	path, isUnix := strings.CutPrefix(rt.listen, "unix:")
+	if !isUnix {
+		return net.Listen("tcp", rt.listen)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket; not touching it", path)
+		}
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s is in use by a running server; stop it first", path)
+		}
+		os.Remove(path) // stale: nobody listens
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if rt.ext.socketMode != "" {
+		mode, err := strconv.ParseUint(rt.ext.socketMode, 8, 32)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("-socket-mode %q: want an octal mode such as 0660", rt.ext.socketMode)
+		}
+		if err := os.Chmod(path, os.FileMode(mode)); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// writePidfile writes the PID; a pidfile naming a live process is an
+// error, a stale one is replaced.
+func writePidfile(path string) error {
+	if b, err := os.ReadFile(path); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 && pid != os.Getpid() {
+			if syscall.Kill(pid, 0) == nil {
+				return fmt.Errorf("pidfile %s names process %d, which is running", path, pid)
+			}
+		}
+	}
+	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+}
+
+// daemonize starts the same command detached (a new session, no terminal,
+// standard streams on /dev/null: the log file has the output) and returns
+// the exit status for the parent.
+func (rt *Runtime) daemonize(args []string) int {
+	var childArgs []string
+	for _, a := range args {
+		if a == "-daemonize" || a == "--daemonize" || strings.HasPrefix(a, "-daemonize=") || strings.HasPrefix(a, "--daemonize=") {
+			continue
+		}
+		childArgs = append(childArgs, a)
+	}
+	cmd := exec.Command(rt.exe, childArgs...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(rt.out, "%s: -daemonize: %v\n", rt.name, err)
+		return 1
+	}
+	fmt.Fprintf(rt.out, "%s: started in the background as process %d\n", rt.name, cmd.Process.Pid)
+	return 0
+}
