@@ -64,8 +64,8 @@ func processesUnder(dir string) []string {
 func TestEmulator_Site(t *testing.T) {
 	dir := t.TempDir()
 	sitecheck.Layout(t, dir, helloBin, "../../deploy/apache-fcgid/htaccess")
-	var log strings.Builder
-	e := &Emulator{Root: dir, Log: &syncWriter{w: &log}}
+	log := &syncWriter{}
+	e := &Emulator{Root: dir, Log: log}
 	base := serveSite(t, e)
 	sitecheck.Run(t, base)
 	if !strings.Contains(log.String(), "FcgidMaxRequestLen") {
@@ -158,11 +158,17 @@ func rawStatus(t *testing.T, base, path string) int {
 
 type syncWriter struct {
 	mu sync.Mutex
-	w  *strings.Builder
+	b  strings.Builder
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
