@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -543,5 +544,78 @@ func TestServer_ProtocolErrors(t *testing.T) {
 				t.Errorf("next connection got %q", body)
 			}
 		})
+	}
+}
+
+// stallingListener holds each accepted connection until released, to
+// stand in for a Serve loop that Shutdown catches between Accept and
+// tracking the connection.
+type stallingListener struct {
+	net.Listener
+	accepted, release, closed chan struct{}
+}
+
+func (l *stallingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted <- struct{}{}
+		<-l.release
+	}
+	return c, err
+}
+
+func (l *stallingListener) Close() error {
+	select {
+	case <-l.closed:
+	default:
+		close(l.closed)
+	}
+	return l.Listener.Close()
+}
+
+// Shutdown must not return while a Serve loop holds a connection it has
+// accepted: under a re-exec the process would end and drop the request
+// the web server already sent on it.
+func TestServer_ShutdownWaitsForAcceptedConn(t *testing.T) {
+	var answered atomic.Bool
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "served")
+		answered.Store(true)
+	})}
+	s.Logger, _ = newTestLog(t)
+	inner, err := net.Listen("unix", t.TempDir()+"/s.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &stallingListener{Listener: inner, accepted: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
+	go s.Serve(l)
+	c, err := Dial("unix", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reply := make(chan string, 1)
+	go func() {
+		_, body := do(t, c, &ClientRequest{Params: baseParams()})
+		reply <- body
+	}()
+	<-l.accepted
+	shutdownDone := make(chan bool, 1)
+	go func() {
+		s.Shutdown(context.Background())
+		shutdownDone <- answered.Load()
+	}()
+	<-l.closed
+	select {
+	case <-shutdownDone:
+		t.Fatal("Shutdown returned while an accepted connection was not yet served")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(l.release)
+	if body := <-reply; body != "served" {
+		t.Errorf("request on the connection accepted during Shutdown: %q", body)
+	}
+	if !<-shutdownDone {
+		t.Error("Shutdown returned before the request was answered")
 	}
 }

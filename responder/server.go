@@ -302,6 +302,7 @@ func (s *Server) trackListener(l *net.Listener, add bool) bool {
 		s.listeners[l] = struct{}{}
 	} else {
 		delete(s.listeners, l)
+		s.poke()
 	}
 	return true
 }
@@ -324,10 +325,15 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 		}
 	} else {
 		delete(s.conns, c)
-		close(s.onIdle)
-		s.onIdle = make(chan struct{})
+		s.poke()
 	}
 	return true
+}
+
+// poke wakes Shutdown to count again; s.mu is held.
+func (s *Server) poke() {
+	close(s.onIdle)
+	s.onIdle = make(chan struct{})
 }
 
 func (s *Server) closeListenersLocked() error {
@@ -355,8 +361,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for {
+		// A Serve loop still running may hold a connection it has just
+		// accepted and not yet tracked; the web server sent a request on it.
 		s.mu.Lock()
-		n, idle := len(s.conns), s.onIdle
+		n, idle := len(s.conns)+len(s.listeners), s.onIdle
 		s.mu.Unlock()
 		if n == 0 {
 			return lerr
