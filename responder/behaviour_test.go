@@ -619,3 +619,67 @@ func TestServer_ShutdownWaitsForAcceptedConn(t *testing.T) {
 		t.Error("Shutdown returned before the request was answered")
 	}
 }
+
+// pipeListener accepts the server ends of net.Pipe connections.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// A connection is fresh, and kept for its first request during Shutdown,
+// until a request has begun on it: a management record first (here one
+// whose answer the server is still writing as Shutdown comes) does not make
+// it idle.
+func TestServer_ShutdownKeepsConnUntilFirstRequest(t *testing.T) {
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "served") })}
+	s.Logger, _ = newTestLog(t)
+	l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	go s.Serve(l)
+	client, server := net.Pipe()
+	defer client.Close()
+	l.conns <- server
+	var q []byte
+	q = appendPair(q, "FCGI_MPXS_CONNS", "")
+	// net.Pipe is unbuffered: the server has read the query once this
+	// returns, and blocks writing the answer until the client reads.
+	if _, err := client.Write(appendRecord(nil, typeGetValues, 0, q)); err != nil {
+		t.Fatal(err)
+	}
+	shutdownDone := make(chan struct{})
+	go func() {
+		s.Shutdown(context.Background())
+		close(shutdownDone)
+	}()
+	defer func() { s.Close(); <-shutdownDone }()
+	<-l.done
+	c := NewClient(client)
+	if v, err := c.GetValues(context.Background(), "FCGI_MPXS_CONNS"); err != nil || v["FCGI_MPXS_CONNS"] != "1" {
+		t.Fatalf("GetValues: %v %v", v, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := c.Do(ctx, &ClientRequest{Params: baseParams()})
+	if err != nil {
+		t.Fatalf("first request after a management record, during Shutdown: %v", err)
+	}
+	if body, _ := io.ReadAll(resp.Body); string(body) != "served" {
+		t.Errorf("body %q", body)
+	}
+}

@@ -39,7 +39,7 @@ type conn struct {
 	reqs        map[uint16]*request
 	handlers    sync.WaitGroup
 	closeIdle   bool      // close once no request is in progress
-	fresh       bool      // no record read yet: its first request is on the way
+	fresh       bool      // no request begun yet: the first is on the way
 	lingering   bool      // our side is shut; waiting for the peer's EOF
 	idleSince   time.Time // when the last request ended (or the connection began)
 	curDeadline time.Time
@@ -76,14 +76,17 @@ func (c *conn) serve() {
 			c.logReadError(err)
 			return
 		}
-		if c.fresh {
-			c.mu.Lock()
-			c.fresh = false
-			c.mu.Unlock()
-		}
 		if err := c.handleRecord(h, content); err != nil {
 			log.Error().Err(err).Str("peer", peerName(c.rwc)).Msg("closing connection")
 			return
+		}
+		if c.fresh && h.recType == typeBeginRequest {
+			// Only now, with the first request registered, may Shutdown
+			// treat the connection as idle and close it.
+			c.mu.Lock()
+			c.fresh = false
+			c.mu.Unlock()
+			c.closeIfIdle()
 		}
 	}
 }
