@@ -683,3 +683,29 @@ func TestServer_ShutdownKeepsConnUntilFirstRequest(t *testing.T) {
 		t.Errorf("body %q", body)
 	}
 }
+
+// A client must give up when its context ends, even on an application
+// that never answers (a hung process, a request lost on the wire).
+func TestClient_ContextEndsWait(t *testing.T) {
+	l, err := net.Listen("unix", t.TempDir()+"/s.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c) // reads everything, answers nothing
+		}
+	}()
+	c, err := Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(ctx, &ClientRequest{Params: baseParams()}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do on a silent application: %v, want DeadlineExceeded", err)
+	}
+}

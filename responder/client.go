@@ -220,7 +220,8 @@ func (c *Client) GetValues(ctx context.Context, names ...string) (map[string]str
 }
 
 // Do sends r and returns once the application's header block has arrived.
-// Cancelling ctx sends FCGI_ABORT_REQUEST.
+// Cancelling ctx sends FCGI_ABORT_REQUEST and makes Do, or a read of the
+// body still to come, return ctx's error.
 func (c *Client) Do(ctx context.Context, r *ClientRequest) (*ClientResponse, error) {
 	call := &clientCall{c: c, ended: make(chan struct{})}
 	call.stdout.init(1<<20, -1, "")
@@ -246,6 +247,8 @@ func (c *Client) Do(ctx context.Context, r *ClientRequest) (*ClientResponse, err
 	// application may answer (413, say) and close before taking the body.
 	sendErr := c.sendRequest(call.id, r)
 	stop := context.AfterFunc(ctx, func() {
+		// Return to the caller even if the application never answers.
+		call.stdout.end(ctx.Err())
 		c.send(appendRecord(nil, typeAbortRequest, call.id, nil))
 	})
 	br := bufio.NewReader(&call.stdout)
