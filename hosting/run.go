@@ -74,7 +74,9 @@ type Runtime struct {
 	spawnIno       uint64 // inode of the binary the web server started
 	listen         string // -listen
 	ext            externalFlags
-	inheritedFD    int // the listening socket passed on by a re-execution
+	inheritedFD    int       // the listening socket passed on by a re-execution
+	exeState       fileState // the binary and the env file as they were
+	envState       fileState // when this process started and read them
 	mailer         *errorMailer
 }
 
@@ -94,8 +96,9 @@ func (rt *Runtime) Main(args []string) int {
 		rt.Version = buildVersion()
 	}
 	rt.locate()
+	rt.exeState = statFile(rt.exe)
 	if rt.spawnIno == 0 {
-		rt.spawnIno = statFile(rt.exe).ino
+		rt.spawnIno = rt.exeState.ino
 	}
 
 	switch {
@@ -211,6 +214,7 @@ func (rt *Runtime) locate() {
 func (rt *Runtime) envPath() string { return filepath.Join(rt.dir, rt.name+".env") }
 
 func (rt *Runtime) loadSettings() {
+	rt.envState = statFile(rt.envPath()) // before reading: a later edit is seen as a change
 	f, err := readEnvFile(rt.envPath())
 	if err != nil {
 		rt.settings, rt.settingsErr = defaultSettings(), err
@@ -409,7 +413,7 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 	var changed <-chan string
 	var w *watcher
 	if rt.settings.ReloadPoll > 0 {
-		w = newWatcher([]string{rt.exe, rt.envPath()}, rt.settings.ReloadPoll, rt.log)
+		w = newWatcher(map[string]fileState{rt.exe: rt.exeState, rt.envPath(): rt.envState}, rt.settings.ReloadPoll, rt.log)
 		defer w.Close()
 		changed = w.Changed
 	}

@@ -1,6 +1,7 @@
 package hosting
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -53,15 +54,18 @@ type watcher struct {
 	notify *fsnotify.Watcher
 }
 
-func newWatcher(paths []string, poll time.Duration, log zerolog.Logger) *watcher {
-	w := &watcher{paths: paths, poll: poll, log: log, Changed: make(chan string, len(paths)),
-		known: make(map[string]fileState), stop: make(chan struct{}), done: make(chan struct{})}
-	for _, p := range paths {
-		w.known[p] = statFile(p)
+// newWatcher watches the files of known for changes from the states given,
+// taken when the caller read them: a file changed before the watch began
+// (during a re-exec, say) is reported, not taken as the starting point.
+func newWatcher(known map[string]fileState, poll time.Duration, log zerolog.Logger) *watcher {
+	w := &watcher{poll: poll, log: log, Changed: make(chan string, len(known)),
+		known: maps.Clone(known), stop: make(chan struct{}), done: make(chan struct{})}
+	for p := range known {
+		w.paths = append(w.paths, p)
 	}
 	if nw, err := fsnotify.NewWatcher(); err == nil {
 		dirs := map[string]bool{}
-		for _, p := range paths {
+		for _, p := range w.paths {
 			dirs[filepath.Dir(p)] = true
 		}
 		for d := range dirs {
@@ -123,6 +127,7 @@ func (w *watcher) run() {
 			settle = time.After(settleTime / 4)
 		}
 	}
+	check() // for changes made before the watch began
 	for {
 		select {
 		case <-w.stop:

@@ -29,7 +29,8 @@ func TestWatcher(t *testing.T) {
 			os.WriteFile(p, []byte("v1"), 0o644)
 			old := time.Now().Add(-time.Hour)
 			os.Chtimes(p, old, old)
-			w := newWatcher([]string{p, filepath.Join(dir, "mysite.env")}, tc.poll, zerolog.Nop())
+			env := filepath.Join(dir, "mysite.env")
+			w := newWatcher(map[string]fileState{p: statFile(p), env: statFile(env)}, tc.poll, zerolog.Nop())
 			defer w.Close()
 			if tc.poll < time.Hour {
 				w.notify.Close() // inotify off
@@ -44,5 +45,27 @@ func TestWatcher(t *testing.T) {
 				t.Fatal("no change reported")
 			}
 		})
+	}
+}
+
+// A file changed between reading it and starting the watch (the env file
+// edited while the process re-executes) is reported, not missed.
+func TestWatcher_ChangeBeforeStart(t *testing.T) {
+	dir := t.TempDir()
+	env := filepath.Join(dir, "mysite.env")
+	os.WriteFile(env, []byte("GREETING=v1\n"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(env, old, old)
+	read := statFile(env)
+	os.WriteFile(env, []byte("GREETING=v2\n"), 0o644)
+	w := newWatcher(map[string]fileState{env: read}, time.Hour, zerolog.Nop())
+	defer w.Close()
+	select {
+	case got := <-w.Changed:
+		if got != env {
+			t.Fatalf("changed %s, want %s", got, env)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a change made before the watch began was missed")
 	}
 }
