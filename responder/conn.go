@@ -40,6 +40,7 @@ type conn struct {
 	handlers    sync.WaitGroup
 	closeIdle   bool      // close once no request is in progress
 	fresh       bool      // no request begun yet: the first is on the way
+	handoff     bool      // Handoff: pass the connection on once idle
 	lingering   bool      // our side is shut; waiting for the peer's EOF
 	idleSince   time.Time // when the last request ended (or the connection began)
 	curDeadline time.Time
@@ -69,13 +70,27 @@ func (c *conn) serve() {
 		c.handlers.Wait()
 		c.srv.trackConn(c, false)
 	}()
+	waitedForRest := false
 	for {
-		c.updateReadDeadline()
+		c.updateReadDeadline(rr.end > rr.start)
 		h, content, err := rr.next()
 		if err != nil {
+			if c.stoppedForHandoff(err) {
+				if rr.end == rr.start {
+					c.detach()
+					return
+				}
+				if !waitedForRest {
+					// A record began to arrive as the reader stopped:
+					// read it to its end, serve it, and try again.
+					waitedForRest = true
+					continue
+				}
+			}
 			c.logReadError(err)
 			return
 		}
+		waitedForRest = false
 		if err := c.handleRecord(h, content); err != nil {
 			log.Error().Err(err).Str("peer", peerName(c.rwc)).Msg("closing connection")
 			return
@@ -126,8 +141,10 @@ func peerName(c net.Conn) string {
 
 // updateReadDeadline arms the read deadline for the connection's state:
 // IdleTimeout while no request is in progress, ReadTimeout from the oldest
-// request still sending its input, none while handlers run.
-func (c *conn) updateReadDeadline() {
+// request still sending its input, none while handlers run. During a
+// Handoff an idle connection stops reading at once, unless part of a
+// record is buffered (buffered), which must be read to its end first.
+func (c *conn) updateReadDeadline(buffered bool) {
 	cfg := &c.srv.cfg
 	c.mu.Lock()
 	var d time.Time
@@ -135,6 +152,11 @@ func (c *conn) updateReadDeadline() {
 	case c.lingering, c.fresh && c.closeIdle:
 		c.mu.Unlock()
 		return
+	case c.handoff && !c.closeIdle && len(c.reqs) == 0:
+		d = handoffDeadline
+		if buffered {
+			d = time.Now().Add(freshGrace)
+		}
 	case len(c.reqs) == 0:
 		if cfg.idleTimeout > 0 {
 			d = c.idleSince.Add(cfg.idleTimeout)
@@ -300,6 +322,13 @@ func (c *conn) end(q *request) {
 // the response still on its way.
 func (c *conn) closeIfIdle() {
 	c.mu.Lock()
+	if c.handoff && !c.closeIdle && len(c.reqs) == 0 {
+		// Stop the reader so that the connection can be passed on.
+		c.curDeadline = handoffDeadline
+		c.rwc.SetReadDeadline(handoffDeadline)
+		c.mu.Unlock()
+		return
+	}
 	if !c.closeIdle || len(c.reqs) > 0 || c.lingering {
 		c.mu.Unlock()
 		return

@@ -118,15 +118,17 @@ type Server struct {
 	// panics. Nil means a logger writing JSON lines to os.Stderr.
 	Logger *zerolog.Logger
 
-	mu        sync.Mutex
-	listeners map[*net.Listener]struct{}
-	conns     map[*conn]struct{}
-	closing   atomic.Bool   // Shutdown or Close called
-	closed    bool          // Close called; guarded by mu
-	onIdle    chan struct{} // closed and replaced when a connection ends
-	inFlight  atomic.Int64  // requests in progress
-	initOnce  sync.Once
-	cfg       config
+	mu         sync.Mutex
+	listeners  map[*net.Listener]struct{}
+	conns      map[*conn]struct{}
+	closing    atomic.Bool   // Shutdown or Close called
+	closed     bool          // Close called; guarded by mu
+	handingOff bool          // Handoff called; guarded by mu
+	handedOff  []*os.File    // connections passed on by Handoff; guarded by mu
+	onIdle     chan struct{} // closed and replaced when a connection ends
+	inFlight   atomic.Int64  // requests in progress
+	initOnce   sync.Once
+	cfg        config
 }
 
 // config holds the effective limits, defaults applied, fixed at first use.
@@ -318,7 +320,10 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 			s.conns = make(map[*conn]struct{})
 		}
 		s.conns[c] = struct{}{}
-		if s.closing.Load() {
+		switch {
+		case s.handingOff:
+			c.beginHandoff()
+		case s.closing.Load():
 			// Accepted as Shutdown began: the web server has sent, or is
 			// sending, a request on it. Serve that, then close.
 			c.shutdown()
@@ -330,7 +335,7 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 	return true
 }
 
-// poke wakes Shutdown to count again; s.mu is held.
+// poke wakes waitIdle; s.mu is held.
 func (s *Server) poke() {
 	close(s.onIdle)
 	s.onIdle = make(chan struct{})
@@ -360,6 +365,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.shutdown()
 	}
 	s.mu.Unlock()
+	if err := s.waitIdle(ctx); err != nil {
+		return err
+	}
+	return lerr
+}
+
+// waitIdle waits until no connection is left, and no Serve loop that
+// could still hand over a connection it just accepted.
+func (s *Server) waitIdle(ctx context.Context) error {
 	for {
 		// A Serve loop still running may hold a connection it has just
 		// accepted and not yet tracked; the web server sent a request on it.
@@ -367,7 +381,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		n, idle := len(s.conns)+len(s.listeners), s.onIdle
 		s.mu.Unlock()
 		if n == 0 {
-			return lerr
+			return nil
 		}
 		select {
 		case <-ctx.Done():
