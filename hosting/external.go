@@ -59,9 +59,10 @@ func (rt *Runtime) serveExternal() int {
 		if err != nil {
 			return nil, err
 		}
+		rt.passed = append(rt.passed, f) // no finalizer may close it before exec
 		// A duplicate without close-on-exec, for the new code to serve.
-		if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_SETFD, 0); e != 0 {
-			return nil, e
+		if err := keepOnExec(f); err != nil {
+			return nil, err
 		}
 		return []string{listenFDVar + "=" + strconv.Itoa(int(f.Fd()))}, nil
 	}

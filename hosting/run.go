@@ -74,9 +74,12 @@ type Runtime struct {
 	spawnIno       uint64 // inode of the binary the web server started
 	listen         string // -listen
 	ext            externalFlags
-	inheritedFD    int       // the listening socket passed on by a re-execution
-	exeState       fileState // the binary and the env file as they were
-	envState       fileState // when this process started and read them
+	inheritedFD    int            // the listening socket passed on by a re-execution
+	exeState       fileState      // the binary and the env file as they were
+	envState       fileState      // when this process started and read them
+	adopt          []*os.File     // connections passed on, for the next Server
+	sigs           chan os.Signal // caught from the start when re-executed
+	passed         []*os.File     // descriptors readied for the next exec
 	mailer         *errorMailer
 }
 
@@ -86,10 +89,16 @@ func (rt *Runtime) Main(args []string) int {
 	signal.Ignore(syscall.SIGPIPE)
 	rt.environ = os.Environ()
 	if v, ok := takeEnv(&rt.environ, spawnInodeVar); ok {
+		// Re-executed: a signal that comes while the new code starts (the
+		// next reload, a stop) must wait for serveLoop, not end the process.
+		rt.sigs = notifyServeSignals()
 		rt.spawnIno, _ = strconv.ParseUint(v, 10, 64)
 	}
 	if v, ok := takeEnv(&rt.environ, listenFDVar); ok {
 		rt.inheritedFD, _ = strconv.Atoi(v)
+	}
+	if v, ok := takeEnv(&rt.environ, connFDsVar); ok {
+		rt.adopt = inheritedConns(v)
 	}
 	rt.out = os.Stderr
 	if rt.Version == "" {
@@ -406,8 +415,10 @@ func (rt *Runtime) serveSpawned() int {
 // new code. prepareExec readies the socket for the new process and
 // returns what to add to its environment.
 func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExec func() ([]string, error), idleTimeout time.Duration) int {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	sigs := rt.sigs
+	if sigs == nil {
+		sigs = notifyServeSignals()
+	}
 	defer signal.Stop(sigs)
 
 	var changed <-chan string
@@ -429,6 +440,7 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 		srv := rt.newServer()
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(l) }()
+		rt.adoptConns(srv)
 
 		reason, reexec := "", false
 	wait:
@@ -477,8 +489,9 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 			return 0
 		}
 		rt.log.Info().Str("reason", reason).Msg("handing over to the new code: finishing requests in progress")
-		rt.drain(srv, reloadGrace, sigs)
+		conns := rt.handoff(srv, reloadGrace, sigs)
 		<-served
+		rt.adopt = conns // served again if the hand-over fails
 		if err := checkExecutable(rt.exe); err != nil {
 			rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
 			l.resume()
@@ -486,13 +499,52 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 		}
 		extra, err := prepareExec()
 		if err == nil {
-			rt.log.Info().Msg("re-executing in place")
+			extra, err = passConns(extra, conns)
+		}
+		if err == nil {
+			rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
 			env := append(slices.Clip(rt.environ), spawnInodeVar+"="+strconv.FormatUint(rt.spawnIno, 10))
 			err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
 		}
 		rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
 		l.resume()
 	}
+}
+
+// handoff is drain for a re-execution: kept-alive connections that are
+// idle are returned to be passed on instead of closed.
+func (rt *Runtime) handoff(srv *responder.Server, grace time.Duration, sigs <-chan os.Signal) []*os.File {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	type result struct {
+		files []*os.File
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		fs, err := srv.Handoff(ctx)
+		done <- result{fs, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+		if r.err != nil {
+			rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
+			srv.Close()
+		}
+	case sig := <-sigs:
+		rt.log.Warn().Str("signal", sig.String()).Msg("second signal: closing at once")
+		srv.Close()
+		r = <-done
+	}
+	return r.files
+}
+
+// notifyServeSignals catches the signals that stop or reload a server.
+func notifyServeSignals() chan os.Signal {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	return sigs
 }
 
 // drain lets in-flight requests finish within grace; a second signal
