@@ -22,8 +22,8 @@ type prefixKey struct{}
 //   - The same with REDIRECT_URL or SCRIPT_URL, for rewrites whose
 //     REQUEST_URI is not the path the browser sees.
 //   - Otherwise SCRIPT_NAME: the script was addressed directly
-//     (/mysite.fcgi/sub), so links must go through it. Except under nginx,
-//     whose stock fastcgi_params send the whole path as SCRIPT_NAME.
+//     (/mysite.fcgi/sub), so links must go through it. Except under nginx
+//     and mod_proxy_fcgi, which send the whole path as SCRIPT_NAME.
 func scriptPrefix(r *http.Request, s *Settings) string {
 	if s.ForceScriptNameSet {
 		return s.ForceScriptName
@@ -40,9 +40,10 @@ func scriptPrefix(r *http.Request, s *Settings) string {
 			}
 		}
 	}
-	if strings.HasPrefix(param("SERVER_SOFTWARE"), "nginx/") {
-		// nginx's stock fastcgi_params send the whole path as SCRIPT_NAME
-		// and no PATH_INFO; an nginx location is not a script.
+	if strings.HasPrefix(param("SERVER_SOFTWARE"), "nginx/") || strings.HasPrefix(param("SCRIPT_FILENAME"), "proxy:") {
+		// nginx's stock fastcgi_params and Apache's mod_proxy_fcgi send
+		// the whole path as SCRIPT_NAME and no PATH_INFO; a proxied
+		// location is not a script.
 		return ""
 	}
 	return strings.TrimRight(param("SCRIPT_NAME"), "/")

@@ -40,6 +40,8 @@ func TestPrefix(t *testing.T) {
 			"SERVER_SOFTWARE": "nginx/1.22.1"}, prefix: "", path: "/sub/path", linkFor: "/echo"},
 		{name: "nginx stock fastcgi_params", params: map[string]string{"REQUEST_URI": "/sub/path", "SCRIPT_NAME": "/sub/path",
 			"SERVER_SOFTWARE": "nginx/1.22.1"}, prefix: "", path: "/sub/path", linkFor: "/echo"},
+		{name: "apache mod_proxy_fcgi", params: map[string]string{"REQUEST_URI": "/sub/path?x=1", "SCRIPT_NAME": "/sub/path",
+			"SCRIPT_FILENAME": "proxy:fcgi://mysite/sub/path"}, prefix: "", path: "/sub/path", linkFor: "/echo"},
 		{name: "FORCE_SCRIPT_NAME", force: "/blog", params: map[string]string{"REQUEST_URI": "/blog/post/1", "SCRIPT_NAME": "/cgi/x.fcgi",
 			"PATH_INFO": "/whatever"}, prefix: "/blog", path: "/post/1", linkFor: "/blog/echo"},
 		{name: "encoded path", params: map[string]string{"REQUEST_URI": "/app/a%2Fb/c", "SCRIPT_NAME": "/app/mysite.fcgi",
