@@ -5,17 +5,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/apachetest"
 	"github.com/fcgi-hosting/fcgi/internal/sitecheck"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
@@ -30,106 +27,29 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// apache is a throwaway Apache 2.4 + mod_fcgid on 127.0.0.1, set up as a
-// shared host is: the site's directory allows .htaccess overrides, and the
-// site is uploaded with htaccess as its .htaccess.
+// apache is Apache + mod_fcgid set up as a shared host is: the site's
+// directory allows .htaccess overrides, and the site is uploaded with
+// htaccess as its .htaccess.
 type apache struct {
-	t      *testing.T
-	root   string
-	www    string
-	base   string
-	pidNow func() int
+	*apachetest.Apache
+	t    *testing.T
+	www  string
+	base string
 }
 
 func startApache(t *testing.T) *apache {
-	bin := testenv.Require(t, "apache2", "apache2")
-	if _, err := os.Stat("/usr/lib/apache2/modules/mod_fcgid.so"); err != nil {
-		if testenv.InCI() {
-			t.Fatal("mod_fcgid not installed: apt-get install -y libapache2-mod-fcgid")
-		}
-		t.Skip("mod_fcgid not installed (apt-get install -y libapache2-mod-fcgid)")
-	}
-	if os.Geteuid() != 0 {
-		if testenv.InCI() {
-			t.Fatal("the Apache test runs Apache as root with User www-data")
-		}
-		t.Skip("needs root to run Apache with User www-data")
-	}
-	root, err := os.MkdirTemp("", "apache-site-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &apache{t: t, root: root, www: filepath.Join(root, "www")}
-	for _, d := range []string{"conf", "logs", "run", "www"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
-	}
-	os.Chmod(root, 0o755)
-	port := testenv.FreePort(t)
-	conf := fmt.Sprintf(`ServerRoot "%[1]s"
-DefaultRuntimeDir "%[1]s/run"
-PidFile "%[1]s/run/httpd.pid"
-Mutex file:%[1]s/run default
-Listen 127.0.0.1:%[2]d
-ServerName 127.0.0.1
-LoadModule mpm_event_module  /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule mime_module       /usr/lib/apache2/modules/mod_mime.so
-LoadModule rewrite_module    /usr/lib/apache2/modules/mod_rewrite.so
-LoadModule fcgid_module      /usr/lib/apache2/modules/mod_fcgid.so
-User www-data
-Group www-data
-ErrorLog "%[1]s/logs/error.log"
-LogLevel warn fcgid:info
-TypesConfig /etc/mime.types
-FcgidIPCDir "%[1]s/run/fcgidsock"
-FcgidProcessTableFile "%[1]s/run/fcgid_shm"
-DocumentRoot "%[1]s/www"
-<Directory />
-    AllowOverride None
-    Require all denied
-</Directory>
-<Directory "%[1]s/www">
-    Options FollowSymLinks
-    AllowOverride All
-    Require all granted
-</Directory>
-`, root, port)
-	os.WriteFile(filepath.Join(root, "conf", "httpd.conf"), []byte(conf), 0o644)
-	a.base = fmt.Sprintf("http://127.0.0.1:%d", port)
-	a.installSite("")
-	a.chown()
-	if out, err := exec.Command(bin, "-f", filepath.Join(root, "conf", "httpd.conf"), "-k", "start").CombinedOutput(); err != nil {
-		t.Fatalf("apache2: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if pid := a.pid(); pid > 0 {
-			syscall.Kill(pid, syscall.SIGTERM)
-			for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
-				time.Sleep(50 * time.Millisecond)
-			}
-		}
-		if t.Failed() {
-			for _, f := range []string{"logs/error.log", "www/mysite.log", "www/app/mysite.log"} {
-				b, _ := os.ReadFile(filepath.Join(root, f))
-				t.Logf("%s:\n%s", f, b)
-			}
-		}
-		os.RemoveAll(root)
+	a := &apache{t: t}
+	a.Apache = apachetest.Start(t, []string{"rewrite", "fcgid"}, `LogLevel warn fcgid:info
+FcgidIPCDir "{{ROOT}}/run/fcgidsock"
+FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"`, func(x *apachetest.Apache) {
+		a.Apache, a.www = x, x.WWW
+		a.installSite("")
 	})
-	for i := 0; a.pid() == 0; i++ {
-		if i == 100 {
-			t.Fatal("Apache did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	a.base = a.Base
 	return a
 }
 
-func (a *apache) pid() int {
-	b, _ := os.ReadFile(filepath.Join(a.root, "run", "httpd.pid"))
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
-}
+func (a *apache) chown() { a.Chown() }
 
 // installSite uploads the hello site into www/sub ("" for the root).
 func (a *apache) installSite(sub string) {
@@ -154,29 +74,11 @@ func (a *apache) upload(dir, src string) {
 	}
 	tmp := filepath.Join(dir, ".mysite.fcgi.part")
 	os.WriteFile(tmp, b, 0o755)
-	uid, gid := wwwData()
+	uid, gid := apachetest.WWWData()
 	os.Chown(tmp, uid, gid)
 	if err := os.Rename(tmp, filepath.Join(dir, "mysite.fcgi")); err != nil {
 		a.t.Fatal(err)
 	}
-}
-
-// wwwData is the user Apache runs the site as.
-func wwwData() (int, int) {
-	u, err := user.Lookup("www-data")
-	if err != nil {
-		return 33, 33 // Debian's fixed ids
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return uid, gid
-}
-
-func (a *apache) chown() {
-	uid, gid := wwwData()
-	filepath.Walk(filepath.Join(a.root, "www"), func(p string, _ os.FileInfo, _ error) error { return os.Chown(p, uid, gid) })
-	os.MkdirAll(filepath.Join(a.root, "run"), 0o755)
-	os.Chown(filepath.Join(a.root, "run"), uid, gid)
 }
 
 func (a *apache) get(path string) (int, string, http.Header, error) {

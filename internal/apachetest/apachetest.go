@@ -1,0 +1,146 @@
+// Package apachetest starts a throwaway Apache 2.4 from Debian's packages
+// on 127.0.0.1 for the deploy tests, with its own ServerRoot, and stops it
+// by its pidfile.
+package apachetest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+)
+
+// Apache is a running server.
+type Apache struct {
+	Root string // ServerRoot, removed at the end of the test
+	WWW  string // DocumentRoot
+	Base string // http://127.0.0.1:PORT
+}
+
+// Start runs Apache with the modules named (mod_NAME.so from Debian's
+// module directory, beside mpm_event, authz_core and mime) and extra
+// configuration; extra may use {{ROOT}} for the ServerRoot. prepare runs
+// before Apache starts, with the DocumentRoot made. Apache runs its workers
+// as www-data, so the test needs root; without root or Apache it skips,
+// or fails under CI.
+func Start(t *testing.T, modules []string, extra string, prepare func(a *Apache)) *Apache {
+	t.Helper()
+	bin := testenv.Require(t, "apache2", "apache2")
+	for _, m := range modules {
+		if _, err := os.Stat("/usr/lib/apache2/modules/mod_" + m + ".so"); err != nil {
+			pkg := "apache2"
+			if m == "fcgid" {
+				pkg = "libapache2-mod-fcgid"
+			}
+			if testenv.InCI() {
+				t.Fatalf("mod_%s not installed: apt-get install -y %s", m, pkg)
+			}
+			t.Skipf("mod_%s not installed (apt-get install -y %s)", m, pkg)
+		}
+	}
+	if os.Geteuid() != 0 {
+		if testenv.InCI() {
+			t.Fatal("the Apache tests run Apache as root with User www-data")
+		}
+		t.Skip("needs root to run Apache with User www-data")
+	}
+	root, err := os.MkdirTemp("", "apache-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(root, 0o755)
+	a := &Apache{Root: root, WWW: filepath.Join(root, "www")}
+	for _, d := range []string{"conf", "logs", "run", "www"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	port := testenv.FreePort(t)
+	var load strings.Builder
+	for _, m := range append([]string{"mpm_event", "authz_core", "mime"}, modules...) {
+		fmt.Fprintf(&load, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
+	}
+	conf := fmt.Sprintf(`ServerRoot "%[1]s"
+DefaultRuntimeDir "%[1]s/run"
+PidFile "%[1]s/run/httpd.pid"
+Mutex file:%[1]s/run default
+Listen 127.0.0.1:%[2]d
+ServerName 127.0.0.1
+%[3]sUser www-data
+Group www-data
+ErrorLog "%[1]s/logs/error.log"
+LogLevel warn
+TypesConfig /etc/mime.types
+DocumentRoot "%[1]s/www"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "%[1]s/www">
+    Options FollowSymLinks
+    AllowOverride All
+    Require all granted
+</Directory>
+%[4]s
+`, root, port, load.String(), strings.ReplaceAll(extra, "{{ROOT}}", root))
+	os.WriteFile(filepath.Join(root, "conf", "httpd.conf"), []byte(conf), 0o644)
+	a.Base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	if prepare != nil {
+		prepare(a)
+	}
+	a.Chown()
+	if out, err := exec.Command(bin, "-f", filepath.Join(root, "conf", "httpd.conf"), "-k", "start").CombinedOutput(); err != nil {
+		t.Fatalf("apache2: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if pid := a.pid(); pid > 0 {
+			syscall.Kill(pid, syscall.SIGTERM)
+			for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(root, "logs", "error.log"))
+			t.Logf("Apache error.log:\n%s", b)
+		}
+		os.RemoveAll(root)
+	})
+	for i := 0; a.pid() == 0; i++ {
+		if i == 100 {
+			t.Fatal("Apache did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return a
+}
+
+func (a *Apache) pid() int {
+	b, _ := os.ReadFile(filepath.Join(a.Root, "run", "httpd.pid"))
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// WWWData is the user Apache runs the site as.
+func WWWData() (int, int) {
+	u, err := user.Lookup("www-data")
+	if err != nil {
+		return 33, 33 // Debian's fixed ids
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
+// Chown gives the site and the run directory to www-data, as an upload
+// over FTP by the site's owner would be.
+func (a *Apache) Chown() {
+	uid, gid := WWWData()
+	filepath.Walk(a.WWW, func(p string, _ os.FileInfo, _ error) error { return os.Chown(p, uid, gid) })
+	os.Chown(filepath.Join(a.Root, "run"), uid, gid)
+}
