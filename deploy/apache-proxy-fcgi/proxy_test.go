@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,7 +34,8 @@ func TestMain(m *testing.M) {
 func startApp(t *testing.T, dir, listen string) *exec.Cmd {
 	b, _ := os.ReadFile(helloBin)
 	os.WriteFile(filepath.Join(dir, "mysite.fcgi"), b, 0o755)
-	os.WriteFile(filepath.Join(dir, "mysite.env"), []byte("GREETING=v1\nDEBUG=true\nLOG_LEVEL=debug\n"), 0o644)
+	os.Remove(filepath.Join(dir, "mysite.log")) // each run's own
+	os.WriteFile(filepath.Join(dir, "mysite.env"), []byte("GREETING=v1\nDEBUG=true\n"), 0o644)
 	cmd := exec.Command(filepath.Join(dir, "mysite.fcgi"), "-listen", listen, "-socket-mode", "0666")
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -164,6 +166,14 @@ func TestApacheProxyFcgi(t *testing.T) {
 			t.Logf("%d requests through mod_proxy_fcgi across 3 SIGHUP hand-overs, %d failed", ok.Load(), failed.Load())
 			if failed.Load() != 0 {
 				t.Errorf("%d failed; first: %v", failed.Load(), firstErr.Load())
+			}
+			log, _ := os.ReadFile(filepath.Join(appDir, "mysite.log"))
+			if n := bytes.Count(log, []byte("re-executing in place")); n != 3 {
+				t.Errorf("%d re-execs, want 3", n)
+			}
+			// enablereuse pools connections: the hand-overs passed some on.
+			if !regexp.MustCompile(`"connections":[1-9]`).Match(log) {
+				t.Errorf("no pooled connection was passed on:\n%s", log)
 			}
 		})
 	}
