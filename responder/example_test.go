@@ -69,3 +69,54 @@ func ExampleParam() {
 	fmt.Println(resp.StatusCode, string(body))
 	// Output: 200 script /mysite.fcgi, path /sub/path, URL /sub/path?x=1
 }
+
+// Hand a kept-alive connection from one server to the next, as a restart
+// in place does: the web server's connection stays open and its next
+// request is served by the new code.
+func ExampleServer_Handoff() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	l, _ := net.Listen("unix", filepath.Join(dir, "app.sock"))
+	defer l.Close()
+	version := func(v string) *responder.Server {
+		return &responder.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, v)
+		})}
+	}
+	old := version("old code")
+	go old.Serve(l)
+
+	webServer, _ := responder.Dial("unix", l.Addr().String())
+	defer webServer.Close()
+	get := func() {
+		resp, err := webServer.Do(context.Background(), &responder.ClientRequest{
+			KeepConn: true,
+			Params:   map[string]string{"REQUEST_METHOD": "GET", "REQUEST_URI": "/", "SERVER_PROTOCOL": "HTTP/1.1"},
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		fmt.Println(string(body))
+	}
+	get()
+
+	files, err := old.Handoff(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	next := version("new code")
+	defer next.Close()
+	for _, f := range files { // after an exec: os.NewFile on the passed descriptor
+		c, err := net.FileConn(f)
+		f.Close()
+		if err == nil {
+			next.ServeConn(c)
+		}
+	}
+	get()
+	// Output:
+	// old code
+	// new code
+}
