@@ -12,16 +12,17 @@ LDFLAGS    := -s -w
 
 all: test
 
-# examples/hello laid out exactly like an upload, served by the local
-# emulation of Apache + mod_fcgid.
+# examples/guestbook laid out exactly like an upload, served by the local
+# emulation of Apache + mod_fcgid. Its database is build/site/guestbook.db.
 run: site
 	$(SITE)/mysite.fcgi -local -addr $(ADDR)
 
 site:
-	mkdir -p $(SITE)
-	$(GO) build -o $(SITE)/mysite.fcgi ./examples/hello
+	mkdir -p $(SITE)/static
+	$(GO) build -o $(SITE)/mysite.fcgi ./examples/guestbook
 	cp deploy/apache-fcgid/htaccess $(SITE)/.htaccess
-	cp examples/hello/site/mysite.env examples/hello/site/style.css $(SITE)/
+	cp examples/guestbook/site/mysite.env examples/guestbook/site/404.html examples/guestbook/site/500.html $(SITE)/
+	cp examples/guestbook/site/static/style.css $(SITE)/static/
 
 test: vet
 	$(GO) test -race -timeout 15m $(PKGS)
@@ -38,17 +39,21 @@ fuzz:
 	@set -e; for t in $$($(GO) test -list '^Fuzz' ./responder/ | grep ^Fuzz); do \
 		echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./responder/; done
 
-# Upload-ready folders and zips: static binaries for linux/amd64 and arm64.
+# Upload-ready folders and zips of the guestbook: static binaries for
+# linux/amd64 and arm64, modes suEXEC accepts, and UPLOAD.txt.
 dist:
 	@set -e; for arch in amd64 arm64; do \
-		d=dist/hello-linux-$$arch; rm -rf $$d; mkdir -p $$d; \
-		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$d/mysite.fcgi ./examples/hello; \
+		d=dist/guestbook-linux-$$arch; rm -rf $$d; mkdir -p $$d/static; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$d/mysite.fcgi ./examples/guestbook; \
 		cp deploy/apache-fcgid/htaccess $$d/.htaccess; \
-		sed 's/^DEBUG=true/DEBUG=false/; s/local emulation/the host/' examples/hello/site/mysite.env > $$d/mysite.env; \
-		cp examples/hello/site/style.css $$d/; \
-		chmod 755 $$d $$d/mysite.fcgi; chmod 644 $$d/.htaccess $$d/mysite.env $$d/style.css; \
-		(cd dist && rm -f hello-linux-$$arch.zip && zip -qr hello-linux-$$arch.zip hello-linux-$$arch); \
-		echo "dist/hello-linux-$$arch.zip"; done
+		sed 's/^DEBUG=true/DEBUG=false/' examples/guestbook/site/mysite.env > $$d/mysite.env; \
+		cp examples/guestbook/site/404.html examples/guestbook/site/500.html $$d/; \
+		cp examples/guestbook/site/static/style.css $$d/static/; \
+		cp examples/guestbook/UPLOAD.txt $$d/; \
+		chmod 755 $$d $$d/static $$d/mysite.fcgi; \
+		chmod 644 $$d/.htaccess $$d/mysite.env $$d/404.html $$d/500.html $$d/static/style.css $$d/UPLOAD.txt; \
+		(cd dist && rm -f guestbook-linux-$$arch.zip && zip -qr guestbook-linux-$$arch.zip guestbook-linux-$$arch); \
+		echo "dist/guestbook-linux-$$arch.zip"; done
 
 clean:
 	rm -rf build dist

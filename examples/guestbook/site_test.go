@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fcgi-hosting/fcgi/hosting/emulate"
+	"github.com/fcgi-hosting/fcgi/internal/apachetest"
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+)
+
+var siteBin string
+
+func TestMain(m *testing.M) {
+	bin, cleanup := testenv.MustBuild("../guestbook")
+	siteBin = bin
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// layout uploads the guestbook into dir as make site does.
+func layout(t *testing.T, dir string) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(dir, "static"), 0o755)
+	for src, dst := range map[string]string{
+		"../../deploy/apache-fcgid/htaccess": ".htaccess",
+		"site/mysite.env":                    "mysite.env",
+		"site/404.html":                      "404.html",
+		"site/500.html":                      "500.html",
+		"site/static/style.css":              "static/style.css",
+		siteBin:                              "mysite.fcgi",
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if dst == "mysite.fcgi" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// noRedirect lets the tests see the 303 after a post.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func fetch(t *testing.T, method, u string, form url.Values) (int, http.Header, string) {
+	t.Helper()
+	var resp *http.Response
+	var err error
+	if method == "POST" {
+		resp, err = noRedirect.PostForm(u, form)
+	} else {
+		resp, err = noRedirect.Get(u)
+	}
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// checkSite is what a visitor does, at base (the site's URL, ending in /).
+func checkSite(t *testing.T, base string) {
+	prefix := strings.TrimSuffix(mustPath(base), "/")
+	code, _, body := fetch(t, "GET", base, nil)
+	if code != 200 || !strings.Contains(body, `href="`+prefix+`/static/style.css"`) || !strings.Contains(body, `action="`+prefix+`/"`) {
+		t.Fatalf("GET %s: %d, links not under %q:\n%s", base, code, prefix+"/", body)
+	}
+	if code, _, css := fetch(t, "GET", base+"static/style.css", nil); code != 200 || !strings.Contains(css, "pre-wrap") {
+		t.Errorf("the stylesheet: %d", code)
+	}
+	code, hdr, _ := fetch(t, "POST", base, url.Values{"name": {"Ann"}, "message": {"Hello from " + base}})
+	if code != http.StatusSeeOther || hdr.Get("Location") != prefix+"/" {
+		t.Errorf("post: %d to %q, want 303 to %q", code, hdr.Get("Location"), prefix+"/")
+	}
+	if _, _, body := fetch(t, "GET", base, nil); !strings.Contains(body, "Hello from "+base) {
+		t.Errorf("the message posted is not listed")
+	}
+	if code, _, body := fetch(t, "POST", base, url.Values{"name": {""}, "message": {"x"}}); code != 422 || !strings.Contains(body, "Name is required") {
+		t.Errorf("an invalid post: %d", code)
+	}
+	req, _ := http.NewRequest("POST", base, strings.NewReader("name=x&message=y"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("a cross-site post: %v %v, want 403", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
+	if code, _, body := fetch(t, "GET", base+"no/such/page", nil); code != 404 || !strings.Contains(body, "no such page in this guestbook") {
+		t.Errorf("404 page: %d\n%s", code, body)
+	}
+	for _, secret := range []string{"guestbook.db", "guestbook.db-wal", "mysite.env"} {
+		if code, _, _ := fetch(t, "GET", base+secret, nil); code != 403 {
+			t.Errorf("%s served with %d, want 403", secret, code)
+		}
+	}
+}
+
+func mustPath(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		panic(err)
+	}
+	return p.Path
+}
+
+// postConcurrently posts clients×each messages at once and checks that
+// every one was stored, however many processes served them.
+func postConcurrently(t *testing.T, base string, clients, each int) {
+	var wg sync.WaitGroup
+	errs := make(chan string, clients*each)
+	for c := range clients {
+		wg.Go(func() {
+			for i := range each {
+				resp, err := noRedirect.PostForm(base, url.Values{"name": {fmt.Sprint("client ", c)}, "message": {fmt.Sprint("message ", i)}})
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusSeeOther {
+					errs <- fmt.Sprintf("%d %.200s", resp.StatusCode, b)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	n := 0
+	for e := range errs {
+		if n++; n <= 3 {
+			t.Errorf("concurrent post: %s", e)
+		}
+	}
+	_, _, body := fetch(t, "GET", base, nil)
+	want := fmt.Sprintf("%d messages", clients*each+1) // and checkSite's
+	if !strings.Contains(body, want) {
+		t.Errorf("after %d concurrent posts the page does not say %q", clients*each, want)
+	}
+}
+
+func TestSite_LocalEmulation(t *testing.T) {
+	dir := t.TempDir()
+	layout(t, dir)
+	var log strings.Builder
+	var mu sync.Mutex
+	e := &emulate.Emulator{Root: dir, Log: writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return log.Write(p)
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ctx, l) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + l.Addr().String() + "/"
+	checkSite(t, base)
+	postConcurrently(t, base, 8, 15)
+	siteLog, _ := os.ReadFile(filepath.Join(dir, "mysite.log"))
+	if n := strings.Count(string(siteLog), `"message":"starting"`); n < 2 {
+		t.Errorf("%d processes served the concurrent posts; want several, as mod_fcgid runs", n)
+	}
+	if strings.Contains(string(siteLog), "locked") {
+		t.Errorf("the database was found locked:\n%s", siteLog)
+	}
+	if t.Failed() {
+		mu.Lock()
+		t.Logf("emulation:\n%s", log.String())
+		mu.Unlock()
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// The same through the real Apache + mod_fcgid, at the root and in a
+// subdirectory.
+func TestSite_ApacheFcgid(t *testing.T) {
+	a := apachetest.Start(t, []string{"rewrite", "fcgid"}, `LogLevel warn fcgid:info
+FcgidIPCDir "{{ROOT}}/run/fcgidsock"
+FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"`, func(a *apachetest.Apache) {
+		layout(t, a.WWW)
+		layout(t, filepath.Join(a.WWW, "sub"))
+		a.Chown()
+	})
+	checkSite(t, a.Base+"/")
+	checkSite(t, a.Base+"/sub/")
+	postConcurrently(t, a.Base+"/sub/", 8, 15)
+	b, _ := os.ReadFile(filepath.Join(a.WWW, "sub", "mysite.log"))
+	t.Logf("%d processes of sub/mysite.fcgi served", strings.Count(string(b), `"message":"starting"`))
+	if t.Failed() {
+		t.Logf("sub/mysite.log:\n%s", b)
+	}
+}
