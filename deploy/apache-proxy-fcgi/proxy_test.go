@@ -6,15 +6,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/fcgi-hosting/fcgi/internal/apachetest"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
@@ -28,39 +23,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	cleanup()
 	os.Exit(code)
-}
-
-// startApp runs the site as an external server on listen.
-func startApp(t *testing.T, dir, listen string) *exec.Cmd {
-	b, _ := os.ReadFile(helloBin)
-	os.WriteFile(filepath.Join(dir, "mysite.fcgi"), b, 0o755)
-	os.Remove(filepath.Join(dir, "mysite.log")) // each run's own
-	os.WriteFile(filepath.Join(dir, "mysite.env"), []byte("GREETING=v1\nDEBUG=true\n"), 0o644)
-	cmd := exec.Command(filepath.Join(dir, "mysite.fcgi"), "-listen", listen, "-socket-mode", "0666")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "mysite.log"))
-			t.Logf("mysite.log:\n%s", b)
-		}
-	})
-	return cmd
-}
-
-func get(url string) (int, string, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
 }
 
 func TestApacheProxyFcgi(t *testing.T) {
@@ -86,20 +48,12 @@ func TestApacheProxyFcgi(t *testing.T) {
 			} else {
 				conf = strings.Replace(conf, `"unix:/run/mysite/mysite.sock|fcgi://mysite/"`, `"fcgi://`+tc.listen+`/"`, 1)
 			}
-			app := startApp(t, appDir, tc.listen)
+			app := testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", tc.listen, "-socket-mode", "0666")
 			a := apachetest.Start(t, []string{"proxy", "proxy_fcgi"}, conf, func(a *apachetest.Apache) {
 				os.MkdirAll(filepath.Join(a.WWW, "static"), 0o755)
 				os.WriteFile(filepath.Join(a.WWW, "static", "style.css"), []byte("body{}"), 0o644)
 			})
-			for i := 0; ; i++ {
-				if code, _, _ := get(a.Base + "/"); code == 200 {
-					break
-				}
-				if i == 100 {
-					t.Fatal("site not up")
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			testenv.WaitUp(t, a.Base+"/")
 			for _, c := range []struct {
 				path   string
 				status int
@@ -111,7 +65,7 @@ func TestApacheProxyFcgi(t *testing.T) {
 				{"/static/style.css", 200, []string{"body{}"}},
 				{"/stream?n=2", 200, []string{"line 1\nline 2\n"}},
 			} {
-				code, body, err := get(a.Base + c.path)
+				code, body, err := testenv.Get(a.Base + c.path)
 				if err != nil || code != c.status {
 					t.Errorf("%s: %d %v, want %d", c.path, code, err, c.status)
 					continue
@@ -134,43 +88,7 @@ func TestApacheProxyFcgi(t *testing.T) {
 			}
 
 			// A restart by SIGHUP under load loses nothing.
-			var ok, failed atomic.Int64
-			var firstErr atomic.Value
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			for range 4 {
-				wg.Go(func() {
-					for i := 0; i < 50000; i++ {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						code, b, err := get(a.Base + "/")
-						if err != nil || code != 200 || b != "v1\n" {
-							failed.Add(1)
-							firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q %v", code, b, err))
-							continue
-						}
-						ok.Add(1)
-					}
-				})
-			}
-			for range 3 {
-				time.Sleep(300 * time.Millisecond)
-				app.Process.Signal(syscall.SIGHUP)
-			}
-			time.Sleep(300 * time.Millisecond)
-			close(stop)
-			wg.Wait()
-			t.Logf("%d requests through mod_proxy_fcgi across 3 SIGHUP hand-overs, %d failed", ok.Load(), failed.Load())
-			if failed.Load() != 0 {
-				t.Errorf("%d failed; first: %v", failed.Load(), firstErr.Load())
-			}
-			log, _ := os.ReadFile(filepath.Join(appDir, "mysite.log"))
-			if n := bytes.Count(log, []byte("re-executing in place")); n != 3 {
-				t.Errorf("%d re-execs, want 3", n)
-			}
+			log := testenv.ReloadUnderLoad(t, "mod_proxy_fcgi", a.Base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))
 			// enablereuse pools connections: the hand-overs passed some on.
 			if !regexp.MustCompile(`"connections":[1-9]`).Match(log) {
 				t.Errorf("no pooled connection was passed on:\n%s", log)

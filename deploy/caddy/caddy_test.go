@@ -9,11 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
@@ -65,53 +62,14 @@ func startCaddy(t *testing.T, sock, root string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
-// startApp runs the hello site as an external server on sock.
-func startApp(t *testing.T, dir, sock string) *exec.Cmd {
-	b, _ := os.ReadFile(helloBin)
-	os.WriteFile(filepath.Join(dir, "mysite.fcgi"), b, 0o755)
-	os.WriteFile(filepath.Join(dir, "mysite.env"), []byte("GREETING=v1\nDEBUG=true\n"), 0o644)
-	cmd := exec.Command(filepath.Join(dir, "mysite.fcgi"), "-listen", "unix:"+sock)
-	cmd.Dir = dir
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "mysite.log"))
-			t.Logf("mysite.log:\n%s", b)
-		}
-	})
-	return cmd
-}
-
-func get(url string) (int, string, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
 func TestCaddy(t *testing.T) {
 	appDir, root := t.TempDir(), t.TempDir()
 	sock := filepath.Join(appDir, "mysite.sock")
 	os.MkdirAll(filepath.Join(root, "static"), 0o755)
 	os.WriteFile(filepath.Join(root, "static", "style.css"), []byte("body{}"), 0o644)
-	app := startApp(t, appDir, sock)
+	app := testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", "unix:"+sock)
 	base := startCaddy(t, sock, root)
-	for i := 0; ; i++ {
-		if code, _, _ := get(base + "/"); code == 200 {
-			break
-		}
-		if i == 100 {
-			t.Fatal("site not up")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitUp(t, base+"/")
 	for _, c := range []struct {
 		path   string
 		status int
@@ -123,7 +81,7 @@ func TestCaddy(t *testing.T) {
 		{"/static/style.css", 200, []string{"body{}"}},
 		{"/stream?n=3", 200, []string{"line 1\nline 2\nline 3\n"}},
 	} {
-		code, body, err := get(base + c.path)
+		code, body, err := testenv.Get(base + c.path)
 		if err != nil || code != c.status {
 			t.Errorf("%s: %d %v, want %d", c.path, code, err, c.status)
 			continue
@@ -146,41 +104,5 @@ func TestCaddy(t *testing.T) {
 	}
 
 	// A SIGHUP hand-over under load loses nothing.
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for i := 0; i < 50000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, b, err := get(base + "/")
-				if err != nil || code != 200 || b != "v1\n" {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q %v", code, b, err))
-					continue
-				}
-				ok.Add(1)
-			}
-		})
-	}
-	for range 3 {
-		time.Sleep(300 * time.Millisecond)
-		app.Process.Signal(syscall.SIGHUP)
-	}
-	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d requests through Caddy across 3 SIGHUP hand-overs, %d failed", ok.Load(), failed.Load())
-	if failed.Load() != 0 {
-		t.Errorf("%d failed; first: %v", failed.Load(), firstErr.Load())
-	}
-	log, _ := os.ReadFile(filepath.Join(appDir, "mysite.log"))
-	if n := bytes.Count(log, []byte("re-executing in place")); n != 3 {
-		t.Errorf("%d re-execs, want 3", n)
-	}
+	testenv.ReloadUnderLoad(t, "Caddy", base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))
 }

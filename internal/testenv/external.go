@@ -1,0 +1,116 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// StartExternal installs bin as dir/mysite.fcgi with env as its settings
+// file and runs it as an external server on listen (as -listen takes it),
+// with extra flags. It stops the server by PID at the end of the test, and
+// shows its log if the test failed.
+func StartExternal(t *testing.T, bin, dir, env, listen string, extra ...string) *exec.Cmd {
+	t.Helper()
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "mysite.fcgi"), b, 0o755)
+	os.WriteFile(filepath.Join(dir, "mysite.env"), []byte(env), 0o644)
+	os.Remove(filepath.Join(dir, "mysite.log")) // each run's own
+	cmd := exec.Command(filepath.Join(dir, "mysite.fcgi"), append([]string{"-listen", listen}, extra...)...)
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "mysite.log"))
+			t.Logf("mysite.log:\n%s", b)
+		}
+	})
+	return cmd
+}
+
+// Get fetches url over HTTP.
+func Get(url string) (int, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// WaitUp waits up to 5 s for url to answer 200.
+func WaitUp(t *testing.T, url string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if code, _, _ := Get(url); code == 200 {
+			return
+		}
+		if i == 100 {
+			t.Fatal("site not up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ReloadUnderLoad has 4 clients request url, expecting want, while app
+// (whose log is logPath) is sent SIGHUP three times, 300 ms apart. No
+// request may fail, and the log must show the 3 re-executions. through
+// names the web server in the test log. It returns the log.
+func ReloadUnderLoad(t *testing.T, through, url, want string, app *exec.Cmd, logPath string) []byte {
+	t.Helper()
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; i < 50000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, b, err := Get(url)
+				if err != nil || code != 200 || b != want {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q %v", code, b, err))
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	for range 3 {
+		time.Sleep(300 * time.Millisecond)
+		app.Process.Signal(syscall.SIGHUP)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests through %s across 3 SIGHUP hand-overs, %d failed", ok.Load(), through, failed.Load())
+	if failed.Load() != 0 {
+		t.Errorf("%d failed; first: %v", failed.Load(), firstErr.Load())
+	}
+	log, _ := os.ReadFile(logPath)
+	if n := bytes.Count(log, []byte("re-executing in place")); n != 3 {
+		t.Errorf("%d re-execs, want 3", n)
+	}
+	return log
+}
