@@ -1,6 +1,7 @@
 package hosting
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -45,50 +46,68 @@ type watcher struct {
 	paths   []string
 	poll    time.Duration
 	log     zerolog.Logger
+	inotify bool
 	Changed chan string // the path that changed and settled
 
-	mu     sync.Mutex
-	known  map[string]fileState
-	stop   chan struct{}
-	done   chan struct{}
-	notify *fsnotify.Watcher
+	mu    sync.Mutex
+	known map[string]fileState
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 // newWatcher watches the files of known for changes from the states given,
 // taken when the caller read them: a file changed before the watch began
 // (during a re-exec, say) is reported, not taken as the starting point.
 func newWatcher(known map[string]fileState, poll time.Duration, log zerolog.Logger) *watcher {
-	w := &watcher{poll: poll, log: log, Changed: make(chan string, len(known)),
+	return watchFiles(known, poll, log, true)
+}
+
+// watchFiles is newWatcher with inotify optional, for tests of polling.
+func watchFiles(known map[string]fileState, poll time.Duration, log zerolog.Logger, inotify bool) *watcher {
+	w := &watcher{poll: poll, log: log, inotify: inotify, Changed: make(chan string, len(known)),
 		known: maps.Clone(known), stop: make(chan struct{}), done: make(chan struct{})}
 	for p := range known {
 		w.paths = append(w.paths, p)
 	}
-	if nw, err := fsnotify.NewWatcher(); err == nil {
-		dirs := map[string]bool{}
-		for _, p := range w.paths {
-			dirs[filepath.Dir(p)] = true
-		}
-		for d := range dirs {
-			if err := nw.Add(d); err != nil {
-				log.Debug().Err(err).Str("dir", d).Msg("inotify unavailable; polling only")
-			}
-		}
-		w.notify = nw
-	} else {
-		log.Debug().Err(err).Msg("inotify unavailable; polling only")
-	}
 	go w.run()
 	return w
+}
+
+// startInotify watches the directories of the files: a rename-replace
+// upload swaps the directory entry, which a watch on the file would miss.
+func (w *watcher) startInotify() (*fsnotify.Watcher, error) {
+	nw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	dirs := map[string]bool{}
+	for _, p := range w.paths {
+		dirs[filepath.Dir(p)] = true
+	}
+	for d := range dirs {
+		if err := nw.Add(d); err != nil {
+			nw.Close()
+			return nil, fmt.Errorf("watching %s: %w", d, err)
+		}
+	}
+	return nw, nil
 }
 
 func (w *watcher) run() {
 	defer close(w.done)
 	tick := time.NewTicker(w.poll)
 	defer tick.Stop()
+	// Set up here rather than in newWatcher: it costs a thread and a few
+	// hundred microseconds the first request should not wait for.
 	var events chan fsnotify.Event
 	var errs chan error
-	if w.notify != nil {
-		events, errs = w.notify.Events, w.notify.Errors
+	if w.inotify {
+		if nw, err := w.startInotify(); err == nil {
+			defer nw.Close()
+			events, errs = nw.Events, nw.Errors
+		} else {
+			w.log.Debug().Err(err).Msg("inotify unavailable; polling only")
+		}
 	}
 	type change struct {
 		st   fileState
@@ -168,8 +187,5 @@ func (w *watcher) accept(path string) {
 
 func (w *watcher) Close() {
 	close(w.stop)
-	if w.notify != nil {
-		w.notify.Close()
-	}
 	<-w.done
 }

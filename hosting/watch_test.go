@@ -30,11 +30,9 @@ func TestWatcher(t *testing.T) {
 			old := time.Now().Add(-time.Hour)
 			os.Chtimes(p, old, old)
 			env := filepath.Join(dir, "mysite.env")
-			w := newWatcher(map[string]fileState{p: statFile(p), env: statFile(env)}, tc.poll, zerolog.Nop())
+			inotify := tc.poll >= time.Hour
+			w := watchFiles(map[string]fileState{p: statFile(p), env: statFile(env)}, tc.poll, zerolog.Nop(), inotify)
 			defer w.Close()
-			if tc.poll < time.Hour {
-				w.notify.Close() // inotify off
-			}
 			tc.change(p)
 			select {
 			case got := <-w.Changed:
