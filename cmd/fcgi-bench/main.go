@@ -263,6 +263,12 @@ func load(ctx context.Context, cfg *config, dial func() (net.Conn, error)) *resu
 							}
 						}
 						rcancel()
+						if err != nil && ctx.Err() != nil {
+							// Cut off by the end of the run (-d, Ctrl-C):
+							// not the application's failure.
+							drop(c)
+							break
+						}
 						if err != nil {
 							errs[errorKind(err, rctx)]++
 							drop(c)
