@@ -2,13 +2,16 @@
 GO         ?= go
 PKGS       := ./...
 FUZZTIME   ?= 20s
+FUZZPKGS   := ./responder/ ./hosting/
 BENCHCOUNT ?= 5
+BENCHRUNS  ?= 5
+BENCHTIME  ?= 5s
 ADDR       ?= 127.0.0.1:8000
 SITE       := build/site
 VERSION    ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS    := -s -w
 
-.PHONY: all run site test vet bench fuzz dist clean
+.PHONY: all run site test vet bench bench-deps fuzz dist clean
 
 all: test
 
@@ -30,14 +33,21 @@ test: vet
 vet:
 	$(GO) vet $(PKGS)
 
-# Engine beside net/http/fcgi and net/http, same run: compare with benchstat.
+# Every benchmark in one run, written to BENCHMARKS.md: the engine's Go
+# benchmarks beside net/http/fcgi and net/http, fcgi-bench against spawned
+# binaries, wrk through nginx to this engine, net/http/fcgi, C libfcgi,
+# PHP-FPM and net/http, and process figures. `make bench-deps` installs the
+# servers and tools it drives (Debian, as root). Raw output: build/bench/.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./responder/
+	$(GO) run ./internal/benchreport -count $(BENCHCOUNT) -runs $(BENCHRUNS) -d $(BENCHTIME)
+
+bench-deps:
+	apt-get install -y --no-install-recommends nginx-light wrk php8.2-fpm libfcgi-dev gcc
 
 # Each fuzz target for a bounded time; crashers land in testdata/fuzz.
 fuzz:
-	@set -e; for t in $$($(GO) test -list '^Fuzz' ./responder/ | grep ^Fuzz); do \
-		echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./responder/; done
+	@set -e; for p in $(FUZZPKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
+		echo "== $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p; done; done
 
 # Upload-ready folders and zips of the guestbook: static binaries for
 # linux/amd64 and arm64, modes suEXEC accepts, and UPLOAD.txt.

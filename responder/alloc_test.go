@@ -19,7 +19,7 @@ func TestAllocs_Hello(t *testing.T) {
 	s := &Server{Handler: benchHandler(), Logger: &nop}
 	go s.Serve(l)
 	defer s.Close()
-	fc := newFCGIBenchConn(t, l.Addr().String(), "/hello", nil)
+	fc := newFCGIBenchConn(t, l.Addr().String(), "/hello", nil, 1)
 	defer fc.c.Close()
 	for range 100 { // warm the pools
 		fc.roundTrip(t)

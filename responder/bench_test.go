@@ -22,6 +22,7 @@ import (
 var (
 	helloBody = []byte("Hello, world\n")
 	body64K   = bytes.Repeat([]byte("x"), 64<<10)
+	body1M    = bytes.Repeat([]byte("x"), 1<<20)
 )
 
 func benchHandler() http.Handler {
@@ -31,6 +32,7 @@ func benchHandler() http.Handler {
 		w.Write(helloBody)
 	})
 	mux.HandleFunc("/64k", func(w http.ResponseWriter, r *http.Request) { w.Write(body64K) })
+	mux.HandleFunc("/1m", func(w http.ResponseWriter, r *http.Request) { w.Write(body1M) })
 	mux.HandleFunc("/post", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
 		w.Write([]byte(strconv.FormatInt(n, 10)))
@@ -69,12 +71,14 @@ func listenBench(b testing.TB) net.Listener {
 
 // fcgiBenchConn sends one prepared request again and again.
 type fcgiBenchConn struct {
-	c   net.Conn
-	req []byte
-	rr  recordReader
+	c        net.Conn
+	req      []byte
+	inFlight int
+	rr       recordReader
 }
 
-func newFCGIBenchConn(b testing.TB, addr, uri string, body []byte) *fcgiBenchConn {
+// inFlight requests (ids 1 to inFlight) go out in one write, multiplexed.
+func newFCGIBenchConn(b testing.TB, addr, uri string, body []byte, inFlight int) *fcgiBenchConn {
 	c, err := net.Dial("unix", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -84,11 +88,14 @@ func newFCGIBenchConn(b testing.TB, addr, uri string, body []byte) *fcgiBenchCon
 		params["REQUEST_METHOD"] = "POST"
 		params["CONTENT_LENGTH"] = strconv.Itoa(len(body))
 	}
-	req := beginRecord(1, RoleResponder, true)
-	req = append(req, paramsRecords(1, params)...)
-	req = appendStream(req, typeStdin, 1, body)
-	req = appendRecord(req, typeStdin, 1, nil)
-	return &fcgiBenchConn{c: c, req: req, rr: recordReader{r: c, buf: make([]byte, recordBufLen)}}
+	var req []byte
+	for id := uint16(1); id <= uint16(inFlight); id++ {
+		req = append(req, beginRecord(id, RoleResponder, true)...)
+		req = append(req, paramsRecords(id, params)...)
+		req = appendStream(req, typeStdin, id, body)
+		req = appendRecord(req, typeStdin, id, nil)
+	}
+	return &fcgiBenchConn{c: c, req: req, inFlight: inFlight, rr: recordReader{r: c, buf: make([]byte, recordBufLen)}}
 }
 
 func (fc *fcgiBenchConn) roundTrip(b testing.TB) int {
@@ -96,7 +103,7 @@ func (fc *fcgiBenchConn) roundTrip(b testing.TB) int {
 		b.Fatal(err)
 	}
 	n := 0
-	for {
+	for ended := 0; ended < fc.inFlight; {
 		h, content, err := fc.rr.next()
 		if err != nil {
 			b.Fatal(err)
@@ -105,21 +112,24 @@ func (fc *fcgiBenchConn) roundTrip(b testing.TB) int {
 		case typeStdout:
 			n += len(content)
 		case typeEndRequest:
-			return n
+			ended++
 		}
 	}
+	return n
 }
 
-func benchFCGI(b *testing.B, uri string, body []byte) {
+func benchFCGI(b *testing.B, uri string, body []byte) { benchFCGIInFlight(b, uri, body, 1) }
+
+func benchFCGIInFlight(b *testing.B, uri string, body []byte, inFlight int) {
 	for _, s := range benchServers() {
 		b.Run(s.name, func(b *testing.B) {
 			l := listenBench(b)
 			defer s.start(l)()
-			fc := newFCGIBenchConn(b, l.Addr().String(), uri, body)
+			fc := newFCGIBenchConn(b, l.Addr().String(), uri, body, inFlight)
 			defer fc.c.Close()
 			fc.roundTrip(b)
 			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
+			b.SetBytes(int64(len(body) * inFlight))
 			b.ResetTimer()
 			for b.Loop() {
 				fc.roundTrip(b)
@@ -174,6 +184,12 @@ func BenchmarkHello(b *testing.B) {
 
 func BenchmarkResponse64K(b *testing.B) { benchFCGI(b, "/64k", nil) }
 
+func BenchmarkResponse1M(b *testing.B) { benchFCGI(b, "/1m", nil) }
+
+// BenchmarkMultiplexed8 keeps eight hello requests in flight on one
+// connection; an op is all eight.
+func BenchmarkMultiplexed8(b *testing.B) { benchFCGIInFlight(b, "/hello", nil, 8) }
+
 func BenchmarkPost1M(b *testing.B) { benchFCGI(b, "/post", bytes.Repeat([]byte("p"), 1<<20)) }
 
 // BenchmarkHelloParallel runs one kept-alive connection per goroutine.
@@ -184,7 +200,7 @@ func BenchmarkHelloParallel(b *testing.B) {
 			defer s.start(l)()
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				fc := newFCGIBenchConn(b, l.Addr().String(), "/hello", nil)
+				fc := newFCGIBenchConn(b, l.Addr().String(), "/hello", nil, 1)
 				defer fc.c.Close()
 				for pb.Next() {
 					fc.roundTrip(b)

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkHello/engine-2   64818   18955 ns/op   4503 B/op   19 allocs/op
+BenchmarkHello/engine-2   41300   25592 ns/op   4511 B/op   19 allocs/op
+BenchmarkHello/engine-2   48589   23374 ns/op   4505 B/op   18 allocs/op
+BenchmarkPost1M/stdlib-2   3481   448742 ns/op   2336.70 MB/s   73232 B/op   0 allocs/op
+PASS
+`
+	got := parseGoBench(out)
+	want := []goBench{
+		{name: "Hello/engine", nsOp: 23374, bytesOp: 4505, alloc: 19},
+		{name: "Post1M/stdlib", nsOp: 448742, bytesOp: 73232, alloc: 0},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("benchmark %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestParseBenchOutput(t *testing.T) {
+	rps, errs := parseBenchOutput("requests:   1000 in 1s\nthroughput: 21806 req/s, 0.3 MB/s\nerrors:     3  timeout: 3\n")
+	if rps != 21806 || errs != 3 {
+		t.Fatalf("got %v req/s and %d errors, want 21806 and 3", rps, errs)
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 999.6: "1,000", 21806: "21,806", 1234567: "1,234,567"} {
+		if got := thousands(in); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestReportMarksMissedTargets(t *testing.T) {
+	r := &report{opts: &options{runs: 1, conns: 1}, gobench: []goBench{
+		{name: "Hello/engine", nsOp: 30000, alloc: 19},
+		{name: "Hello/stdlib", nsOp: 60000, alloc: 91},
+		{name: "Hello/nethttp", nsOp: 15000, alloc: 20},
+	}}
+	md := r.markdown()
+	for _, want := range []string{
+		"| In process, hello: at least 3x the throughput of net/http/fcgi | 2.00x (30.0 µs vs 60.0 µs) | **missed** |",
+		"| In process, hello: fewer allocations than net/http | 19 vs 20 | met |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
