@@ -1,0 +1,173 @@
+package h2o_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+)
+
+// startH2O runs H2O with h2o.conf, its marked lines pointed at a free port,
+// static and the binary, and stops it (by PID) at the end of the test.
+func startH2O(t *testing.T, static, binary string) string {
+	bin := testenv.Require(t, "h2o", "h2o")
+	dir := t.TempDir()
+	port := testenv.FreePort(t)
+	tmpl, err := os.ReadFile("h2o.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer(
+		"  port: 80\n", fmt.Sprintf("  host: 127.0.0.1\n  port: %d\n", port),
+		"/srv/mysite/static", static,
+		"/srv/mysite/mysite.fcgi", binary,
+	).Replace(string(tmpl))
+	if !strings.Contains(conf, binary) || !strings.Contains(conf, static) || strings.Contains(conf, "port: 80\n") {
+		t.Fatal("h2o.conf's marked lines changed; update the test")
+	}
+	conf = fmt.Sprintf("pid-file: %s/h2o.pid\nerror-log: %s/error.log\n", dir, dir) + conf
+	if os.Geteuid() == 0 {
+		conf = "user: root\n" + conf // else H2O drops to nobody, who cannot write the log
+	}
+	path := filepath.Join(dir, "h2o.conf")
+	os.WriteFile(path, []byte(conf), 0o644)
+	cmd := exec.Command(bin, "-c", path)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("h2o:\n%s\nerror.log:\n%s", out.String(), errLog)
+		}
+	})
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+func TestH2O(t *testing.T) {
+	helloBin, cleanup := testenv.MustBuild("../../examples/hello")
+	defer cleanup()
+	site, static := t.TempDir(), t.TempDir()
+	binary := filepath.Join(site, "mysite.fcgi")
+	b, err := os.ReadFile(helloBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(binary, b, 0o755)
+	envPath := filepath.Join(site, "mysite.env")
+	os.WriteFile(envPath, []byte("GREETING=v1\nDEBUG=true\nRELOAD_POLL=200ms\n"), 0o644)
+	os.WriteFile(filepath.Join(static, "style.css"), []byte("body{}"), 0o644)
+	base := startH2O(t, static, binary)
+	testenv.WaitUp(t, base+"/")
+
+	for _, c := range []struct {
+		path   string
+		status int
+		want   []string
+	}{
+		{"/", 200, []string{"v1\n"}},
+		{"/info?x=1&y=%C3%A9", 200, []string{"mode: fastcgi", "path: /info", "QUERY_STRING=x=1&y=%C3%A9", "link_to_echo: /echo", "SERVER_SOFTWARE=h2o/"}},
+		{"/no/such/page", 404, []string{"Not Found"}},
+		{"/static/style.css", 200, []string{"body{}"}},
+		{"/stream?n=3", 200, []string{"line 1\nline 2\nline 3\n"}},
+	} {
+		code, body, err := testenv.Get(base + c.path)
+		if err != nil || code != c.status {
+			t.Errorf("%s: %d %v, want %d", c.path, code, err, c.status)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q:\n%s", c.path, w, body)
+			}
+		}
+	}
+	body := bytes.Repeat([]byte("0123456789"), 10<<10)
+	resp, err := http.Post(base+"/echo", "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, body) {
+		t.Errorf("POST 100 KiB echoed %d bytes", len(got))
+	}
+
+	// H2O never respawns what it spawned: an edit of the settings file must
+	// re-execute the process in place, under load, losing nothing.
+	_, before, _ := testenv.Get(base + "/info")
+	var ok, failed atomic.Int64
+	var sawV2 atomic.Bool
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; i < 20000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, body, err := testenv.Get(base + "/")
+				switch {
+				case err != nil || code != 200:
+					failed.Add(1)
+					t.Logf("during the reload: %d %v %q", code, err, body)
+				case body == "v2\n":
+					sawV2.Store(true)
+					ok.Add(1)
+				default:
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	os.WriteFile(envPath, []byte("GREETING=v2\nDEBUG=true\nRELOAD_POLL=200ms\n"), 0o644)
+	deadline := time.Now().Add(15 * time.Second)
+	for !sawV2.Load() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if !sawV2.Load() {
+		t.Fatal("the settings edit never took effect")
+	}
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed across the reload", failed.Load(), failed.Load()+ok.Load())
+	}
+	_, after, _ := testenv.Get(base + "/info")
+	if pid := pidLine(before); pid == "" || pid != pidLine(after) {
+		t.Errorf("the process was not re-executed in place: %q before, %q after", pid, pidLine(after))
+	}
+	logged, _ := os.ReadFile(filepath.Join(site, "mysite.log"))
+	if !bytes.Contains(logged, []byte("re-executing in place")) {
+		t.Errorf("the log does not show the re-exec:\n%s", logged)
+	}
+	t.Logf("%d requests across the reload, 0 failed", ok.Load())
+}
+
+func pidLine(info string) string {
+	for line := range strings.Lines(info) {
+		if strings.HasPrefix(line, "pid: ") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
