@@ -1,0 +1,190 @@
+package systemd_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+	"github.com/fcgi-hosting/fcgi/responder"
+)
+
+// unit reads the [Service] settings of mysite.service.
+func unit(t *testing.T) map[string]string {
+	f, err := os.Open("mysite.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	service := map[string]string{}
+	section := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			section = line
+		case section == "[Service]":
+			k, v, _ := strings.Cut(line, "=")
+			service[k] = v
+		}
+	}
+	return service
+}
+
+func get(sock string) (string, error) {
+	c, err := responder.Dial("unix", sock)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := c.Do(ctx, &responder.ClientRequest{Params: map[string]string{
+		"REQUEST_METHOD": "GET", "REQUEST_URI": "/", "SCRIPT_NAME": "", "PATH_INFO": "/",
+		"SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "localhost", "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+	}})
+	if err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != 200 {
+		return string(b), &statusError{resp.StatusCode}
+	}
+	return string(b), err
+}
+
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return "status " + strconv.Itoa(e.code) }
+
+// TestUnit does what systemd does with mysite.service's commands (the
+// sandboxing lines need systemd itself): start, reload under load, stop.
+func TestUnit(t *testing.T) {
+	svc := unit(t)
+	bin, cleanup := testenv.MustBuild("../../examples/hello")
+	defer cleanup()
+	site, run := t.TempDir(), t.TempDir()
+	paths := strings.NewReplacer("/srv/mysite", site, "/run/mysite", run)
+	b, _ := os.ReadFile(bin)
+	os.WriteFile(filepath.Join(site, "mysite.fcgi"), b, 0o755)
+	envPath := filepath.Join(site, "mysite.env")
+	os.WriteFile(envPath, []byte("GREETING=v1\n"), 0o644)
+
+	if svc["Type"] != "simple" || svc["RuntimeDirectory"] != "mysite" {
+		t.Fatalf("Type=%s RuntimeDirectory=%s: the test assumes simple and mysite", svc["Type"], svc["RuntimeDirectory"])
+	}
+	argv := strings.Fields(paths.Replace(svc["ExecStart"]))
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = paths.Replace(svc["WorkingDirectory"])
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(site, "mysite.log"))
+			t.Logf("mysite.log:\n%s", log)
+		}
+	}()
+	sock := filepath.Join(run, "mysite.sock")
+	for i := 0; ; i++ {
+		if body, err := get(sock); err == nil && body == "v1\n" {
+			break
+		} else if i == 100 {
+			t.Fatalf("not serving on %s: %q %v", sock, body, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode %v %v, want 0660 as -socket-mode says", fi.Mode().Perm(), err)
+	}
+
+	// systemctl reload under load: the new settings, same PID, nothing lost.
+	os.WriteFile(envPath, []byte("GREETING=v2\n"), 0o644)
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; i < 20000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := get(sock); err != nil {
+					failed.Add(1)
+					t.Logf("during the reload: %v", err)
+				} else {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	reload := strings.Fields(strings.ReplaceAll(svc["ExecReload"], "$MAINPID", strconv.Itoa(cmd.Process.Pid)))
+	if out, err := exec.Command(reload[0], reload[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("ExecReload: %v %s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if body, err := get(sock); err == nil && body == "v2\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ExecReload did not bring in the new settings")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed across systemctl reload", failed.Load(), failed.Load()+ok.Load())
+	}
+	select {
+	case <-exited:
+		t.Fatalf("the main process exited on reload (%v): systemd would take the service as stopped", waitErr)
+	default:
+	}
+
+	// systemctl stop: KillSignal, then a clean exit within TimeoutStopSec.
+	sig := map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT}[svc["KillSignal"]]
+	timeout, err := strconv.Atoi(svc["TimeoutStopSec"])
+	if sig == 0 || err != nil {
+		t.Fatalf("KillSignal=%s TimeoutStopSec=%s", svc["KillSignal"], svc["TimeoutStopSec"])
+	}
+	cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("stop: %v, want exit status 0 (Restart=on-failure would restart it)", waitErr)
+		}
+	case <-time.After(time.Duration(timeout) * time.Second):
+		t.Fatalf("still running %ds after %s: systemd would SIGKILL it", timeout, svc["KillSignal"])
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket file left behind after stop: %v", err)
+	}
+	t.Logf("%d requests across systemctl reload, 0 failed", ok.Load())
+}
