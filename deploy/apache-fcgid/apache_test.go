@@ -1,14 +1,11 @@
 package apachefcgid_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,36 +104,7 @@ func TestApacheFcgid_ReloadUnderLoad(t *testing.T) {
 	if code, body, _, err := a.get("/"); err != nil || code != 200 {
 		t.Fatalf("%d %q %v", code, body, err)
 	}
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 10 * time.Second}
-	for range 4 {
-		wg.Go(func() {
-			for i := 0; i < 50000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(a.base + "/")
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "v") {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q", resp.StatusCode, b))
-					continue
-				}
-				ok.Add(1)
-			}
-		})
-	}
+	load := testenv.StartLoad(testenv.GetWant(a.base+"/", func(body string) bool { return strings.HasPrefix(body, "v") }))
 	bin := filepath.Join(a.www, "mysite.fcgi")
 	logHas := func(s string, n int) func() bool {
 		return func() bool {
@@ -144,36 +112,23 @@ func TestApacheFcgid_ReloadUnderLoad(t *testing.T) {
 			return strings.Count(string(b), s) >= n
 		}
 	}
-	waitFor := func(what string, cond func() bool) {
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if cond() {
-				return
-			}
-		}
-		t.Errorf("timed out waiting for %s", what)
-	}
 	time.Sleep(300 * time.Millisecond)
 	now := time.Now()
 	os.Chtimes(bin, now, now)
-	waitFor("a hand-over after touch", logHas("re-executing in place", 1))
+	testenv.WaitFor(t, "a hand-over after touch", logHas("re-executing in place", 1))
 	time.Sleep(300 * time.Millisecond)
 
 	oldClass := siteProcesses(a.www)
 	a.upload(a.www, helloBin)
-	waitFor("the replaced binary to serve", logHas(`"mode":"fastcgi"`, 3))
+	testenv.WaitFor(t, "the replaced binary to serve", logHas(`"mode":"fastcgi"`, 3))
 	time.Sleep(300 * time.Millisecond)
 
 	os.WriteFile(filepath.Join(a.www, "mysite.env"), []byte("GREETING=v2\n"), 0o644)
-	waitFor("the new greeting", func() bool { _, body, _, _ := a.get("/"); return body == "v2\n" })
-	close(stop)
-	wg.Wait()
-	t.Logf("%d requests through Apache, %d failed", ok.Load(), failed.Load())
-	if failed.Load() != 0 {
-		t.Errorf("%d requests failed during reloads; first: %v", failed.Load(), firstErr.Load())
-	}
+	testenv.WaitFor(t, "the new greeting", func() bool { _, body, _, _ := a.get("/"); return body == "v2\n" })
+	load.Stop(t, "through Apache across a touch, an upload and a settings edit")
 	// mod_fcgid starts the re-uploaded file as a new process class; the
 	// processes of the old one must not linger.
-	waitFor("the old binary's processes to exit", func() bool {
+	testenv.WaitFor(t, "the old binary's processes to exit", func() bool {
 		for _, pid := range oldClass {
 			if _, err := os.Stat("/proc/" + pid); err == nil {
 				return false

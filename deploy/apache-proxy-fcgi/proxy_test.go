@@ -1,10 +1,7 @@
 package apacheproxyfcgi_test
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,38 +51,7 @@ func TestApacheProxyFcgi(t *testing.T) {
 				os.WriteFile(filepath.Join(a.WWW, "static", "style.css"), []byte("body{}"), 0o644)
 			})
 			testenv.WaitUp(t, a.Base+"/")
-			for _, c := range []struct {
-				path   string
-				status int
-				want   []string
-			}{
-				{"/", 200, []string{"v1\n"}},
-				{"/info?x=1", 200, []string{`prefix: ""`, "path: /info", "mode: external", "QUERY_STRING=x=1"}},
-				{"/sub/path", 404, []string{"Not Found"}},
-				{"/static/style.css", 200, []string{"body{}"}},
-				{"/stream?n=2", 200, []string{"line 1\nline 2\n"}},
-			} {
-				code, body, err := testenv.Get(a.Base + c.path)
-				if err != nil || code != c.status {
-					t.Errorf("%s: %d %v, want %d", c.path, code, err, c.status)
-					continue
-				}
-				for _, w := range c.want {
-					if !strings.Contains(body, w) {
-						t.Errorf("%s lacks %q:\n%s", c.path, w, body)
-					}
-				}
-			}
-			body := bytes.Repeat([]byte("0123456789"), 10<<10)
-			resp, err := http.Post(a.Base+"/echo", "application/octet-stream", bytes.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if !bytes.Equal(got, body) {
-				t.Errorf("POST 100 KiB echoed %d bytes", len(got))
-			}
+			testenv.CheckHelloSite(t, a.Base, `prefix: ""`, "mode: external")
 
 			// A restart by SIGHUP under load loses nothing.
 			log := testenv.ReloadUnderLoad(t, "mod_proxy_fcgi", a.Base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))

@@ -9,8 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,52 +142,18 @@ func TestLighttpd_ReloadUnderLoad(t *testing.T) {
 	if code, _, err := get(s.base, "/"); code != 200 || err != nil {
 		t.Fatalf("%d %v", code, err)
 	}
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for i := 0; i < 50000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, body, err := get(s.base, "/")
-				if err != nil || code != 200 || !strings.HasPrefix(body, "v") {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q %v", code, body, err))
-					continue
-				}
-				ok.Add(1)
-			}
-		})
-	}
+	load := testenv.StartLoad(testenv.GetWant(s.base+"/", func(body string) bool { return strings.HasPrefix(body, "v") }))
 	log := func() string { b, _ := os.ReadFile(filepath.Join(s.site, "mysite.log")); return string(b) }
-	waitFor := func(what string, cond func() bool) {
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if cond() {
-				return
-			}
-		}
-		t.Errorf("timed out waiting for %s", what)
-	}
 	bin := filepath.Join(s.site, "mysite.fcgi")
 	time.Sleep(200 * time.Millisecond)
 	now := time.Now()
 	os.Chtimes(bin, now, now)
-	waitFor("a hand-over after touch", func() bool { return strings.Count(log(), "re-executing in place") >= 1 })
+	testenv.WaitFor(t, "a hand-over after touch", func() bool { return strings.Count(log(), "re-executing in place") >= 1 })
 	b, _ := os.ReadFile(helloBin)
 	os.WriteFile(bin+".part", b, 0o755)
 	os.Rename(bin+".part", bin)
-	waitFor("a hand-over after the upload", func() bool { return strings.Count(log(), "re-executing in place") >= 2 })
+	testenv.WaitFor(t, "a hand-over after the upload", func() bool { return strings.Count(log(), "re-executing in place") >= 2 })
 	os.WriteFile(filepath.Join(s.site, "mysite.env"), []byte("GREETING=v2\n"), 0o644)
-	waitFor("the new greeting", func() bool { _, body, _ := get(s.base, "/"); return body == "v2\n" })
-	close(stop)
-	wg.Wait()
-	t.Logf("%d requests through lighttpd, %d failed", ok.Load(), failed.Load())
-	if failed.Load() != 0 {
-		t.Errorf("%d requests failed during reloads; first: %v", failed.Load(), firstErr.Load())
-	}
+	testenv.WaitFor(t, "the new greeting", func() bool { _, body, _ := get(s.base, "/"); return body == "v2\n" })
+	load.Stop(t, "through lighttpd across a touch, an upload and a settings edit")
 }

@@ -2,14 +2,11 @@ package testenv
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -44,9 +41,11 @@ func StartExternal(t *testing.T, bin, dir, env, listen string, extra ...string) 
 	return cmd
 }
 
-// Get fetches url over HTTP.
+var client = &http.Client{Timeout: 10 * time.Second}
+
+// Get fetches url over HTTP, giving up after 10 s.
 func Get(url string) (int, string, error) {
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		return 0, "", err
 	}
@@ -75,39 +74,13 @@ func WaitUp(t *testing.T, url string) {
 // names the web server in the test log. It returns the log.
 func ReloadUnderLoad(t *testing.T, through, url, want string, app *exec.Cmd, logPath string) []byte {
 	t.Helper()
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for i := 0; i < 50000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, b, err := Get(url)
-				if err != nil || code != 200 || b != want {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q %v", code, b, err))
-					continue
-				}
-				ok.Add(1)
-			}
-		})
-	}
+	load := StartLoad(GetWant(url, func(b string) bool { return b == want }))
 	for range 3 {
 		time.Sleep(300 * time.Millisecond)
 		app.Process.Signal(syscall.SIGHUP)
 	}
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d requests through %s across 3 SIGHUP hand-overs, %d failed", ok.Load(), through, failed.Load())
-	if failed.Load() != 0 {
-		t.Errorf("%d failed; first: %v", failed.Load(), firstErr.Load())
-	}
+	load.Stop(t, "through "+through+" across 3 SIGHUP hand-overs")
 	log, _ := os.ReadFile(logPath)
 	if n := bytes.Count(log, []byte("re-executing in place")); n != 3 {
 		t.Errorf("%d re-execs, want 3", n)

@@ -1,0 +1,123 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// CheckHelloSite checks examples/hello served at base with GREETING=v1 and
+// DEBUG=true, a static file static/style.css holding "body{}" beside it:
+// the greeting, query strings and the script prefix as the application
+// sees them (/info shows the parameters, each of info must be there), the
+// 404 page, the static file served by the web server, a streamed response
+// and a 100 KiB POST echoed back.
+func CheckHelloSite(t *testing.T, base string, info ...string) {
+	t.Helper()
+	for _, c := range []struct {
+		path   string
+		status int
+		want   []string
+	}{
+		{"/", 200, []string{"v1\n"}},
+		{"/info?x=1&y=%C3%A9", 200, append([]string{"path: /info", "QUERY_STRING=x=1&y=%C3%A9", "link_to_echo: /echo"}, info...)},
+		{"/no/such/page", 404, []string{"Not Found"}},
+		{"/static/style.css", 200, []string{"body{}"}},
+		{"/stream?n=3", 200, []string{"line 1\nline 2\nline 3\n"}},
+	} {
+		code, body, err := Get(base + c.path)
+		if err != nil || code != c.status {
+			t.Errorf("%s: %d %v, want %d", c.path, code, err, c.status)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q:\n%s", c.path, w, body)
+			}
+		}
+	}
+	body := bytes.Repeat([]byte("0123456789"), 10<<10)
+	resp, err := http.Post(base+"/echo", "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, body) {
+		t.Errorf("POST 100 KiB echoed %d bytes", len(got))
+	}
+}
+
+// Load is 4 clients calling a request function again and again (at most
+// 50,000 times each) until Stop.
+type Load struct {
+	ok, failed atomic.Int64
+	firstErr   atomic.Value
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+// StartLoad starts the clients; request returns an error for a request
+// that did not get the expected answer.
+func StartLoad(request func() error) *Load {
+	l := &Load{stop: make(chan struct{})}
+	for range 4 {
+		l.wg.Go(func() {
+			for i := 0; i < 50000; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				if err := request(); err != nil {
+					l.failed.Add(1)
+					l.firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				l.ok.Add(1)
+			}
+		})
+	}
+	return l
+}
+
+// Stop ends the clients and fails t if any request failed; what names the
+// load in the test log ("through nginx across 3 SIGHUP hand-overs").
+func (l *Load) Stop(t *testing.T, what string) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("%d requests %s, %d failed", l.ok.Load(), what, l.failed.Load())
+	if n := l.failed.Load(); n != 0 {
+		t.Errorf("%d of %d requests failed; first: %v", n, n+l.ok.Load(), l.firstErr.Load())
+	}
+}
+
+// GetWant is a request for StartLoad: url must answer 200 with a body
+// accepted by ok.
+func GetWant(url string, ok func(body string) bool) func() error {
+	return func() error {
+		code, body, err := Get(url)
+		if err != nil || code != 200 || !ok(body) {
+			return fmt.Errorf("%d %q %v", code, body, err)
+		}
+		return nil
+	}
+}
+
+// WaitFor polls cond for up to 15 s and fails t if it never holds.
+func WaitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Errorf("timed out waiting for %s", what)
+}
