@@ -7,6 +7,8 @@
 //	/stream?n=N   N lines, each flushed at once
 //	/slow?ms=N    answers after N ms, unless the request is cancelled first
 //	/panic        panics, to show the error page
+//	/headers/...  the path, the X-Test header and the cookies it got; sets a cookie
+//	/go           redirects to /info, under the script prefix
 package main
 
 import (
@@ -74,6 +76,17 @@ func newMux() *http.ServeMux {
 			fmt.Fprintf(w, "slept %d ms\n", ms)
 		case <-r.Context().Done():
 		}
+	})
+	mux.HandleFunc("GET /headers/", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "seen", Value: "1", Path: hosting.URL(r, "/")})
+		w.Header().Set("X-Echo", r.Header.Get("X-Test"))
+		fmt.Fprintf(w, "path: %s\nx-test: %s\n", r.URL.Path, r.Header.Get("X-Test"))
+		for _, c := range r.Cookies() {
+			fmt.Fprintf(w, "cookie: %s=%s\n", c.Name, c.Value)
+		}
+	})
+	mux.HandleFunc("GET /go", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, hosting.URL(r, "/info"), http.StatusSeeOther)
 	})
 	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) {
 		panic("you asked for it")

@@ -12,14 +12,16 @@ import (
 	"time"
 )
 
-// CheckHelloSite checks examples/hello served at base with GREETING=v1 and
-// DEBUG=true, a static file static/style.css holding "body{}" beside it:
-// the greeting, query strings and the script prefix as the application
-// sees them (/info shows the parameters, each of info must be there), the
-// 404 page, the static file served by the web server, a streamed response
-// and a 100 KiB POST echoed back.
+// CheckHelloSite checks examples/hello served at the root of base with
+// GREETING=v1 and DEBUG=true, a static file static/style.css holding
+// "body{}" beside it: the greeting, query strings and the script prefix as
+// the application sees them (/info shows the parameters, each of info must
+// be there), the 404 page, the static file served by the web server, a
+// streamed response, a 100 KiB POST echoed back, HEAD, headers and cookies
+// both ways, a UTF-8 path, and a redirect that carries the prefix.
 func CheckHelloSite(t *testing.T, base string, info ...string) {
 	t.Helper()
+	checkRoundTrips(t, base)
 	for _, c := range []struct {
 		path   string
 		status int
@@ -120,4 +122,48 @@ func WaitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Errorf("timed out waiting for %s", what)
+}
+
+func checkRoundTrips(t *testing.T, base string) {
+	t.Helper()
+	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	do := func(method, path string, set func(*http.Request)) (*http.Response, string) {
+		req, err := http.NewRequest(method, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set != nil {
+			set(req)
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	if resp, body := do("HEAD", "/", nil); resp.StatusCode != 200 || body != "" {
+		t.Errorf("HEAD /: %d with %d bytes of body, want 200 and none", resp.StatusCode, len(body))
+	}
+	resp, body := do("GET", "/headers/caf%C3%A9", func(r *http.Request) {
+		r.Header.Set("X-Test", "ünïcode ok")
+		r.AddCookie(&http.Cookie{Name: "session", Value: "abc123"})
+	})
+	for _, want := range []string{"path: /headers/café\n", "x-test: ünïcode ok\n", "cookie: session=abc123\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/headers lacks %q:\n%s", want, body)
+		}
+	}
+	if got := resp.Header.Get("X-Echo"); got != "ünïcode ok" {
+		t.Errorf("X-Echo %q, want the X-Test sent", got)
+	}
+	if got := resp.Header.Get("Set-Cookie"); !strings.HasPrefix(got, "seen=1; Path=/") {
+		t.Errorf("Set-Cookie %q, want seen=1; Path=/", got)
+	}
+	if resp, _ := do("GET", "/go", nil); resp.StatusCode != 303 || resp.Header.Get("Location") != "/info" {
+		t.Errorf("/go: %d to %q, want 303 to /info", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }
