@@ -9,8 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -281,28 +279,13 @@ func TestSpawned_ReloadUnderLoad(t *testing.T) {
 	s.spawn()
 	s.mustGet("/") // up, and watching
 	pid := s.cmd.Process.Pid
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for i := 0; i < 20000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, body, err := s.get("/")
-				if err != nil || code != 200 || !strings.HasPrefix(body, "v") {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q %v", code, body, err))
-					continue
-				}
-				ok.Add(1)
-			}
-		})
-	}
+	load := testenv.StartLoad(func() error {
+		code, body, err := s.get("/")
+		if err != nil || code != 200 || !strings.HasPrefix(body, "v") {
+			return fmt.Errorf("%d %q %v", code, body, err)
+		}
+		return nil
+	})
 	reexecs := func() int { return strings.Count(s.log(), "re-executing in place") }
 
 	now := time.Now()
@@ -314,13 +297,7 @@ func TestSpawned_ReloadUnderLoad(t *testing.T) {
 
 	s.writeEnv("GREETING=v2\n")
 	waitFor(t, "the new greeting", func() bool { _, body, _ := s.get("/"); return body == "v2\n" })
-	close(stop)
-	wg.Wait()
-
-	t.Logf("%d requests served, %d failed, %d hand-overs", ok.Load(), failed.Load(), reexecs())
-	if failed.Load() != 0 {
-		t.Errorf("%d requests failed during reloads; first: %v", failed.Load(), firstErr.Load())
-	}
+	load.Stop(t, fmt.Sprintf("across %d hand-overs", reexecs()))
 	if s.cmd.Process.Pid != pid || s.cmd.ProcessState != nil {
 		t.Errorf("the process was replaced, not re-executed in place")
 	}

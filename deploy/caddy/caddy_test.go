@@ -1,13 +1,11 @@
 package caddy_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
@@ -45,18 +43,7 @@ func startCaddy(t *testing.T, sock, root string) string {
 	os.WriteFile(path, []byte(conf), 0o644)
 	cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
 	cmd.Env = []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "PATH=/usr/bin:/bin"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("caddy:\n%s", out.String())
-		}
-	})
+	testenv.StartProcess(t, cmd)
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,19 +39,7 @@ func startH2O(t *testing.T, static, binary string) string {
 	path := filepath.Join(dir, "h2o.conf")
 	os.WriteFile(path, []byte(conf), 0o644)
 	cmd := exec.Command(bin, "-c", path)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("h2o:\n%s\nerror.log:\n%s", out.String(), errLog)
-		}
-	})
+	testenv.StartProcess(t, cmd, filepath.Join(dir, "error.log"))
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 

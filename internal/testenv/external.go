@@ -87,3 +87,27 @@ func ReloadUnderLoad(t *testing.T, through, url, want string, app *exec.Cmd, log
 	}
 	return log
 }
+
+// StartProcess starts cmd (a web server) keeping its output, and stops it
+// by PID with SIGTERM at the end of the test; if the test failed, it shows
+// the output and the files in logs.
+func StartProcess(t *testing.T, cmd *exec.Cmd, logs ...string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if !t.Failed() {
+			return
+		}
+		t.Logf("%s:\n%s", filepath.Base(cmd.Path), out.String())
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, b)
+		}
+	})
+}
