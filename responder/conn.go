@@ -37,6 +37,7 @@ type conn struct {
 
 	mu          sync.Mutex
 	reqs        map[uint16]*request
+	ending      int // requests out of reqs whose FCGI_END_REQUEST is not yet written
 	handlers    sync.WaitGroup
 	closeIdle   bool      // close once no request is in progress
 	fresh       bool      // no request begun yet: the first is on the way
@@ -152,7 +153,7 @@ func (c *conn) updateReadDeadline(buffered bool) {
 	case c.lingering, c.fresh && c.closeIdle:
 		c.mu.Unlock()
 		return
-	case c.handoff && !c.closeIdle && len(c.reqs) == 0:
+	case c.handoff && !c.closeIdle && c.quietLocked():
 		d = handoffDeadline
 		if buffered {
 			d = time.Now().Add(freshGrace)
@@ -299,9 +300,12 @@ func (c *conn) startHandler(q *request) {
 }
 
 // end removes a request that is about to send its FCGI_END_REQUEST, so the
-// web server may reuse its id as soon as it reads that record.
-func (c *conn) end(q *request) {
+// web server may reuse its id as soon as it reads that record. Until ended
+// is called the connection is not idle: closing or passing it on now would
+// lose that record. end reports whether q is the connection's only request.
+func (c *conn) end(q *request) (alone bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.reqs[q.id] == q {
 		delete(c.reqs, q.id)
 		c.srv.inFlight.Add(-1)
@@ -309,11 +313,24 @@ func (c *conn) end(q *request) {
 	if !q.keepConn {
 		c.closeIdle = true
 	}
+	c.ending++
 	if len(c.reqs) == 0 {
 		c.idleSince = time.Now()
 	}
-	c.mu.Unlock()
+	return len(c.reqs) == 0 && c.ending == 1
 }
+
+// ended follows end once FCGI_END_REQUEST is written (or cannot be).
+func (c *conn) ended() {
+	c.mu.Lock()
+	c.ending--
+	c.mu.Unlock()
+	c.closeIfIdle()
+}
+
+// quietLocked reports whether the connection has nothing to send: no
+// request in progress and none still writing its end. c.mu is held.
+func (c *conn) quietLocked() bool { return len(c.reqs) == 0 && c.ending == 0 }
 
 // closeIfIdle shuts the connection down gently once it has no request in
 // progress and should not be kept: it shuts our side for writing and lets
@@ -322,14 +339,14 @@ func (c *conn) end(q *request) {
 // the response still on its way.
 func (c *conn) closeIfIdle() {
 	c.mu.Lock()
-	if c.handoff && !c.closeIdle && len(c.reqs) == 0 {
+	if c.handoff && !c.closeIdle && c.quietLocked() {
 		// Stop the reader so that the connection can be passed on.
 		c.curDeadline = handoffDeadline
 		c.rwc.SetReadDeadline(handoffDeadline)
 		c.mu.Unlock()
 		return
 	}
-	if !c.closeIdle || len(c.reqs) > 0 || c.lingering {
+	if !c.closeIdle || !c.quietLocked() || c.lingering {
 		c.mu.Unlock()
 		return
 	}
@@ -362,13 +379,6 @@ func (c *conn) shutdown() {
 }
 
 func (c *conn) close() { c.rwc.Close() }
-
-// idle reports whether no request is in progress.
-func (c *conn) idle() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.reqs) == 0
-}
 
 // write sends whole records. After a failed write the connection is closed:
 // a partly written record leaves the stream unusable for every request.

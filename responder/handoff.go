@@ -56,16 +56,13 @@ func (c *conn) stoppedForHandoff(err error) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.handoff && !c.closeIdle && len(c.reqs) == 0
+	return c.handoff && !c.closeIdle && c.quietLocked()
 }
 
 // detach passes the idle connection on to Handoff's caller, as a
 // duplicate of its descriptor; closing this one then leaves the
 // connection open. A connection that cannot be duplicated is closed.
 func (c *conn) detach() {
-	// A request leaves c.reqs just before its FCGI_END_REQUEST is written:
-	// let that be written before the connection changes hands.
-	c.handlers.Wait()
 	filer, ok := c.rwc.(interface{ File() (*os.File, error) })
 	if !ok {
 		return

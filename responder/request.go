@@ -179,7 +179,7 @@ func (q *request) abort() {
 		q.c.end(q)
 		q.c.reply = appendEndRequest(q.c.reply[:0], q.id, 0, statusRequestComplete)
 		q.c.write(q.c.reply)
-		q.c.closeIfIdle()
+		q.c.ended()
 	}
 }
 

@@ -365,8 +365,7 @@ func (q *request) finish() {
 		// rather than a short body passed off as complete: drop the
 		// connection when that harms no other request, else end with a
 		// non-zero application status.
-		q.c.end(q)
-		if q.c.idle() {
+		if q.c.end(q) {
 			q.c.close()
 		} else {
 			w.endOnly(1)
@@ -382,7 +381,7 @@ func (q *request) finish() {
 	if q.cancel != nil {
 		q.cancel(context.Canceled)
 	}
-	q.c.closeIfIdle()
+	q.c.ended()
 }
 
 func (w *response) endOnly(appStatus uint32) {
