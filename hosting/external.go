@@ -9,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/fcgi-hosting/fcgi/responder"
 )
 
 // externalFlags are runfcgi's options for a server of its own.
 type externalFlags struct {
+	protocol    string
 	socketMode  string
 	pidfile     string
 	workdir     string
@@ -26,8 +29,8 @@ type externalFlags struct {
 // binary.
 const listenFDVar = "FCGI_HOSTING_LISTEN_FD"
 
-// serveExternal serves FastCGI on an address of its own (-listen), like
-// runfcgi's host/port/socket modes.
+// serveExternal serves FastCGI (or SCGI, AJP13: -protocol) on an address
+// of its own (-listen), like runfcgi's host/port/socket modes.
 func (rt *Runtime) serveExternal() int {
 	l, err := rt.externalListener()
 	if err != nil {
@@ -43,7 +46,7 @@ func (rt *Runtime) serveExternal() int {
 			return 1
 		}
 	}
-	rt.log.Info().Str("listen", rt.listen).Msg("serving FastCGI")
+	rt.log.Info().Str("listen", rt.listen).Msg(map[string]string{"fcgi": "serving FastCGI", "scgi": "serving SCGI", "ajp": "serving AJP13"}[rt.ext.protocol])
 	socketPath, isUnix := strings.CutPrefix(rt.listen, "unix:")
 	stopListening := func() {
 		l.Close()
@@ -67,6 +70,17 @@ func (rt *Runtime) serveExternal() int {
 		return []string{listenFDVar + "=" + strconv.Itoa(int(f.Fd()))}, nil
 	}
 	return rt.serveLoop(pausingListener{l}, stopListening, prepareExec, 0)
+}
+
+// speaking wraps l for the -protocol asked for.
+func (ext *externalFlags) speaking(l net.Listener) net.Listener {
+	switch ext.protocol {
+	case "scgi":
+		return responder.NewSCGIListener(l)
+	case "ajp":
+		return responder.NewAJPListener(l)
+	}
+	return l
 }
 
 func listenerFile(l net.Listener) (*os.File, error) {

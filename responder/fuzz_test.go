@@ -94,6 +94,27 @@ func FuzzServeConn(f *testing.F) {
 	seedStreams(f)
 	f.Add(requestRecords(1, true, baseParams()))
 	f.Add(append(beginRecord(1, RoleFilter, false), appendRecord(nil, typeAbortRequest, 1, nil)...))
+	fuzzConn(f, func(c net.Conn) net.Conn { return c })
+}
+
+// FuzzSCGIConn is FuzzServeConn for SCGI.
+func FuzzSCGIConn(f *testing.F) {
+	f.Add(scgiRequest("GET", "/a?b=c", nil))
+	f.Add(scgiRequest("POST", "/", []byte("body")))
+	f.Add([]byte("3:A\x00,"))
+	fuzzConn(f, func(c net.Conn) net.Conn { return &gatewayConn{Conn: c, gw: new(scgi)} })
+}
+
+// FuzzAJPConn is FuzzServeConn for AJP13.
+func FuzzAJPConn(f *testing.F) {
+	f.Add(ajpForward(2, "/a?b=c", nil))
+	f.Add(append(ajpForward(4, "/", [][2]string{{"Content-Length", "4"}}), ajpPacket([]byte{0, 4, 'b', 'o', 'd', 'y'})...))
+	f.Add(append(ajpForward(5, "/", [][2]string{{"Transfer-Encoding", "chunked"}}), ajpPacket([]byte{0, 1, 'x'})...))
+	f.Add(ajpPacket([]byte{ajpCPing}))
+	fuzzConn(f, func(c net.Conn) net.Conn { return &gatewayConn{Conn: c, gw: new(ajp)} })
+}
+
+func fuzzConn(f *testing.F, wrap func(net.Conn) net.Conn) {
 	nop := zerolog.Nop()
 	s := &Server{Logger: &nop, BodyBufferBytes: 256, MaxRequestBodyBytes: 4096, ReadTimeout: time.Second, IdleTimeout: time.Second,
 		WriteTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +124,7 @@ func FuzzServeConn(f *testing.F) {
 	s.init()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		client, server := net.Pipe()
-		c := s.newConn(context.Background(), server)
+		c := s.newConn(context.Background(), wrap(server))
 		s.trackConn(c, true)
 		done := make(chan struct{})
 		go func() { c.serve(); close(done) }()

@@ -17,9 +17,10 @@ var handoffDeadline = time.Unix(1, 0)
 // with ServeConn. A web server that pools connections (Apache
 // mod_proxy_fcgi with enablereuse, nginx with upstream keepalive) may send
 // a request on a pooled connection at any moment; closing one can lose
-// that request, passing it on cannot. Connections without FCGI_KEEP_CONN
-// end as under Shutdown. If ctx ends first, Handoff returns what it has
-// and ctx.Err(); call Close for the rest.
+// that request, passing it on cannot. Connections without FCGI_KEEP_CONN,
+// and those of NewSCGIListener and NewAJPListener, end as under Shutdown.
+// If ctx ends first, Handoff returns what it has and ctx.Err(); call Close
+// for the rest.
 func (s *Server) Handoff(ctx context.Context) ([]*os.File, error) {
 	s.init()
 	s.mu.Lock()
@@ -42,6 +43,11 @@ func (s *Server) Handoff(ctx context.Context) ([]*os.File, error) {
 }
 
 func (c *conn) beginHandoff() {
+	if _, ok := c.rwc.(interface{ File() (*os.File, error) }); !ok {
+		// It cannot be passed on (SCGI, AJP): finish it as under Shutdown.
+		c.shutdown()
+		return
+	}
 	c.mu.Lock()
 	c.handoff = true
 	c.mu.Unlock()

@@ -44,7 +44,11 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // startServer serves s on a fresh unix socket and shuts it down at the end
 // of the test, checking that Serve returned ErrServerClosed and that no
 // connection or handler goroutine is left.
-func startServer(t *testing.T, s *Server) string {
+func startServer(t *testing.T, s *Server) string { return startServerWith(t, s, nil) }
+
+// startServerWith is startServer serving what wrap (NewSCGIListener, say)
+// makes of the listener.
+func startServerWith(t *testing.T, s *Server, wrap func(net.Listener) net.Listener) string {
 	t.Helper()
 	if s.Logger == nil {
 		s.Logger, _ = newTestLog(t)
@@ -53,6 +57,9 @@ func startServer(t *testing.T, s *Server) string {
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		l = wrap(l)
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
