@@ -83,6 +83,15 @@ func (ext *externalFlags) speaking(l net.Listener) net.Listener {
 	return l
 }
 
+// speakingConn wraps a connection a previous run passed on; only AJP13's,
+// besides FastCGI's, are.
+func (ext *externalFlags) speakingConn(c net.Conn) net.Conn {
+	if ext.protocol == "ajp" {
+		return responder.NewAJPConn(c)
+	}
+	return c
+}
+
 func listenerFile(l net.Listener) (*os.File, error) {
 	if f, ok := l.(interface{ File() (*os.File, error) }); ok {
 		return f.File()

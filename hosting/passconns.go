@@ -57,7 +57,7 @@ func (rt *Runtime) adoptConns(srv *responder.Server) {
 			rt.log.Warn().Err(err).Msg("a connection passed on cannot be served")
 			continue
 		}
-		srv.ServeConn(c)
+		srv.ServeConn(rt.ext.speakingConn(c))
 	}
 	rt.adopt = nil
 }

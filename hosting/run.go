@@ -154,7 +154,7 @@ func (rt *Runtime) parseFlags(args []string) (int, bool) {
 	check := fs.Bool("check", false, "print how this binary would run here (paths, settings, log, permissions, fd 0) and exit")
 	listen := fs.String("listen", "", "serve FastCGI as an external server on `ADDR`: host:port, [::1]:port or unix:/path.sock")
 	var ext externalFlags
-	fs.StringVar(&ext.protocol, "protocol", "fcgi", "with -listen, what the web server speaks: `fcgi`, scgi (nginx scgi_pass, mod_proxy_scgi, lighttpd mod_scgi) or ajp (mod_proxy_ajp, lighttpd mod_ajp13)")
+	fs.StringVar(&ext.protocol, "protocol", "fcgi", "with -listen, what the web server speaks: `fcgi`, scgi (nginx scgi_pass, mod_proxy_scgi, lighttpd mod_scgi) or ajp (Apache mod_proxy_ajp)")
 	fs.StringVar(&ext.socketMode, "socket-mode", "", "with -listen unix:, the socket file's `MODE` (octal, e.g. 0660); runfcgi's umask")
 	fs.StringVar(&ext.pidfile, "pidfile", "", "with -listen, write the PID to `FILE` (a stale one is replaced, a live one refused)")
 	fs.StringVar(&ext.workdir, "workdir", "", "with -listen, change to `DIR` first")

@@ -3,21 +3,43 @@ package responder
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 )
 
 // NewAJPListener returns a listener whose connections speak AJP13 instead
-// of FastCGI, as Apache's mod_proxy_ajp and lighttpd's mod_ajp13 do. A
+// of FastCGI, as Apache's mod_proxy_ajp does. A
 // Server serving it answers them with the same handlers, limits, timeouts
 // and graceful shutdown. Connections are kept for the next request, as AJP
 // expects; under Shutdown or Handoff an idle one is closed, which
 // mod_proxy_ajp notices before reusing it. Packets are at most 8 KiB, AJP's
 // default: a response header block must fit in one.
 func NewAJPListener(l net.Listener) net.Listener {
-	return gatewayListener{Listener: l, newGateway: func() gateway { return new(ajp) }}
+	return gatewayListener{Listener: l, wrap: NewAJPConn}
+}
+
+// NewAJPConn wraps a connection speaking AJP13 for ServeConn: one passed
+// on by Handoff from a Server serving NewAJPListener, say.
+func NewAJPConn(c net.Conn) net.Conn { return &ajpConn{gatewayConn{Conn: c, gw: new(ajp)}} }
+
+// ajpConn can be passed on by Handoff when idle, as a kept-alive FastCGI
+// connection can: mod_proxy_ajp pools connections and may send a request
+// on one at any moment.
+type ajpConn struct{ gatewayConn }
+
+func (c *ajpConn) File() (*os.File, error) {
+	if c.pending() {
+		return nil, errors.New("AJP13 connection in the middle of a request")
+	}
+	f, ok := c.Conn.(interface{ File() (*os.File, error) })
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return f.File()
 }
 
 // AJP13 packets, as https://tomcat.apache.org/connectors-doc/ajp/ajpv13a.html
@@ -76,6 +98,8 @@ type ajp struct {
 	headSent bool
 }
 
+func (a *ajp) midRequest() bool { return a.inBody }
+
 func ajpError(msg string) error { return &ProtocolError{Msg: "AJP13: " + msg} }
 
 // packet reads the next packet from the web server and returns its payload,
@@ -106,7 +130,8 @@ func (a *ajp) input(g *gatewayConn) error {
 		return err
 	}
 	if len(p) == 0 {
-		return ajpError("empty packet where a request was due")
+		// Asks nothing; lighttpd's mod_ajp13 sends one after each request.
+		return nil
 	}
 	switch p[0] {
 	case ajpForwardReq:

@@ -73,11 +73,11 @@ func (c *conn) serve() {
 	}()
 	waitedForRest := false
 	for {
-		c.updateReadDeadline(rr.end > rr.start)
+		c.updateReadDeadline(rr.end > rr.start || pendingInput(c.rwc))
 		h, content, err := rr.next()
 		if err != nil {
 			if c.stoppedForHandoff(err) {
-				if rr.end == rr.start {
+				if rr.end == rr.start && !pendingInput(c.rwc) {
 					c.detach()
 					return
 				}
@@ -105,6 +105,13 @@ func (c *conn) serve() {
 			c.closeIfIdle()
 		}
 	}
+}
+
+// pendingInput reports input that a wrapped connection (AJP13) has read
+// and not yet turned into records: the connection cannot change hands then.
+func pendingInput(rwc net.Conn) bool {
+	p, ok := rwc.(interface{ pending() bool })
+	return ok && p.pending()
 }
 
 func (c *conn) logReadError(err error) {

@@ -25,11 +25,13 @@ type gateway interface {
 	stdout(g *gatewayConn, content []byte) error
 	// endRequest takes FCGI_END_REQUEST.
 	endRequest(g *gatewayConn) error
+	// midRequest reports whether the reader is inside a request.
+	midRequest() bool
 }
 
 type gatewayListener struct {
 	net.Listener
-	newGateway func() gateway
+	wrap func(net.Conn) net.Conn
 }
 
 func (l gatewayListener) Accept() (net.Conn, error) {
@@ -37,7 +39,7 @@ func (l gatewayListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gatewayConn{Conn: c, gw: l.newGateway()}, nil
+	return l.wrap(c), nil
 }
 
 // gatewayRequestID is the FastCGI request id a gateway's requests use:
@@ -146,6 +148,12 @@ func (g *gatewayConn) release() {
 		}
 	}
 	g.inp, g.rawp, g.in, g.raw, g.inOff, g.rOff = nil, nil, nil, nil, 0, 0
+}
+
+// pending reports whether part of a packet or request has been read and
+// not yet passed to the engine: the connection cannot change hands then.
+func (g *gatewayConn) pending() bool {
+	return g.inOff < len(g.in) || len(g.raw) > g.rOff || g.gw.midRequest()
 }
 
 // fill reads until n unconsumed bytes are buffered in raw.

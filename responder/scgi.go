@@ -14,7 +14,7 @@ import (
 // connection and no error stream, so nothing is kept alive or handed off
 // and FCGI_STDERR output is dropped.
 func NewSCGIListener(l net.Listener) net.Listener {
-	return gatewayListener{Listener: l, newGateway: func() gateway { return new(scgi) }}
+	return gatewayListener{Listener: l, wrap: func(c net.Conn) net.Conn { return &gatewayConn{Conn: c, gw: new(scgi)} }}
 }
 
 // maxSCGIHeader bounds the header netstring, read whole before the engine
@@ -155,3 +155,5 @@ func (s *scgi) stdout(g *gatewayConn, content []byte) error {
 }
 
 func (s *scgi) endRequest(g *gatewayConn) error { return nil }
+
+func (s *scgi) midRequest() bool { return s.state == scgiBody }

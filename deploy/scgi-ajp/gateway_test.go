@@ -1,0 +1,131 @@
+package scgiajp_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fcgi-hosting/fcgi/internal/apachetest"
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+)
+
+var helloBin string
+
+func TestMain(m *testing.M) {
+	bin, cleanup := testenv.MustBuild("../../examples/hello")
+	helloBin = bin
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// Each template, on the real server, in front of the hello site run with
+// -protocol: the whole site suite, then a reload under load.
+func TestTemplates(t *testing.T) {
+	for _, tc := range []struct {
+		name, protocol, template, defaultAddr string
+		start                                 func(t *testing.T, conf string) string
+	}{
+		{"nginx scgi_pass", "scgi", "nginx-scgi.conf", "127.0.0.1:4000", startNginx},
+		{"Apache mod_proxy_scgi", "scgi", "apache-scgi.conf", "127.0.0.1:4000", startApache("proxy_scgi")},
+		{"Apache mod_proxy_ajp", "ajp", "apache-ajp.conf", "127.0.0.1:8009", startApache("proxy_ajp")},
+		{"lighttpd mod_scgi", "scgi", "lighttpd-scgi.conf", "4000", startLighttpd},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := os.ReadFile(tc.template)
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := testenv.FreePort(t)
+			addr := fmt.Sprintf("127.0.0.1:%d", port)
+			conf := strings.ReplaceAll(string(tmpl), tc.defaultAddr, addr)
+			if !strings.Contains(tc.defaultAddr, ":") {
+				conf = strings.ReplaceAll(string(tmpl), "=> "+tc.defaultAddr, fmt.Sprintf("=> %d", port))
+			}
+			if conf == string(tmpl) {
+				t.Fatalf("%s no longer has the address the test adapts", tc.template)
+			}
+			appDir := t.TempDir()
+			app := testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", addr, "-protocol", tc.protocol)
+			base := tc.start(t, conf)
+			testenv.WaitUp(t, base+"/")
+			testenv.CheckHelloSite(t, base, `prefix: ""`, "mode: external")
+			testenv.ReloadUnderLoad(t, tc.name, base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))
+		})
+	}
+}
+
+// staticFiles makes the files the web server serves itself under root.
+func staticFiles(t *testing.T, root string) {
+	os.MkdirAll(filepath.Join(root, "static"), 0o755)
+	if err := os.WriteFile(filepath.Join(root, "static", "style.css"), []byte("body{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startApache(module string) func(t *testing.T, conf string) string {
+	return func(t *testing.T, conf string) string {
+		a := apachetest.Start(t, []string{"proxy", module}, conf, func(a *apachetest.Apache) { staticFiles(t, a.WWW) })
+		return a.Base
+	}
+}
+
+func startNginx(t *testing.T, site string) string {
+	bin := testenv.Require(t, "nginx", "nginx-light")
+	dir := t.TempDir()
+	root := filepath.Join(dir, "public")
+	staticFiles(t, root)
+	port := testenv.FreePort(t)
+	site = strings.NewReplacer("listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port), "/srv/mysite/public", root).Replace(site)
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	conf := fmt.Sprintf(`%s
+daemon off;
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path %[2]s/body;
+    fastcgi_temp_path %[2]s/fastcgi;
+    proxy_temp_path %[2]s/proxy;
+    scgi_temp_path %[2]s/scgi;
+    uwsgi_temp_path %[2]s/uwsgi;
+    include /etc/nginx/mime.types;
+%[3]s
+}
+`, user, dir, site)
+	conf = strings.Replace(conf, "include scgi_params;", "include /etc/nginx/scgi_params;", 1)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.StartProcess(t, exec.Command(bin, "-p", dir, "-c", confPath), filepath.Join(dir, "error.log"))
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+func startLighttpd(t *testing.T, site string) string {
+	bin := testenv.Require(t, "lighttpd", "lighttpd")
+	dir := t.TempDir()
+	root := filepath.Join(dir, "public")
+	staticFiles(t, root)
+	port := testenv.FreePort(t)
+	main := fmt.Sprintf(`server.document-root = %q
+server.port = %d
+server.bind = "127.0.0.1"
+server.errorlog = %q
+server.pid-file = %q
+mimetype.assign = (".css" => "text/css")
+include %q
+`, root, port, filepath.Join(dir, "error.log"), filepath.Join(dir, "lighttpd.pid"), filepath.Join(dir, "site.conf"))
+	os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o644)
+	os.WriteFile(filepath.Join(dir, "lighttpd.conf"), []byte(main), 0o644)
+	testenv.StartProcess(t, exec.Command(bin, "-D", "-f", filepath.Join(dir, "lighttpd.conf")), filepath.Join(dir, "error.log"))
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
