@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -34,85 +33,18 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// startNginx runs nginx with mysite.conf, its marked lines pointed at sock,
-// port and root, and stops it (by PID) at the end of the test.
+// startNginx runs nginx with mysite.conf, its marked lines pointed at sock
+// and root.
 func startNginx(t *testing.T, sock, root string) string {
-	bin := testenv.Require(t, "nginx", "nginx-light")
-	dir := t.TempDir()
-	port := testenv.FreePort(t)
 	tmpl, err := os.ReadFile("mysite.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	site := strings.NewReplacer(
-		"unix:/srv/mysite/mysite.sock", "unix:"+sock,
-		"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
-		"/srv/mysite/public", root,
-	).Replace(string(tmpl))
-	if site == string(tmpl) {
+	site := strings.NewReplacer("unix:/srv/mysite/mysite.sock", "unix:"+sock, "/srv/mysite/public", root).Replace(string(tmpl))
+	if site == string(tmpl) || !strings.Contains(site, "listen 80;") {
 		t.Fatal("mysite.conf no longer has the lines the test adapts")
 	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;"
-	}
-	conf := fmt.Sprintf(`%s
-daemon off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path %[2]s/body;
-    fastcgi_temp_path %[2]s/fastcgi;
-    proxy_temp_path %[2]s/proxy;
-    scgi_temp_path %[2]s/scgi;
-    uwsgi_temp_path %[2]s/uwsgi;
-    include /etc/nginx/mime.types;
-%[3]s
-}
-`, user, dir, site)
-	params, err := os.ReadFile("/etc/nginx/fastcgi_params")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "fastcgi_params"), params, 0o644)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-p", dir, "-c", confPath)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if b, _ := os.ReadFile(filepath.Join(dir, "error.log")); len(b) > 0 {
-			t.Logf("nginx error.log:\n%s", b)
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if i == 100 {
-			t.Fatalf("nginx did not listen on %s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return testenv.StartNginx(t, site)
 }
 
 func TestNginx(t *testing.T) {

@@ -74,40 +74,9 @@ func startApache(module string) func(t *testing.T, conf string) string {
 }
 
 func startNginx(t *testing.T, site string) string {
-	bin := testenv.Require(t, "nginx", "nginx-light")
-	dir := t.TempDir()
-	root := filepath.Join(dir, "public")
+	root := filepath.Join(t.TempDir(), "public")
 	staticFiles(t, root)
-	port := testenv.FreePort(t)
-	site = strings.NewReplacer("listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port), "/srv/mysite/public", root).Replace(site)
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;"
-	}
-	conf := fmt.Sprintf(`%s
-daemon off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path %[2]s/body;
-    fastcgi_temp_path %[2]s/fastcgi;
-    proxy_temp_path %[2]s/proxy;
-    scgi_temp_path %[2]s/scgi;
-    uwsgi_temp_path %[2]s/uwsgi;
-    include /etc/nginx/mime.types;
-%[3]s
-}
-`, user, dir, site)
-	conf = strings.Replace(conf, "include scgi_params;", "include /etc/nginx/scgi_params;", 1)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	testenv.StartProcess(t, exec.Command(bin, "-p", dir, "-c", confPath), filepath.Join(dir, "error.log"))
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
+	return testenv.StartNginx(t, strings.ReplaceAll(site, "/srv/mysite/public", root))
 }
 
 func startLighttpd(t *testing.T, site string) string {
