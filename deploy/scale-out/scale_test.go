@@ -1,0 +1,129 @@
+package scaleout_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+)
+
+var helloBin string
+
+func TestMain(m *testing.M) {
+	bin, cleanup := testenv.MustBuild("../../examples/hello")
+	helloBin = bin
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// backends are the three machines of the templates; here each is a
+// loopback address of its own, on one port.
+var backends = []struct{ template, addr string }{
+	{"10.0.0.11:9000", "127.0.0.2"},
+	{"10.0.0.12:9000", "127.0.0.3"},
+	{"10.0.0.13:9000", "127.0.0.4"},
+}
+
+// Under load from 4 clients, one backend is stopped (SIGTERM: it drains and
+// exits) and the other two are reloaded in turn (SIGHUP): no request may
+// fail, every backend must have served some, and the stopped one none after.
+func TestScaleOut(t *testing.T) {
+	for _, tc := range []struct {
+		name, template string
+		start          func(t *testing.T, conf string) string
+	}{
+		{"nginx upstream", "nginx-upstream.conf", startNginx},
+		{"HAProxy fcgi-app", "haproxy.cfg", startHAProxy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := os.ReadFile(tc.template)
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := testenv.FreePort(t)
+			conf := string(tmpl)
+			var apps []*exec.Cmd
+			var logs []string
+			for i, b := range backends {
+				addr := fmt.Sprintf("%s:%d", b.addr, port)
+				if !strings.Contains(conf, b.template) {
+					t.Fatalf("%s no longer lists %s", tc.template, b.template)
+				}
+				conf = strings.ReplaceAll(conf, b.template, addr)
+				dir := t.TempDir()
+				apps = append(apps, testenv.StartExternal(t, helloBin, dir, fmt.Sprintf("GREETING=b%d\n", i+1), addr))
+				logs = append(logs, filepath.Join(dir, "mysite.log"))
+			}
+			base := tc.start(t, conf)
+			testenv.WaitUp(t, base+"/")
+
+			var mu sync.Mutex
+			served := map[string]int{}
+			load := testenv.StartLoad(func() error {
+				code, body, err := testenv.Get(base + "/")
+				if err != nil || code != 200 || !strings.HasPrefix(body, "b") {
+					return fmt.Errorf("%d %q %v", code, body, err)
+				}
+				mu.Lock()
+				served[strings.TrimSpace(body)]++
+				mu.Unlock()
+				return nil
+			})
+			time.Sleep(400 * time.Millisecond)
+			apps[1].Process.Signal(syscall.SIGTERM)
+			stopped := make(chan error, 1)
+			go func() { stopped <- apps[1].Wait() }()
+			time.Sleep(500 * time.Millisecond)
+			for _, i := range []int{0, 2} {
+				apps[i].Process.Signal(syscall.SIGHUP)
+				time.Sleep(400 * time.Millisecond)
+			}
+			load.Stop(t, fmt.Sprintf("through %s, one backend stopped and two reloaded", tc.name))
+			t.Logf("served by backend: %v", served)
+			for i := range backends {
+				if served[fmt.Sprintf("b%d", i+1)] == 0 {
+					t.Errorf("backend %d served nothing: %v", i+1, served)
+				}
+			}
+			if err := <-stopped; err != nil {
+				t.Errorf("the stopped backend exited with %v, want a clean drain", err)
+			}
+			for range 20 {
+				if _, body, _ := testenv.Get(base + "/"); body == "b2\n" {
+					t.Fatal("the stopped backend still answers")
+				}
+			}
+			for _, i := range []int{0, 2} {
+				if log, _ := os.ReadFile(logs[i]); !bytes.Contains(log, []byte("re-executing in place")) {
+					t.Errorf("backend %d did not reload:\n%s", i+1, log)
+				}
+			}
+		})
+	}
+}
+
+func startNginx(t *testing.T, conf string) string {
+	root := t.TempDir()
+	return testenv.StartNginx(t, strings.ReplaceAll(conf, "/srv/mysite/public", root))
+}
+
+func startHAProxy(t *testing.T, conf string) string {
+	bin := testenv.Require(t, "haproxy", "haproxy")
+	port := testenv.FreePort(t)
+	conf = strings.Replace(conf, "bind :80", fmt.Sprintf("bind 127.0.0.1:%d", port), 1)
+	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.StartProcess(t, exec.Command(bin, "-db", "-f", path))
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
