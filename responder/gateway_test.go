@@ -125,19 +125,7 @@ func TestSCGI(t *testing.T) {
 		{"odd pairs", "18:CONTENT_LENGTH\x000\x00X,", "not NUL-separated"},
 		{"huge", "99999999:", "more than the limit"},
 	} {
-		c, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.Write([]byte(tc.raw))
-		if got, err := io.ReadAll(c); err != nil || len(got) != 0 {
-			t.Errorf("%s: got %q, %v; want the connection closed", tc.name, got, err)
-		}
-		c.Close()
-		if !strings.Contains(logged(), tc.log) {
-			t.Errorf("%s: no log line saying %q", tc.name, tc.log)
-		}
+		checkRefused(t, path, logged, tc.name, tc.raw, tc.log)
 	}
 }
 
@@ -309,18 +297,25 @@ func TestAJP(t *testing.T) {
 		{"bad method", string(ajpPacket([]byte{ajpForwardReq, 99})), "unknown method code 99"},
 		{"container packet", string(ajpPacket([]byte{ajpSendHeaders})), "packet of type 4"},
 	} {
-		c, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.Write([]byte(tc.raw))
-		if got, err := io.ReadAll(c); err != nil || len(got) != 0 {
-			t.Errorf("%s: got %q, %v; want the connection closed", tc.name, got, err)
-		}
-		c.Close()
-		if !strings.Contains(logged(), tc.log) {
-			t.Errorf("%s: no log line saying %q", tc.name, tc.log)
-		}
+		checkRefused(t, path, logged, tc.name, tc.raw, tc.log)
+	}
+}
+
+// checkRefused sends raw and wants the connection closed unanswered, with
+// a log line saying why.
+func checkRefused(t *testing.T, path string, logged func() string, name, raw, log string) {
+	t.Helper()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte(raw))
+	if got, err := io.ReadAll(c); err != nil || len(got) != 0 {
+		t.Errorf("%s: got %q, %v; want the connection closed", name, got, err)
+	}
+	if !strings.Contains(logged(), log) {
+		t.Errorf("%s: no log line saying %q", name, log)
 	}
 }

@@ -16,13 +16,7 @@ import (
 
 var helloBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup := testenv.MustBuild("../../examples/hello")
-	helloBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 
 // apache is Apache + mod_fcgid set up as a shared host is: the site's
 // directory allows .htaccess overrides, and the site is uploaded with

@@ -13,13 +13,7 @@ import (
 
 var helloBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup := testenv.MustBuild("../../examples/hello")
-	helloBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 
 // startCaddy runs Caddy with the Caddyfile, its marked lines pointed at
 // sock, a free port and root, and stops it (by PID) at the end.

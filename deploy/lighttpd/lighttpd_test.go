@@ -17,13 +17,7 @@ import (
 
 var helloBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup := testenv.MustBuild("../../examples/hello")
-	helloBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 
 type server struct {
 	site string

@@ -14,13 +14,7 @@ import (
 
 var helloBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup := testenv.MustBuild("../../examples/hello")
-	helloBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 
 // Each template, on the real server, in front of the hello site run with
 // -protocol: the whole site suite, then a reload under load.

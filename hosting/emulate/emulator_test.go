@@ -20,13 +20,7 @@ import (
 
 var helloBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup := testenv.MustBuild("../../examples/hello")
-	helloBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 
 // serveSite runs the emulator on a fresh site and stops it at the end,
 // checking that no spawned process is left.

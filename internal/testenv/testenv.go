@@ -63,3 +63,14 @@ func MustBuild(pkgDir string) (bin string, cleanup func()) {
 	}
 	return bin, func() { os.RemoveAll(dir) }
 }
+
+// MainWithHello is a TestMain for packages two levels below the root that
+// drive examples/hello: it builds the site into *bin, runs the tests and
+// removes the build.
+func MainWithHello(m *testing.M, bin *string) {
+	b, cleanup := MustBuild("../../examples/hello")
+	*bin = b
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
