@@ -299,11 +299,11 @@ func (a *ajp) forward(g *gatewayConn, p []byte) error {
 	}
 	params = appendPair(params, "REQUEST_METHOD", method)
 	add("QUERY_STRING", query)
-	requestURI := append(append(append([]byte(nil), uri...), '?'), query...)
-	if len(query) == 0 {
-		requestURI = requestURI[:len(uri)]
+	requestURI := string(uri)
+	if len(query) > 0 {
+		requestURI += "?" + string(query)
 	}
-	add("REQUEST_URI", requestURI)
+	params = appendPair(params, "REQUEST_URI", requestURI)
 	add("SCRIPT_NAME", nil)
 	add("PATH_INFO", uri)
 	*pp = params[:0]

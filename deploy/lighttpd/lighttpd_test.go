@@ -1,12 +1,9 @@
 package lighttpd_test
 
 import (
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,7 +24,6 @@ type server struct {
 // startLighttpd runs lighttpd in the foreground with mysite.conf, its
 // marked lines pointed at a fresh site, and stops it by PID at the end.
 func startLighttpd(t *testing.T, env string) *server {
-	bin := testenv.Require(t, "lighttpd", "lighttpd")
 	dir := t.TempDir()
 	site := filepath.Join(dir, "site")
 	os.MkdirAll(filepath.Join(site, "static"), 0o755)
@@ -43,51 +39,8 @@ func startLighttpd(t *testing.T, env string) *server {
 		"/run/mysite/mysite.sock", filepath.Join(dir, "mysite.sock"),
 		"/srv/mysite/mysite.fcgi", filepath.Join(site, "mysite.fcgi"),
 	).Replace(string(tmpl))
-	port := testenv.FreePort(t)
-	main := fmt.Sprintf(`server.document-root = %q
-server.port = %d
-server.bind = "127.0.0.1"
-server.errorlog = %q
-server.pid-file = %q
-mimetype.assign = (".css" => "text/css")
-include %q
-`, site, port, filepath.Join(dir, "error.log"), filepath.Join(dir, "lighttpd.pid"), filepath.Join(dir, "mysite.conf"))
-	os.WriteFile(filepath.Join(dir, "mysite.conf"), []byte(conf), 0o644)
-	os.WriteFile(filepath.Join(dir, "lighttpd.conf"), []byte(main), 0o644)
-	cmd := exec.Command(bin, "-D", "-f", filepath.Join(dir, "lighttpd.conf"))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			for _, f := range []string{filepath.Join(dir, "error.log"), filepath.Join(site, "mysite.log")} {
-				b, _ := os.ReadFile(f)
-				t.Logf("%s:\n%s", f, b)
-			}
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if i == 100 {
-			t.Fatal("lighttpd did not listen")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return &server{site: site, base: "http://" + addr}
+	base := testenv.StartLighttpd(t, site, conf, filepath.Join(site, "mysite.log"))
+	return &server{site: site, base: base}
 }
 
 func get(base, path string) (int, string, error) {

@@ -3,7 +3,6 @@ package scgiajp_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,21 +73,7 @@ func startNginx(t *testing.T, site string) string {
 }
 
 func startLighttpd(t *testing.T, site string) string {
-	bin := testenv.Require(t, "lighttpd", "lighttpd")
-	dir := t.TempDir()
-	root := filepath.Join(dir, "public")
+	root := filepath.Join(t.TempDir(), "public")
 	staticFiles(t, root)
-	port := testenv.FreePort(t)
-	main := fmt.Sprintf(`server.document-root = %q
-server.port = %d
-server.bind = "127.0.0.1"
-server.errorlog = %q
-server.pid-file = %q
-mimetype.assign = (".css" => "text/css")
-include %q
-`, root, port, filepath.Join(dir, "error.log"), filepath.Join(dir, "lighttpd.pid"), filepath.Join(dir, "site.conf"))
-	os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o644)
-	os.WriteFile(filepath.Join(dir, "lighttpd.conf"), []byte(main), 0o644)
-	testenv.StartProcess(t, exec.Command(bin, "-D", "-f", filepath.Join(dir, "lighttpd.conf")), filepath.Join(dir, "error.log"))
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
+	return testenv.StartLighttpd(t, root, site)
 }

@@ -53,6 +53,13 @@ http {
 		t.Fatal(err)
 	}
 	StartProcess(t, exec.Command(bin, "-p", dir, "-c", confPath), filepath.Join(dir, "error.log"))
+	return waitListening(t, "nginx", port)
+}
+
+// waitListening waits up to 5 s for server to listen on port of 127.0.0.1
+// and returns its base URL.
+func waitListening(t *testing.T, server string, port int) string {
+	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for i := 0; ; i++ {
 		c, err := net.Dial("tcp", addr)
@@ -61,7 +68,7 @@ http {
 			return "http://" + addr
 		}
 		if i == 100 {
-			t.Fatalf("nginx did not listen on %s", addr)
+			t.Fatalf("%s did not listen on %s", server, addr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
