@@ -29,7 +29,7 @@ type externalFlags struct {
 // binary.
 const listenFDVar = "FCGI_HOSTING_LISTEN_FD"
 
-// serveExternal serves FastCGI (or SCGI, AJP13: -protocol) on an address
+// serveExternal serves FastCGI (or SCGI, AJP13, HTTP: -protocol) on an address
 // of its own (-listen), like runfcgi's host/port/socket modes.
 func (rt *Runtime) serveExternal() int {
 	l, err := rt.externalListener()
@@ -46,7 +46,7 @@ func (rt *Runtime) serveExternal() int {
 			return 1
 		}
 	}
-	rt.log.Info().Str("listen", rt.listen).Msg(map[string]string{"fcgi": "serving FastCGI", "scgi": "serving SCGI", "ajp": "serving AJP13"}[rt.ext.protocol])
+	rt.log.Info().Str("listen", rt.listen).Msg(map[string]string{"fcgi": "serving FastCGI", "scgi": "serving SCGI", "ajp": "serving AJP13", "http": "serving HTTP"}[rt.ext.protocol])
 	socketPath, isUnix := strings.CutPrefix(rt.listen, "unix:")
 	stopListening := func() {
 		l.Close()

@@ -1,7 +1,11 @@
 package hosting_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
 // startExternal runs the site as an external server on a unix socket.
@@ -107,5 +113,105 @@ func TestExternal_TCP(t *testing.T) {
 	}
 	if !strings.Contains(s.log(), "MAX_REQUESTS reached") {
 		t.Error("-maxrequests had no effect")
+	}
+}
+
+// -protocol http: net/http's server behind a reverse proxy, with the
+// client's address and scheme from a proxy on loopback, the body limit,
+// and SIGHUP handing over with no request lost.
+func TestExternal_HTTP(t *testing.T) {
+	s := newSite(t, "DEBUG=true\nGREETING=over http\n")
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cmd := startExternal(t, s, "-listen", addr, "-protocol", "http")
+	base := "http://" + addr
+	testenv.WaitUp(t, base+"/")
+
+	req, _ := http.NewRequest("GET", base+"/info?q=1", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.9, 198.51.100.7")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"mode: external", "REMOTE_ADDR=198.51.100.7\n", "HTTPS=on\n", "QUERY_STRING=q=1\n", "REQUEST_METHOD=GET\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/info lacks %q:\n%s", want, body)
+		}
+	}
+	if !strings.Contains(s.log(), `"message":"serving HTTP"`) {
+		t.Errorf("log does not say it serves HTTP:\n%s", s.log())
+	}
+
+	big, err := http.Post(base+"/echo", "text/plain", strings.NewReader(strings.Repeat("x", 33<<20)))
+	if err == nil {
+		n, _ := io.Copy(io.Discard, big.Body)
+		big.Body.Close()
+		if n >= 33<<20 {
+			t.Errorf("a 33 MiB body was echoed whole past the 32 MiB default limit")
+		}
+	}
+
+	// Besides the clients (whose transport retries a GET on a connection
+	// closed under it), one that never retries: it sends each request on
+	// its kept-alive connection, and opens a new one only when told to by
+	// Connection: close.
+	keptDone := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() {
+		var conn net.Conn
+		var br *bufio.Reader
+		defer func() {
+			if conn != nil {
+				conn.Close()
+			}
+		}()
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				keptDone <- nil
+				return
+			default:
+			}
+			if conn == nil {
+				var err error
+				if conn, err = net.Dial("tcp", addr); err != nil {
+					keptDone <- err
+					return
+				}
+				br = bufio.NewReader(conn)
+			}
+			if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				keptDone <- fmt.Errorf("request %d: %v", n, err)
+				return
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				keptDone <- fmt.Errorf("response %d: %v", n, err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Close {
+				conn.Close()
+				conn = nil
+			}
+		}
+	}()
+	load := testenv.StartLoad(testenv.GetWant(base+"/", func(b string) bool { return b == "over http\n" }))
+	for i := 1; i <= 3; i++ {
+		time.Sleep(200 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGHUP)
+		waitFor(t, "the re-execution", func() bool { return strings.Count(s.log(), "re-executing in place") == i })
+	}
+	time.Sleep(200 * time.Millisecond)
+	load.Stop(t, "across 3 SIGHUP hand-overs")
+	close(stop)
+	if err := <-keptDone; err != nil {
+		t.Errorf("a request on a kept-alive connection failed at a hand-over: %v", err)
+	}
+	if strings.Contains(s.log(), "closing at once") {
+		t.Error("a hand-over was cut short")
 	}
 }

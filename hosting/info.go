@@ -1,8 +1,12 @@
 package hosting
 
 import (
+	"maps"
+	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/fcgi-hosting/fcgi/responder"
@@ -36,10 +40,32 @@ func Describe(r *http.Request) Info {
 	}
 	info.Mode, info.Version, info.Debug = rt.mode, rt.Version, rt.settings.Debug
 	if info.Debug {
-		for k, v := range responder.Params(r) {
-			info.Params = append(info.Params, setting{k, maskSecret(k, v)})
+		for _, v := range cgiVariables(r) {
+			info.Params = append(info.Params, setting{v.Name, maskSecret(v.Name, v.Value)})
 		}
 		info.Settings = rt.maskedSettings()
 	}
 	return info
+}
+
+// cgiVariables are the CGI variables the web server sent with r or, for a
+// request over plain HTTP, those a web server would have made of it.
+func cgiVariables(r *http.Request) []setting {
+	var vars []setting
+	for k, v := range responder.Params(r) {
+		vars = append(vars, setting{k, v})
+	}
+	if vars != nil {
+		return vars
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	vars = []setting{{"REQUEST_METHOD", r.Method}, {"REQUEST_URI", r.RequestURI}, {"QUERY_STRING", r.URL.RawQuery},
+		{"SERVER_PROTOCOL", r.Proto}, {"REMOTE_ADDR", host}}
+	if r.TLS != nil {
+		vars = append(vars, setting{"HTTPS", "on"})
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+		vars = append(vars, setting{"HTTP_" + strings.ReplaceAll(strings.ToUpper(k), "-", "_"), strings.Join(r.Header[k], ", ")})
+	}
+	return vars
 }

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/fcgi-hosting/fcgi/responder"
 )
 
 // connFDsVar passes kept-alive connections (responder.Server.Handoff) to
@@ -49,7 +47,7 @@ func inheritedConns(v string) []*os.File {
 }
 
 // adoptConns gives srv the connections a previous run passed on.
-func (rt *Runtime) adoptConns(srv *responder.Server) {
+func (rt *Runtime) adoptConns(srv engine) {
 	for _, f := range rt.adopt {
 		c, err := net.FileConn(f)
 		f.Close()

@@ -42,7 +42,7 @@ const (
 //     spawn-fcgi) with a listening socket on fd 0: FastCGI on it, with
 //     reloads on a changed binary or settings file;
 //   - started as a CGI program: the one request;
-//   - with -listen: an external FastCGI server;
+//   - with -listen: an external FastCGI (or SCGI, AJP13, HTTP) server;
 //   - from a terminal: a local emulation of the host.
 //
 // A nil h means http.DefaultServeMux. Run never returns.
@@ -58,7 +58,8 @@ type Runtime struct {
 	// Empty means the main module's version from the build information.
 	Version string
 	// ConfigureServer, if set, adjusts each FastCGI engine the Runtime
-	// makes (limits, timeouts) after it set Handler and Logger.
+	// makes (limits, timeouts) after it set Handler and Logger. With
+	// -protocol http, the limits carry over to net/http's server.
 	ConfigureServer func(*responder.Server)
 
 	// Filled in by Main.
@@ -154,7 +155,7 @@ func (rt *Runtime) parseFlags(args []string) (int, bool) {
 	check := fs.Bool("check", false, "print how this binary would run here (paths, settings, log, permissions, fd 0) and exit")
 	listen := fs.String("listen", "", "serve FastCGI as an external server on `ADDR`: host:port, [::1]:port or unix:/path.sock")
 	var ext externalFlags
-	fs.StringVar(&ext.protocol, "protocol", "fcgi", "with -listen, what the web server speaks: `fcgi`, scgi (nginx scgi_pass, mod_proxy_scgi, lighttpd mod_scgi) or ajp (Apache mod_proxy_ajp)")
+	fs.StringVar(&ext.protocol, "protocol", "fcgi", "with -listen, what the web server speaks: `fcgi`, scgi (nginx scgi_pass, mod_proxy_scgi, lighttpd mod_scgi), ajp (Apache mod_proxy_ajp) or http (a reverse proxy)")
 	fs.StringVar(&ext.socketMode, "socket-mode", "", "with -listen unix:, the socket file's `MODE` (octal, e.g. 0660); runfcgi's umask")
 	fs.StringVar(&ext.pidfile, "pidfile", "", "with -listen, write the PID to `FILE` (a stale one is replaced, a live one refused)")
 	fs.StringVar(&ext.workdir, "workdir", "", "with -listen, change to `DIR` first")
@@ -189,8 +190,8 @@ a %s.env settings file; the web server starts it. Started by hand:
 		rt.mode = "external"
 		rt.listen = *listen
 		rt.ext = ext
-		if p := ext.protocol; p != "fcgi" && p != "scgi" && p != "ajp" {
-			fmt.Fprintf(rt.out, "%s: -protocol %q: want fcgi, scgi or ajp\n", rt.name, p)
+		if p := ext.protocol; p != "fcgi" && p != "scgi" && p != "ajp" && p != "http" {
+			fmt.Fprintf(rt.out, "%s: -protocol %q: want fcgi, scgi, ajp or http\n", rt.name, p)
 			return 2, true
 		}
 		if ext.daemonize {
@@ -333,11 +334,14 @@ func (rt *Runtime) maskedSettings() []setting {
 	return out
 }
 
-func (rt *Runtime) newServer() *responder.Server {
+func (rt *Runtime) newServer() engine {
 	srv := &responder.Server{Handler: rt.handler(), Logger: &rt.log,
 		MaxConns: rt.ext.maxConns, MaxConcurrentRequests: rt.ext.maxReqs}
 	if rt.ConfigureServer != nil {
 		rt.ConfigureServer(srv)
+	}
+	if rt.ext.protocol == "http" {
+		return newHTTPEngine(srv, rt.log)
 	}
 	return srv
 }
@@ -444,8 +448,8 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 	for {
 		srv := rt.newServer()
 		served := make(chan error, 1)
-		go func() { served <- srv.Serve(rt.ext.speaking(l)) }()
 		rt.adoptConns(srv)
+		go func() { served <- srv.Serve(rt.ext.speaking(l)) }()
 
 		reason, reexec := "", false
 	wait:
@@ -518,7 +522,7 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 
 // handoff is drain for a re-execution: kept-alive connections that are
 // idle are returned to be passed on instead of closed.
-func (rt *Runtime) handoff(srv *responder.Server, grace time.Duration, sigs <-chan os.Signal) []*os.File {
+func (rt *Runtime) handoff(srv engine, grace time.Duration, sigs <-chan os.Signal) []*os.File {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	type result struct {
@@ -554,7 +558,7 @@ func notifyServeSignals() chan os.Signal {
 
 // drain lets in-flight requests finish within grace; a second signal
 // ends them at once.
-func (rt *Runtime) drain(srv *responder.Server, grace time.Duration, sigs <-chan os.Signal) {
+func (rt *Runtime) drain(srv engine, grace time.Duration, sigs <-chan os.Signal) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	done := make(chan error, 1)

@@ -371,10 +371,11 @@ func TestServer_AllowedAddrs(t *testing.T) {
 			}
 		})
 	}
-	if got := parseWebServerAddrs(" 10.0.0.1, ::1 ,bogus", zeroLogger()); len(got) != 2 || got[1] != netip.MustParseAddr("::1") {
-		t.Errorf("parseWebServerAddrs: %v", got)
+	if got, err := ParseWebServerAddrs(" 10.0.0.1, ::1 ,bogus"); len(got) != 2 || got[1] != netip.MustParseAddr("::1") ||
+		err == nil || !strings.Contains(err.Error(), `"bogus" is not an IP address`) {
+		t.Errorf("ParseWebServerAddrs: %v, %v", got, err)
 	}
-	if got := parseWebServerAddrs("bogus", zeroLogger()); got == nil || len(got) != 0 {
+	if got, _ := ParseWebServerAddrs("bogus"); got == nil || len(got) != 0 {
 		t.Errorf("an all-bad list must allow nobody, got %v", got)
 	}
 }

@@ -3,6 +3,7 @@ package responder
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -161,7 +162,11 @@ func (s *Server) init() {
 		c.writeTimeout = orDefault(s.WriteTimeout, DefaultWriteTimeout)
 		c.allowed = s.AllowedAddrs
 		if c.allowed == nil {
-			c.allowed = parseWebServerAddrs(os.Getenv("FCGI_WEB_SERVER_ADDRS"), s.logger())
+			var err error
+			if c.allowed, err = ParseWebServerAddrs(os.Getenv("FCGI_WEB_SERVER_ADDRS")); err != nil {
+				l := s.logger()
+				l.Error().Err(err).Msg("bad FCGI_WEB_SERVER_ADDRS")
+			}
 		}
 		c.log = s.logger()
 		s.onIdle = make(chan struct{})
@@ -175,10 +180,13 @@ func (s *Server) logger() zerolog.Logger {
 	return zerolog.New(os.Stderr).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 }
 
-// parseWebServerAddrs reads FCGI_WEB_SERVER_ADDRS; an entry that is not an
-// IP address is logged and skipped, never widening the list to everyone.
-func parseWebServerAddrs(v string, log zerolog.Logger) []netip.Addr {
+// ParseWebServerAddrs parses v, a comma-separated list of IP addresses in
+// the form of FCGI_WEB_SERVER_ADDRS. An entry that is not an IP address is
+// reported in the error and skipped, never widening the list: when every
+// entry is bad, the list is empty but not nil, allowing nobody.
+func ParseWebServerAddrs(v string) ([]netip.Addr, error) {
 	var addrs []netip.Addr
+	var errs []error
 	for f := range strings.SplitSeq(v, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
@@ -186,16 +194,15 @@ func parseWebServerAddrs(v string, log zerolog.Logger) []netip.Addr {
 		}
 		a, err := netip.ParseAddr(f)
 		if err != nil {
-			log.Error().Str("entry", f).Msg("FCGI_WEB_SERVER_ADDRS: not an IP address; entry ignored")
+			errs = append(errs, fmt.Errorf("FCGI_WEB_SERVER_ADDRS: %q is not an IP address; entry ignored", f))
 			continue
 		}
 		addrs = append(addrs, a.Unmap())
 	}
 	if addrs == nil && strings.TrimSpace(v) != "" {
-		// Every entry was bad: allow nobody rather than everybody.
 		addrs = []netip.Addr{}
 	}
-	return addrs
+	return addrs, errors.Join(errs...)
 }
 
 // allowedPeer reports whether a connection from remote may be served.

@@ -1,4 +1,4 @@
-package scgiajp_test
+package protocols_test
 
 import (
 	"fmt"
@@ -26,6 +26,8 @@ func TestTemplates(t *testing.T) {
 		{"Apache mod_proxy_scgi", "scgi", "apache-scgi.conf", "127.0.0.1:4000", startApache("proxy_scgi")},
 		{"Apache mod_proxy_ajp", "ajp", "apache-ajp.conf", "127.0.0.1:8009", startApache("proxy_ajp")},
 		{"lighttpd mod_scgi", "scgi", "lighttpd-scgi.conf", "4000", startLighttpd},
+		{"nginx proxy_pass", "http", "nginx-http.conf", "127.0.0.1:8080", startNginx},
+		{"Apache mod_proxy_http", "http", "apache-http.conf", "127.0.0.1:8080", startApache("proxy_http")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tmpl, err := os.ReadFile(tc.template)
