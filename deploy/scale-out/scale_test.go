@@ -19,9 +19,10 @@ var helloBin string
 
 func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 
-// backends are the three machines of the templates; here each is a
-// loopback address of its own, on one port.
-var backends = []struct{ template, addr string }{
+// backends are the three machines of the templates; each is a network
+// namespace of its own (testenv.Hosts) or, where none can be made, a
+// loopback address of its own.
+var backends = []struct{ template, loopback string }{
 	{"10.0.0.11:9000", "127.0.0.2"},
 	{"10.0.0.12:9000", "127.0.0.3"},
 	{"10.0.0.13:9000", "127.0.0.4"},
@@ -45,16 +46,25 @@ func TestScaleOut(t *testing.T) {
 			}
 			port := testenv.FreePort(t)
 			conf := string(tmpl)
+			hosts := testenv.Hosts(t, len(backends))
+			if hosts != nil {
+				t.Logf("backends in network namespaces %s, %s, %s", hosts[0].Addr, hosts[1].Addr, hosts[2].Addr)
+			}
 			var apps []*exec.Cmd
 			var logs []string
 			for i, b := range backends {
-				addr := fmt.Sprintf("%s:%d", b.addr, port)
+				var host *testenv.Host
+				addr := fmt.Sprintf("%s:%d", b.loopback, port)
+				if hosts != nil {
+					host = &hosts[i]
+					addr = host.Addr + ":9000"
+				}
 				if !strings.Contains(conf, b.template) {
 					t.Fatalf("%s no longer lists %s", tc.template, b.template)
 				}
 				conf = strings.ReplaceAll(conf, b.template, addr)
 				dir := t.TempDir()
-				apps = append(apps, testenv.StartExternal(t, helloBin, dir, fmt.Sprintf("GREETING=b%d\n", i+1), addr))
+				apps = append(apps, testenv.StartExternalOn(t, host, helloBin, dir, fmt.Sprintf("GREETING=b%d\n", i+1), addr))
 				logs = append(logs, filepath.Join(dir, "mysite.log"))
 			}
 			base := tc.start(t, conf)

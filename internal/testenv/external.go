@@ -18,6 +18,12 @@ import (
 // shows its log if the test failed.
 func StartExternal(t *testing.T, bin, dir, env, listen string, extra ...string) *exec.Cmd {
 	t.Helper()
+	return StartExternalOn(t, nil, bin, dir, env, listen, extra...)
+}
+
+// StartExternalOn is StartExternal on host h (nil: this one).
+func StartExternalOn(t *testing.T, h *Host, bin, dir, env, listen string, extra ...string) *exec.Cmd {
+	t.Helper()
 	b, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +33,7 @@ func StartExternal(t *testing.T, bin, dir, env, listen string, extra ...string) 
 	os.Remove(filepath.Join(dir, "mysite.log")) // each run's own
 	cmd := exec.Command(filepath.Join(dir, "mysite.fcgi"), append([]string{"-listen", listen}, extra...)...)
 	cmd.Dir = dir
+	h.in(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
