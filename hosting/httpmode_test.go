@@ -1,0 +1,77 @@
+package hosting
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/fcgi-hosting/fcgi/responder"
+)
+
+// The client's address and scheme come from X-Forwarded-* only when the
+// peer is a proxy to trust.
+func TestHTTPEngine_Forwarded(t *testing.T) {
+	var got *http.Request
+	e := newHTTPEngine(&responder.Server{
+		Handler:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r }),
+		AllowedAddrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")},
+	}, zerolog.Nop())
+	for _, tc := range []struct {
+		peer, wantAddr string
+		wantTLS        bool
+	}{
+		{"127.0.0.1:4000", "198.51.100.7:0", true},
+		{"[::1]:4000", "198.51.100.7:0", true},
+		{"@", "198.51.100.7:0", true}, // a unix socket
+		{"192.0.2.1:4000", "198.51.100.7:0", true},
+		{"203.0.113.5:4000", "203.0.113.5:4000", false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.peer
+		r.Header.Set("X-Forwarded-For", "10.9.9.9, 198.51.100.7")
+		r.Header.Set("X-Forwarded-Proto", "https")
+		e.srv.Handler.ServeHTTP(httptest.NewRecorder(), r)
+		if got.RemoteAddr != tc.wantAddr || (got.TLS != nil) != tc.wantTLS {
+			t.Errorf("from %s: RemoteAddr %s, TLS %v; want %s, %v", tc.peer, got.RemoteAddr, got.TLS != nil, tc.wantAddr, tc.wantTLS)
+		}
+	}
+}
+
+// With FCGI_WEB_SERVER_ADDRS (here AllowedAddrs) set, other peers are
+// refused as the FastCGI engine refuses them.
+func TestHTTPEngine_RefusesUnlistedPeers(t *testing.T) {
+	for _, tc := range []struct {
+		allowed []netip.Addr
+		served  bool
+	}{
+		{nil, true},
+		{[]netip.Addr{netip.MustParseAddr("127.0.0.1")}, true},
+		{[]netip.Addr{netip.MustParseAddr("192.0.2.1")}, false},
+	} {
+		e := newHTTPEngine(&responder.Server{
+			Handler:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+			AllowedAddrs: tc.allowed,
+		}, zerolog.Nop())
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go e.Serve(l)
+		client := &http.Client{Timeout: 5 * time.Second}
+		resp, err := client.Get("http://" + l.Addr().String() + "/")
+		if served := err == nil && resp.StatusCode == 200; served != tc.served {
+			t.Errorf("allowed %v: served %v (%v), want %v", tc.allowed, served, err, tc.served)
+		}
+		if err == nil {
+			resp.Body.Close()
+		}
+		e.Close()
+		l.Close()
+	}
+}
