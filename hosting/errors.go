@@ -58,6 +58,12 @@ func (p *errorPages) middleware(next http.Handler) http.Handler {
 			p.serve(w, r, http.StatusInternalServerError, fmt.Sprint(v), stack)
 		}()
 		next.ServeHTTP(tw, r)
+		if err := context.Cause(r.Context()); err != nil {
+			// The engine cancelled the request: the web server aborted it
+			// or the connection went. Worth knowing when pages are slow.
+			p.log.Info().Str("method", r.Method).Str("uri", r.RequestURI).AnErr("cause", err).
+				Msg("the client went away before the response was complete")
+		}
 	})
 }
 

@@ -28,11 +28,14 @@ type apache struct {
 	base string
 }
 
-func startApache(t *testing.T) *apache {
+// startApache starts it with extra lines of server configuration, which a
+// shared host's customer cannot set.
+func startApache(t *testing.T, extra ...string) *apache {
 	a := &apache{t: t}
 	a.Apache = apachetest.Start(t, []string{"rewrite", "fcgid"}, `LogLevel warn fcgid:info
 FcgidIPCDir "{{ROOT}}/run/fcgidsock"
-FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"`, func(x *apachetest.Apache) {
+FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"
+`+strings.Join(extra, "\n"), func(x *apachetest.Apache) {
 		a.Apache, a.www = x, x.WWW
 		a.installSite("")
 	})
@@ -89,6 +92,16 @@ func TestApacheFcgid(t *testing.T) {
 	sitecheck.Layout(t, a.www, helloBin, "htaccess")
 	a.chown()
 	sitecheck.Run(t, a.base)
+}
+
+// mod_fcgid holds up to FcgidOutputBufferSize (64 KiB) of a response
+// before it passes it on, so streams need the host to set it to 0; then
+// the lines arrive as written and a client that goes away is noticed.
+func TestApacheFcgid_Streaming(t *testing.T) {
+	a := startApache(t, "FcgidOutputBufferSize 0")
+	a.chown()
+	testenv.CheckStreaming(t, a.base)
+	testenv.CheckClientAbort(t, a.base, filepath.Join(a.www, "mysite.log"), false)
 }
 
 // TestApacheFcgid_ReloadUnderLoad touches, re-uploads and edits the

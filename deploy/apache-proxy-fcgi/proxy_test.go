@@ -46,6 +46,8 @@ func TestApacheProxyFcgi(t *testing.T) {
 			})
 			testenv.WaitUp(t, a.Base+"/")
 			testenv.CheckHelloSite(t, a.Base, `prefix: ""`, "mode: external")
+			testenv.CheckStreaming(t, a.Base)
+			testenv.CheckClientAbort(t, a.Base, filepath.Join(appDir, "mysite.log"), false)
 
 			// A restart by SIGHUP under load loses nothing.
 			log := testenv.ReloadUnderLoad(t, "mod_proxy_fcgi", a.Base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))

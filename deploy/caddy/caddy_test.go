@@ -50,6 +50,8 @@ func TestCaddy(t *testing.T) {
 	base := startCaddy(t, sock, root)
 	testenv.WaitUp(t, base+"/")
 	testenv.CheckHelloSite(t, base, `prefix: ""`, "mode: external", "SERVER_SOFTWARE=Caddy/")
+	testenv.CheckStreaming(t, base)
+	testenv.CheckClientAbort(t, base, filepath.Join(appDir, "mysite.log"), false)
 
 	// A SIGHUP hand-over under load loses nothing.
 	testenv.ReloadUnderLoad(t, "Caddy", base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))

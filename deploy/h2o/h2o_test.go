@@ -60,6 +60,8 @@ func TestH2O(t *testing.T) {
 	testenv.WaitUp(t, base+"/")
 
 	testenv.CheckHelloSite(t, base, `prefix: ""`, "mode: fastcgi", "SERVER_SOFTWARE=h2o/")
+	testenv.CheckStreaming(t, base)
+	testenv.CheckClientAbort(t, base, filepath.Join(site, "mysite.log"), false)
 
 	// H2O never respawns what it spawned: an edit of the settings file must
 	// re-execute the process in place, under load, losing nothing.

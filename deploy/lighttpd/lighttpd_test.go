@@ -54,23 +54,10 @@ func get(base, path string) (int, string, error) {
 }
 
 func TestLighttpd(t *testing.T) {
-	s := startLighttpd(t, "GREETING=from lighttpd\nIDLE_TIMEOUT=1s\n")
-	for _, tc := range []struct {
-		path   string
-		status int
-		want   string
-	}{
-		{"/", 200, "from lighttpd\n"},
-		{"/info?x=1", 200, `prefix: ""`},
-		{"/sub/path", 404, "Not Found"},
-		{"/static/style.css", 200, "body{}"},
-		{"/stream?n=2", 200, "line 1\nline 2\n"},
-	} {
-		code, body, err := get(s.base, tc.path)
-		if err != nil || code != tc.status || !strings.Contains(body, tc.want) {
-			t.Errorf("%s: %d %q %v; want %d with %q", tc.path, code, body, err, tc.status, tc.want)
-		}
-	}
+	s := startLighttpd(t, "GREETING=v1\nDEBUG=true\nIDLE_TIMEOUT=1s\n")
+	testenv.CheckHelloSite(t, s.base, `prefix: ""`, "mode: fastcgi", "SERVER_SOFTWARE=lighttpd/")
+	testenv.CheckStreaming(t, s.base)
+	testenv.CheckClientAbort(t, s.base, filepath.Join(s.site, "mysite.log"), false)
 	// lighttpd does not start processes on demand: IDLE_TIMEOUT must not
 	// take the site down.
 	time.Sleep(1500 * time.Millisecond)

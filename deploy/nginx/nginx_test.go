@@ -19,6 +19,10 @@ import (
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
+var helloBin string
+
+func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
+
 // countingListener counts the connections nginx opens to the application.
 type countingListener struct {
 	net.Listener
@@ -177,4 +181,20 @@ func TestNginx(t *testing.T) {
 			t.Fatal("handler context not cancelled after the client went away")
 		}
 	})
+}
+
+// The hello site as a user runs it behind the template: the site suite,
+// streaming, a client going away, and reloads under load.
+func TestNginx_HelloSite(t *testing.T) {
+	appDir, root := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(root, "static"), 0o755)
+	os.WriteFile(filepath.Join(root, "static", "style.css"), []byte("body{}"), 0o644)
+	sock := filepath.Join(appDir, "mysite.sock")
+	app := testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", "unix:"+sock)
+	base := startNginx(t, sock, root)
+	testenv.WaitUp(t, base+"/")
+	testenv.CheckHelloSite(t, base, `prefix: ""`, "mode: external", "SERVER_SOFTWARE=nginx/")
+	testenv.CheckStreaming(t, base)
+	testenv.CheckClientAbort(t, base, filepath.Join(appDir, "mysite.log"), true)
+	testenv.ReloadUnderLoad(t, "nginx", base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))
 }

@@ -21,13 +21,14 @@ func TestTemplates(t *testing.T) {
 	for _, tc := range []struct {
 		name, protocol, template, defaultAddr string
 		start                                 func(t *testing.T, conf string) string
+		watchesClient                         bool // passes on a client gone while it waits
 	}{
-		{"nginx scgi_pass", "scgi", "nginx-scgi.conf", "127.0.0.1:4000", startNginx},
-		{"Apache mod_proxy_scgi", "scgi", "apache-scgi.conf", "127.0.0.1:4000", startApache("proxy_scgi")},
-		{"Apache mod_proxy_ajp", "ajp", "apache-ajp.conf", "127.0.0.1:8009", startApache("proxy_ajp")},
-		{"lighttpd mod_scgi", "scgi", "lighttpd-scgi.conf", "4000", startLighttpd},
-		{"nginx proxy_pass", "http", "nginx-http.conf", "127.0.0.1:8080", startNginx},
-		{"Apache mod_proxy_http", "http", "apache-http.conf", "127.0.0.1:8080", startApache("proxy_http")},
+		{"nginx scgi_pass", "scgi", "nginx-scgi.conf", "127.0.0.1:4000", startNginx, true},
+		{"Apache mod_proxy_scgi", "scgi", "apache-scgi.conf", "127.0.0.1:4000", startApache("proxy_scgi"), false},
+		{"Apache mod_proxy_ajp", "ajp", "apache-ajp.conf", "127.0.0.1:8009", startApache("proxy_ajp"), false},
+		{"lighttpd mod_scgi", "scgi", "lighttpd-scgi.conf", "4000", startLighttpd, false},
+		{"nginx proxy_pass", "http", "nginx-http.conf", "127.0.0.1:8080", startNginx, true},
+		{"Apache mod_proxy_http", "http", "apache-http.conf", "127.0.0.1:8080", startApache("proxy_http"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tmpl, err := os.ReadFile(tc.template)
@@ -48,6 +49,8 @@ func TestTemplates(t *testing.T) {
 			base := tc.start(t, conf)
 			testenv.WaitUp(t, base+"/")
 			testenv.CheckHelloSite(t, base, `prefix: ""`, "mode: external")
+			testenv.CheckStreaming(t, base)
+			testenv.CheckClientAbort(t, base, filepath.Join(appDir, "mysite.log"), tc.watchesClient)
 			testenv.ReloadUnderLoad(t, tc.name, base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))
 		})
 	}

@@ -4,7 +4,7 @@
 //	/             the GREETING setting (default "Hello, world")
 //	/info         how the process was started; parameters and settings with DEBUG on
 //	/echo         the request body, back
-//	/stream?n=N   N lines, each flushed at once
+//	/stream?n=N   N lines, each flushed at once (&pause=MS between them)
 //	/slow?ms=N    answers after N ms, unless the request is cancelled first
 //	/panic        panics, to show the error page
 //	/headers/...  the path, the X-Test header and the cookies it got; sets a cookie
@@ -60,9 +60,17 @@ func newMux() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		pause, _ := strconv.Atoi(r.URL.Query().Get("pause"))
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Accel-Buffering", "no")
 		for i := 1; i <= min(n, 100000); i++ {
+			if i > 1 && pause > 0 {
+				select {
+				case <-time.After(time.Duration(pause) * time.Millisecond):
+				case <-r.Context().Done():
+					return
+				}
+			}
 			fmt.Fprintf(w, "line %d\n", i)
 			if err := http.NewResponseController(w).Flush(); err != nil {
 				return

@@ -1,10 +1,13 @@
 package testenv
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,5 +168,65 @@ func checkRoundTrips(t *testing.T, base string) {
 	}
 	if resp, _ := do("GET", "/go", nil); resp.StatusCode != 303 || resp.Header.Get("Location") != "/info" {
 		t.Errorf("/go: %d to %q, want 303 to /info", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// CheckStreaming requests /stream?n=2&pause=1500 from base: the first
+// line must arrive a second or more before the response ends, not held
+// back by the web server until the handler is done.
+func CheckStreaming(t *testing.T, base string) {
+	t.Helper()
+	resp, err := client.Get(base + "/stream?n=2&pause=1500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	first, err := br.ReadString('\n')
+	if err != nil || first != "line 1\n" {
+		t.Fatalf("first line %q %v", first, err)
+	}
+	firstAt := time.Now()
+	rest, _ := io.ReadAll(br)
+	if gap := time.Since(firstAt); string(rest) != "line 2\n" || gap < time.Second {
+		t.Errorf("the first line came %v before the end (%q after it); want it streamed, 1.5 s ahead", gap, rest)
+	}
+}
+
+// CheckClientAbort requests a response that streams a line every 100 ms
+// for 5 s and goes away after 300 ms: the site's log (logPath) must then
+// say, within 3 s, that the handler's context was cancelled. With silent,
+// it does the same with a handler that writes nothing until it is done
+// (/slow), which only web servers that watch the client while they wait
+// pass on; the others are left to finish it.
+func CheckClientAbort(t *testing.T, base, logPath string, silent bool) {
+	t.Helper()
+	paths := []string{"/stream?n=50&pause=100&abort=1"}
+	if silent {
+		paths = append(paths, "/slow?ms=5000&abort=1")
+	}
+	for _, path := range paths {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body) // until the client's deadline
+			resp.Body.Close()
+		}
+		cancel()
+		wentAway := func() bool {
+			b, _ := os.ReadFile(logPath)
+			for line := range strings.Lines(string(b)) {
+				if strings.Contains(line, "the client went away") && strings.Contains(line, path) {
+					return true
+				}
+			}
+			return false
+		}
+		for deadline := time.Now().Add(3 * time.Second); !wentAway(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s: the handler's context was not cancelled within 3 s of the client going away", path)
+				break
+			}
+		}
 	}
 }
