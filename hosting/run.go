@@ -29,8 +29,10 @@ import (
 
 // How long in-flight requests may take to finish.
 const (
-	// stopGrace fits inside mod_fcgid's 3 s between SIGTERM and SIGKILL.
-	stopGrace = 2500 * time.Millisecond
+	// stopGrace fits inside the 8 s mod_fcgid gives on Apache's graceful
+	// restart (SIGTERM, again a second later, SIGKILL at 8 s). Its idle and
+	// lifetime kills (SIGKILL 3 s after SIGTERM) only stop idle processes.
+	stopGrace = 7500 * time.Millisecond
 	// reloadGrace bounds a hand-over to new code; requests still running
 	// then (long streams) are cut.
 	reloadGrace = 30 * time.Second
@@ -106,7 +108,12 @@ func (rt *Runtime) Main(args []string) int {
 		rt.Version = buildVersion()
 	}
 	rt.locate()
-	rt.exeState = statFile(rt.exe)
+	// The file this process runs, which a rename-replace upload racing the
+	// start may no longer be at rt.exe: then the watcher sees the change.
+	rt.exeState = statFile("/proc/self/exe")
+	if !rt.exeState.exists {
+		rt.exeState = statFile(rt.exe)
+	}
 	if rt.spawnIno == 0 {
 		rt.spawnIno = rt.exeState.ino
 	}
@@ -534,19 +541,21 @@ func (rt *Runtime) handoff(srv engine, grace time.Duration, sigs <-chan os.Signa
 		fs, err := srv.Handoff(ctx)
 		done <- result{fs, err}
 	}()
-	var r result
-	select {
-	case r = <-done:
-		if r.err != nil {
-			rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
-			srv.Close()
+	for {
+		select {
+		case r := <-done:
+			if r.err != nil {
+				rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
+				srv.Close()
+			}
+			return r.files
+		case sig := <-sigs:
+			if rt.cutShort(sig) {
+				srv.Close()
+				return (<-done).files
+			}
 		}
-	case sig := <-sigs:
-		rt.log.Warn().Str("signal", sig.String()).Msg("second signal: closing at once")
-		srv.Close()
-		r = <-done
 	}
-	return r.files
 }
 
 // notifyServeSignals catches the signals that stop or reload a server.
@@ -556,22 +565,40 @@ func notifyServeSignals() chan os.Signal {
 	return sigs
 }
 
-// drain lets in-flight requests finish within grace; a second signal
+// drain lets in-flight requests finish within grace; a second Ctrl-C
 // ends them at once.
 func (rt *Runtime) drain(srv engine, grace time.Duration, sigs <-chan os.Signal) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- srv.Shutdown(ctx) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
-			srv.Close()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
+				srv.Close()
+			}
+			return
+		case sig := <-sigs:
+			if rt.cutShort(sig) {
+				srv.Close()
+				<-done
+				return
+			}
 		}
-	case sig := <-sigs:
-		rt.log.Warn().Str("signal", sig.String()).Msg("second signal: closing at once")
-		srv.Close()
-		<-done
 	}
+}
+
+// cutShort reports whether sig, come while requests are being finished,
+// ends them at once: only SIGINT does (a second Ctrl-C). mod_fcgid sends
+// SIGTERM twice on a graceful restart, and a reload asked for during a
+// stop or a hand-over is one already under way.
+func (rt *Runtime) cutShort(sig os.Signal) bool {
+	if sig == syscall.SIGINT {
+		rt.log.Warn().Msg("interrupted again: closing at once")
+		return true
+	}
+	rt.log.Info().Str("signal", sig.String()).Msg("already finishing requests in progress")
+	return false
 }

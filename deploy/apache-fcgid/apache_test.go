@@ -1,6 +1,7 @@
 package apachefcgid_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"os"
@@ -156,4 +157,37 @@ func siteProcesses(dir string) []string {
 		}
 	}
 	return ps
+}
+
+// A graceful restart of Apache with a slow request in flight: mod_fcgid
+// sends the process SIGTERM about 3 s later, again a second after, and
+// SIGKILL at 8 s; the request, 6 s long, must still be answered, and the
+// site serve on after.
+func TestApacheFcgid_GracefulRestart(t *testing.T) {
+	a := startApache(t)
+	a.chown()
+	if code, body, _, err := a.get("/"); err != nil || code != 200 {
+		t.Fatalf("%d %q %v", code, body, err)
+	}
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	slow := make(chan answer, 1)
+	go func() {
+		code, body, _, err := a.get("/slow?ms=6000")
+		slow <- answer{code, body, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := a.Graceful(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-slow; r.err != nil || r.code != 200 || r.body != "slept 6000 ms\n" {
+		t.Errorf("the request in flight: %d %q %v; want 200", r.code, r.body, r.err)
+	}
+	testenv.WaitUp(t, a.base+"/")
+	if b, _ := os.ReadFile(filepath.Join(a.www, "mysite.log")); !bytes.Contains(b, []byte("already finishing requests in progress")) {
+		t.Errorf("mod_fcgid's second SIGTERM was not seen:\n%s", b)
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 type server struct {
 	site string
 	base string
+	cmd  *exec.Cmd // lighttpd
 }
 
 // startLighttpd runs lighttpd in the foreground with mysite.conf, its
@@ -39,8 +42,8 @@ func startLighttpd(t *testing.T, env string) *server {
 		"/run/mysite/mysite.sock", filepath.Join(dir, "mysite.sock"),
 		"/srv/mysite/mysite.fcgi", filepath.Join(site, "mysite.fcgi"),
 	).Replace(string(tmpl))
-	base := testenv.StartLighttpd(t, site, conf, filepath.Join(site, "mysite.log"))
-	return &server{site: site, base: base}
+	base, cmd := testenv.StartLighttpd(t, site, conf, filepath.Join(site, "mysite.log"))
+	return &server{site: site, base: base, cmd: cmd}
 }
 
 func get(base, path string) (int, string, error) {
@@ -90,4 +93,31 @@ func TestLighttpd_ReloadUnderLoad(t *testing.T) {
 	os.WriteFile(filepath.Join(s.site, "mysite.env"), []byte("GREETING=v2\n"), 0o644)
 	testenv.WaitFor(t, "the new greeting", func() bool { _, body, _ := get(s.base, "/"); return body == "v2\n" })
 	load.Stop(t, "through lighttpd across a touch, an upload and a settings edit")
+}
+
+// A graceful restart of lighttpd (SIGUSR1) with a slow request in flight:
+// the request is answered (lighttpd lets it finish, then stops the site
+// with SIGTERM and starts it again), and the site serves on after.
+func TestLighttpd_GracefulRestart(t *testing.T) {
+	s := startLighttpd(t, "GREETING=v1\n")
+	testenv.WaitUp(t, s.base+"/")
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	slow := make(chan answer, 1)
+	go func() {
+		code, body, err := get(s.base, "/slow?ms=3000")
+		slow <- answer{code, body, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	s.cmd.Process.Signal(syscall.SIGUSR1)
+	if r := <-slow; r.err != nil || r.code != 200 || r.body != "slept 3000 ms\n" {
+		t.Errorf("the request in flight: %d %q %v; want 200", r.code, r.body, r.err)
+	}
+	testenv.WaitUp(t, s.base+"/")
+	if b, _ := os.ReadFile(filepath.Join(s.site, "mysite.log")); strings.Count(string(b), `"message":"starting"`) != 2 {
+		t.Errorf("lighttpd's restart did not start the site anew:\n%s", b)
+	}
 }

@@ -80,5 +80,6 @@ func startNginx(t *testing.T, site string) string {
 func startLighttpd(t *testing.T, site string) string {
 	root := filepath.Join(t.TempDir(), "public")
 	staticFiles(t, root)
-	return testenv.StartLighttpd(t, root, site)
+	base, _ := testenv.StartLighttpd(t, root, site)
+	return base
 }

@@ -126,6 +126,13 @@ func (a *Apache) pid() int {
 	return n
 }
 
+// Graceful restarts Apache gracefully (SIGUSR1, apachectl graceful): the
+// children finish the requests they serve, and mod_fcgid stops the
+// application processes.
+func (a *Apache) Graceful() error {
+	return syscall.Kill(a.pid(), syscall.SIGUSR1)
+}
+
 // WWWData is the user Apache runs the site as.
 func WWWData() (int, int) {
 	u, err := user.Lookup("www-data")

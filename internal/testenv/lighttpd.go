@@ -10,10 +10,10 @@ import (
 
 // StartLighttpd runs Debian's lighttpd in the foreground serving root on a
 // free port of 127.0.0.1, with site (mod_fastcgi, mod_scgi... lines)
-// included. It waits for the port, returns the base URL, and stops
-// lighttpd by PID at the end of the test, showing its error log and the
-// files in logs if the test failed.
-func StartLighttpd(t *testing.T, root, site string, logs ...string) string {
+// included. It waits for the port, returns the base URL and the process,
+// and stops lighttpd by PID at the end of the test, showing its error log
+// and the files in logs if the test failed.
+func StartLighttpd(t *testing.T, root, site string, logs ...string) (string, *exec.Cmd) {
 	t.Helper()
 	bin := Require(t, "lighttpd", "lighttpd")
 	dir := t.TempDir()
@@ -30,6 +30,7 @@ include %q
 	if err := os.WriteFile(filepath.Join(dir, "lighttpd.conf"), []byte(main), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	StartProcess(t, exec.Command(bin, "-D", "-f", filepath.Join(dir, "lighttpd.conf")), append([]string{filepath.Join(dir, "error.log")}, logs...)...)
-	return waitListening(t, "lighttpd", port)
+	cmd := exec.Command(bin, "-D", "-f", filepath.Join(dir, "lighttpd.conf"))
+	StartProcess(t, cmd, append([]string{filepath.Join(dir, "error.log")}, logs...)...)
+	return waitListening(t, "lighttpd", port), cmd
 }
