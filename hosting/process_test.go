@@ -362,20 +362,48 @@ func TestSpawned_SIGTERMDrains(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, body, err := s.get("/slow?ms=700")
+		code, body, err := s.get("/slow?ms=900")
 		done <- result{code, body, err}
 	}()
-	waitFor(t, "the slow request to start", func() bool { return true })
+	time.Sleep(200 * time.Millisecond)
+	// mod_fcgid sends SIGTERM twice on a graceful restart: the second
+	// changes nothing.
+	s.cmd.Process.Signal(syscall.SIGTERM)
 	time.Sleep(200 * time.Millisecond)
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	r := <-done
-	if r.err != nil || r.code != 200 || r.body != "slept 700 ms\n" {
+	if r.err != nil || r.code != 200 || r.body != "slept 900 ms\n" {
 		t.Fatalf("in-flight request: %d %q %v", r.code, r.body, r.err)
 	}
 	if err := <-s.exit; err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	s.exit <- nil
+}
+
+// A second Ctrl-C ends the requests in progress at once.
+func TestSpawned_SecondSIGINTCutsShort(t *testing.T) {
+	s := newSite(t, "")
+	s.spawn()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.get("/slow?ms=20000")
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	s.cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(200 * time.Millisecond)
+	s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-s.exit:
+		s.exit <- err
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5 s after the second SIGINT")
+	}
+	<-done
+	if !strings.Contains(s.log(), "interrupted again: closing at once") {
+		t.Errorf("log:\n%s", s.log())
+	}
 }
 
 func TestSpawned_SIGHUPHandsOver(t *testing.T) {
