@@ -1,12 +1,14 @@
 package lighttpd_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -120,4 +122,81 @@ func TestLighttpd_GracefulRestart(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.site, "mysite.log")); strings.Count(string(b), `"message":"starting"`) != 2 {
 		t.Errorf("lighttpd's restart did not start the site anew:\n%s", b)
 	}
+}
+
+// Two sites in one lighttpd, told apart by host name: one spawned with
+// bin-path, one an external server on a unix socket. Each serves its own
+// pages and static files, and reloading one under load on both disturbs
+// neither.
+func TestLighttpd_SeveralSites(t *testing.T) {
+	dir := t.TempDir()
+	sites := map[string]string{"one": filepath.Join(dir, "one"), "two": filepath.Join(dir, "two")}
+	for name, site := range sites {
+		os.MkdirAll(filepath.Join(site, "public", "static"), 0o755)
+		os.WriteFile(filepath.Join(site, "public", "static", "style.css"), []byte("/* "+name+" */"), 0o644)
+	}
+	b, _ := os.ReadFile(helloBin)
+	os.WriteFile(filepath.Join(sites["one"], "mysite.fcgi"), b, 0o755)
+	os.WriteFile(filepath.Join(sites["one"], "mysite.env"), []byte("GREETING=site one\n"), 0o644)
+	sock := filepath.Join(sites["two"], "mysite.sock")
+	two := testenv.StartExternal(t, helloBin, sites["two"], "GREETING=site two\n", "unix:"+sock)
+
+	tmpl, err := os.ReadFile("several-sites.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer(
+		"/srv/one", sites["one"], "/run/one/mysite.sock", filepath.Join(dir, "one.sock"),
+		"/srv/two", sites["two"], "/run/two/mysite.sock", sock,
+	).Replace(string(tmpl))
+	base, _ := testenv.StartLighttpd(t, dir, conf, filepath.Join(sites["one"], "mysite.log"), filepath.Join(sites["two"], "mysite.log"))
+
+	getHost := func(host, path string) (int, string, error) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), err
+	}
+	testenv.WaitFor(t, "site two through lighttpd", func() bool { code, _, _ := getHost("two.example.com", "/"); return code == 200 })
+	for _, tc := range []struct{ host, path, want string }{
+		{"one.example.com", "/", "site one\n"},
+		{"one.example.com", "/info", "mode: fastcgi"},
+		{"one.example.com", "/static/style.css", "/* one */"},
+		{"two.example.com", "/", "site two\n"},
+		{"two.example.com", "/info", "mode: external"},
+		{"two.example.com", "/static/style.css", "/* two */"},
+	} {
+		if code, body, err := getHost(tc.host, tc.path); err != nil || code != 200 || !strings.Contains(body, tc.want) {
+			t.Errorf("%s%s: %d %q %v; want %q", tc.host, tc.path, code, body, err, tc.want)
+		}
+	}
+
+	var n atomic.Int64
+	load := testenv.StartLoad(func() error {
+		host, want := "one.example.com", "site one\n"
+		if n.Add(1)%2 == 0 {
+			host, want = "two.example.com", "site two\n"
+		}
+		if code, body, err := getHost(host, "/"); err != nil || code != 200 || body != want {
+			return fmt.Errorf("%s: %d %q %v", host, code, body, err)
+		}
+		return nil
+	})
+	time.Sleep(200 * time.Millisecond)
+	now := time.Now()
+	os.Chtimes(filepath.Join(sites["one"], "mysite.fcgi"), now, now)
+	two.Process.Signal(syscall.SIGHUP)
+	for name, site := range sites {
+		testenv.WaitFor(t, "site "+name+" to reload", func() bool {
+			b, _ := os.ReadFile(filepath.Join(site, "mysite.log"))
+			return strings.Contains(string(b), "re-executing in place")
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	load.Stop(t, "to two sites in one lighttpd across a reload of each")
 }
