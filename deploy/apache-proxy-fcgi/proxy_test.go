@@ -45,7 +45,7 @@ func TestApacheProxyFcgi(t *testing.T) {
 				os.WriteFile(filepath.Join(a.WWW, "static", "style.css"), []byte("body{}"), 0o644)
 			})
 			testenv.WaitUp(t, a.Base+"/")
-			testenv.CheckHelloSite(t, a.Base, `prefix: ""`, "mode: external")
+			testenv.CheckHelloSite(t, a.Base, "mode: external")
 			testenv.CheckStreaming(t, a.Base)
 			testenv.CheckClientAbort(t, a.Base, filepath.Join(appDir, "mysite.log"), false)
 

@@ -49,7 +49,7 @@ func TestCaddy(t *testing.T) {
 	app := testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", "unix:"+sock)
 	base := startCaddy(t, sock, root)
 	testenv.WaitUp(t, base+"/")
-	testenv.CheckHelloSite(t, base, `prefix: ""`, "mode: external", "SERVER_SOFTWARE=Caddy/")
+	testenv.CheckHelloSite(t, base, "mode: external", "SERVER_SOFTWARE=Caddy/")
 	testenv.CheckStreaming(t, base)
 	testenv.CheckClientAbort(t, base, filepath.Join(appDir, "mysite.log"), false)
 

@@ -59,7 +59,7 @@ func TestH2O(t *testing.T) {
 	base := startH2O(t, static, binary)
 	testenv.WaitUp(t, base+"/")
 
-	testenv.CheckHelloSite(t, base, `prefix: ""`, "mode: fastcgi", "SERVER_SOFTWARE=h2o/")
+	testenv.CheckHelloSite(t, base, "mode: fastcgi", "SERVER_SOFTWARE=h2o/")
 	testenv.CheckStreaming(t, base)
 	testenv.CheckClientAbort(t, base, filepath.Join(site, "mysite.log"), false)
 

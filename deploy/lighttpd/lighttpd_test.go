@@ -60,7 +60,7 @@ func get(base, path string) (int, string, error) {
 
 func TestLighttpd(t *testing.T) {
 	s := startLighttpd(t, "GREETING=v1\nDEBUG=true\nIDLE_TIMEOUT=1s\n")
-	testenv.CheckHelloSite(t, s.base, `prefix: ""`, "mode: fastcgi", "SERVER_SOFTWARE=lighttpd/")
+	testenv.CheckHelloSite(t, s.base, "mode: fastcgi", "SERVER_SOFTWARE=lighttpd/")
 	testenv.CheckStreaming(t, s.base)
 	testenv.CheckClientAbort(t, s.base, filepath.Join(s.site, "mysite.log"), false)
 	// lighttpd does not start processes on demand: IDLE_TIMEOUT must not

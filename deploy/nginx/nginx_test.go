@@ -40,13 +40,17 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // startNginx runs nginx with mysite.conf, its marked lines pointed at sock
 // and root.
 func startNginx(t *testing.T, sock, root string) string {
-	tmpl, err := os.ReadFile("mysite.conf")
+	return startNginxWith(t, "mysite.conf", sock, root)
+}
+
+func startNginxWith(t *testing.T, template, sock, root string) string {
+	tmpl, err := os.ReadFile(template)
 	if err != nil {
 		t.Fatal(err)
 	}
 	site := strings.NewReplacer("unix:/srv/mysite/mysite.sock", "unix:"+sock, "/srv/mysite/public", root).Replace(string(tmpl))
 	if site == string(tmpl) || !strings.Contains(site, "listen 80;") {
-		t.Fatal("mysite.conf no longer has the lines the test adapts")
+		t.Fatal(template + " no longer has the lines the test adapts")
 	}
 	return testenv.StartNginx(t, site)
 }
@@ -193,8 +197,21 @@ func TestNginx_HelloSite(t *testing.T) {
 	app := testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", "unix:"+sock)
 	base := startNginx(t, sock, root)
 	testenv.WaitUp(t, base+"/")
-	testenv.CheckHelloSite(t, base, `prefix: ""`, "mode: external", "SERVER_SOFTWARE=nginx/")
+	testenv.CheckHelloSite(t, base, "mode: external", "SERVER_SOFTWARE=nginx/")
 	testenv.CheckStreaming(t, base)
 	testenv.CheckClientAbort(t, base, filepath.Join(appDir, "mysite.log"), true)
 	testenv.ReloadUnderLoad(t, "nginx", base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))
+}
+
+// The hello site in /app/ with subdirectory.conf: the same suite, its
+// links, cookies and redirects under /app.
+func TestNginx_Subdirectory(t *testing.T) {
+	appDir, root := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(root, "app", "static"), 0o755)
+	os.WriteFile(filepath.Join(root, "app", "static", "style.css"), []byte("body{}"), 0o644)
+	sock := filepath.Join(appDir, "mysite.sock")
+	testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", "unix:"+sock)
+	base := startNginxWith(t, "subdirectory.conf", sock, root)
+	testenv.WaitUp(t, base+"/app/")
+	testenv.CheckHelloSite(t, base+"/app", "mode: external", "SCRIPT_NAME=/app\n", "PATH_INFO=/info\n")
 }

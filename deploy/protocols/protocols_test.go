@@ -48,7 +48,7 @@ func TestTemplates(t *testing.T) {
 			app := testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", addr, "-protocol", tc.protocol)
 			base := tc.start(t, conf)
 			testenv.WaitUp(t, base+"/")
-			testenv.CheckHelloSite(t, base, `prefix: ""`, "mode: external")
+			testenv.CheckHelloSite(t, base, "mode: external")
 			testenv.CheckStreaming(t, base)
 			testenv.CheckClientAbort(t, base, filepath.Join(appDir, "mysite.log"), tc.watchesClient)
 			testenv.ReloadUnderLoad(t, tc.name, base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))

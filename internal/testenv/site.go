@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -15,23 +16,30 @@ import (
 	"time"
 )
 
-// CheckHelloSite checks examples/hello served at the root of base with
-// GREETING=v1 and DEBUG=true, a static file static/style.css holding
-// "body{}" beside it: the greeting, query strings and the script prefix as
-// the application sees them (/info shows the parameters, each of info must
-// be there), the 404 page, the static file served by the web server, a
-// streamed response, a 100 KiB POST echoed back, HEAD, headers and cookies
-// both ways, a UTF-8 path, and a redirect that carries the prefix.
+// CheckHelloSite checks examples/hello served at base (the site's prefix
+// is base's path: "" at the root, "/app" in a subdirectory) with GREETING=v1
+// and DEBUG=true, a static file static/style.css holding "body{}" beside
+// it: the greeting, query strings and the script prefix as the application
+// sees them (/info shows the parameters, each of info must be there), the
+// 404 page, the static file served by the web server, a streamed response,
+// a 100 KiB POST echoed back, HEAD, headers and cookies both ways, a UTF-8
+// path, and links, cookies and a redirect that carry the prefix.
 func CheckHelloSite(t *testing.T, base string, info ...string) {
 	t.Helper()
-	checkRoundTrips(t, base)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := u.Path
+	checkRoundTrips(t, base, prefix)
 	for _, c := range []struct {
 		path   string
 		status int
 		want   []string
 	}{
 		{"/", 200, []string{"v1\n"}},
-		{"/info?x=1&y=%C3%A9", 200, append([]string{"path: /info", "QUERY_STRING=x=1&y=%C3%A9", "link_to_echo: /echo"}, info...)},
+		{"/info?x=1&y=%C3%A9", 200, append([]string{"path: /info", "QUERY_STRING=x=1&y=%C3%A9", "link_to_echo: " + prefix + "/echo",
+			fmt.Sprintf("prefix: %q", prefix)}, info...)},
 		{"/no/such/page", 404, []string{"Not Found"}},
 		{"/static/style.css", 200, []string{"body{}"}},
 		{"/stream?n=3", 200, []string{"line 1\nline 2\nline 3\n"}},
@@ -127,7 +135,7 @@ func WaitFor(t *testing.T, what string, cond func() bool) {
 	t.Errorf("timed out waiting for %s", what)
 }
 
-func checkRoundTrips(t *testing.T, base string) {
+func checkRoundTrips(t *testing.T, base, prefix string) {
 	t.Helper()
 	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
@@ -163,11 +171,11 @@ func checkRoundTrips(t *testing.T, base string) {
 	if got := resp.Header.Get("X-Echo"); got != "ünïcode ok" {
 		t.Errorf("X-Echo %q, want the X-Test sent", got)
 	}
-	if got := resp.Header.Get("Set-Cookie"); !strings.HasPrefix(got, "seen=1; Path=/") {
-		t.Errorf("Set-Cookie %q, want seen=1; Path=/", got)
+	if got, want := resp.Header.Get("Set-Cookie"), "seen=1; Path="+prefix+"/"; !strings.HasPrefix(got, want) {
+		t.Errorf("Set-Cookie %q, want %s", got, want)
 	}
-	if resp, _ := do("GET", "/go", nil); resp.StatusCode != 303 || resp.Header.Get("Location") != "/info" {
-		t.Errorf("/go: %d to %q, want 303 to /info", resp.StatusCode, resp.Header.Get("Location"))
+	if resp, _ := do("GET", "/go", nil); resp.StatusCode != 303 || resp.Header.Get("Location") != prefix+"/info" {
+		t.Errorf("/go: %d to %q, want 303 to %s/info", resp.StatusCode, resp.Header.Get("Location"), prefix)
 	}
 }
 
