@@ -15,13 +15,13 @@ var helloBin string
 
 func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 
-// startCaddy runs Caddy with the Caddyfile, its marked lines pointed at
-// sock, a free port and root, and stops it (by PID) at the end.
-func startCaddy(t *testing.T, sock, root string) string {
+// startCaddy runs Caddy with the Caddyfile template, its marked lines
+// pointed at sock, a free port and root, and stops it (by PID) at the end.
+func startCaddy(t *testing.T, template, sock, root string) string {
 	bin := testenv.Require(t, "caddy", "caddy")
 	dir := t.TempDir()
 	port := testenv.FreePort(t)
-	tmpl, err := os.ReadFile("Caddyfile")
+	tmpl, err := os.ReadFile(template)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestCaddy(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "static"), 0o755)
 	os.WriteFile(filepath.Join(root, "static", "style.css"), []byte("body{}"), 0o644)
 	app := testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", "unix:"+sock)
-	base := startCaddy(t, sock, root)
+	base := startCaddy(t, "Caddyfile", sock, root)
 	testenv.WaitUp(t, base+"/")
 	testenv.CheckHelloSite(t, base, "mode: external", "SERVER_SOFTWARE=Caddy/")
 	testenv.CheckStreaming(t, base)
@@ -55,4 +55,17 @@ func TestCaddy(t *testing.T) {
 
 	// A SIGHUP hand-over under load loses nothing.
 	testenv.ReloadUnderLoad(t, "Caddy", base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))
+}
+
+// The hello site in /app/ with subdirectory.Caddyfile: the same suite, its
+// links, cookies and redirects under /app.
+func TestCaddy_Subdirectory(t *testing.T) {
+	appDir, root := t.TempDir(), t.TempDir()
+	sock := filepath.Join(appDir, "mysite.sock")
+	os.MkdirAll(filepath.Join(root, "app", "static"), 0o755)
+	os.WriteFile(filepath.Join(root, "app", "static", "style.css"), []byte("body{}"), 0o644)
+	testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\n", "unix:"+sock)
+	base := startCaddy(t, "subdirectory.Caddyfile", sock, root)
+	testenv.WaitUp(t, base+"/app/")
+	testenv.CheckHelloSite(t, base+"/app", "mode: external", "SCRIPT_NAME=/app\n", "PATH_INFO=/info\n")
 }

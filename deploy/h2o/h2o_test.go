@@ -14,13 +14,13 @@ import (
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
-// startH2O runs H2O with h2o.conf, its marked lines pointed at a free port,
-// static and the binary, and stops it (by PID) at the end of the test.
-func startH2O(t *testing.T, static, binary string) string {
+// startH2O runs H2O with template, its marked lines pointed at a free
+// port, static and the binary, and stops it (by PID) at the end of the test.
+func startH2O(t *testing.T, template, static, binary string) string {
 	bin := testenv.Require(t, "h2o", "h2o")
 	dir := t.TempDir()
 	port := testenv.FreePort(t)
-	tmpl, err := os.ReadFile("h2o.conf")
+	tmpl, err := os.ReadFile(template)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func startH2O(t *testing.T, static, binary string) string {
 		"/srv/mysite/mysite.fcgi", binary,
 	).Replace(string(tmpl))
 	if !strings.Contains(conf, binary) || !strings.Contains(conf, static) || strings.Contains(conf, "port: 80\n") {
-		t.Fatal("h2o.conf's marked lines changed; update the test")
+		t.Fatal(template + "'s marked lines changed; update the test")
 	}
 	conf = fmt.Sprintf("pid-file: %s/h2o.pid\nerror-log: %s/error.log\n", dir, dir) + conf
 	if os.Geteuid() == 0 {
@@ -56,7 +56,7 @@ func TestH2O(t *testing.T) {
 	envPath := filepath.Join(site, "mysite.env")
 	os.WriteFile(envPath, []byte("GREETING=v1\nDEBUG=true\nRELOAD_POLL=200ms\n"), 0o644)
 	os.WriteFile(filepath.Join(static, "style.css"), []byte("body{}"), 0o644)
-	base := startH2O(t, static, binary)
+	base := startH2O(t, "h2o.conf", static, binary)
 	testenv.WaitUp(t, base+"/")
 
 	testenv.CheckHelloSite(t, base, "mode: fastcgi", "SERVER_SOFTWARE=h2o/")
@@ -100,4 +100,23 @@ func pidLine(info string) string {
 		}
 	}
 	return ""
+}
+
+// The hello site in /app/ with subdirectory.conf and FORCE_SCRIPT_NAME: the
+// same suite, its links, cookies and redirects under /app.
+func TestH2O_Subdirectory(t *testing.T) {
+	helloBin, cleanup := testenv.MustBuild("../../examples/hello")
+	defer cleanup()
+	site, static := t.TempDir(), t.TempDir()
+	b, err := os.ReadFile(helloBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary := filepath.Join(site, "mysite.fcgi")
+	os.WriteFile(binary, b, 0o755)
+	os.WriteFile(filepath.Join(site, "mysite.env"), []byte("GREETING=v1\nDEBUG=true\nFORCE_SCRIPT_NAME=/app\n"), 0o644)
+	os.WriteFile(filepath.Join(static, "style.css"), []byte("body{}"), 0o644)
+	base := startH2O(t, "subdirectory.conf", static, binary)
+	testenv.WaitUp(t, base+"/app/")
+	testenv.CheckHelloSite(t, base+"/app", "mode: fastcgi", "PATH_INFO=/app/info\n")
 }
