@@ -169,24 +169,7 @@ func TestApacheFcgid_GracefulRestart(t *testing.T) {
 	if code, body, _, err := a.get("/"); err != nil || code != 200 {
 		t.Fatalf("%d %q %v", code, body, err)
 	}
-	type answer struct {
-		code int
-		body string
-		err  error
-	}
-	slow := make(chan answer, 1)
-	go func() {
-		code, body, _, err := a.get("/slow?ms=6000")
-		slow <- answer{code, body, err}
-	}()
-	time.Sleep(300 * time.Millisecond)
-	if err := a.Graceful(); err != nil {
-		t.Fatal(err)
-	}
-	if r := <-slow; r.err != nil || r.code != 200 || r.body != "slept 6000 ms\n" {
-		t.Errorf("the request in flight: %d %q %v; want 200", r.code, r.body, r.err)
-	}
-	testenv.WaitUp(t, a.base+"/")
+	testenv.CheckSlowRequestAcross(t, a.base, 6000, a.Graceful)
 	if b, _ := os.ReadFile(filepath.Join(a.www, "mysite.log")); !bytes.Contains(b, []byte("already finishing requests in progress")) {
 		t.Errorf("mod_fcgid's second SIGTERM was not seen:\n%s", b)
 	}

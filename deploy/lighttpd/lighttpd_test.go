@@ -103,22 +103,7 @@ func TestLighttpd_ReloadUnderLoad(t *testing.T) {
 func TestLighttpd_GracefulRestart(t *testing.T) {
 	s := startLighttpd(t, "GREETING=v1\n")
 	testenv.WaitUp(t, s.base+"/")
-	type answer struct {
-		code int
-		body string
-		err  error
-	}
-	slow := make(chan answer, 1)
-	go func() {
-		code, body, err := get(s.base, "/slow?ms=3000")
-		slow <- answer{code, body, err}
-	}()
-	time.Sleep(300 * time.Millisecond)
-	s.cmd.Process.Signal(syscall.SIGUSR1)
-	if r := <-slow; r.err != nil || r.code != 200 || r.body != "slept 3000 ms\n" {
-		t.Errorf("the request in flight: %d %q %v; want 200", r.code, r.body, r.err)
-	}
-	testenv.WaitUp(t, s.base+"/")
+	testenv.CheckSlowRequestAcross(t, s.base, 3000, func() error { return s.cmd.Process.Signal(syscall.SIGUSR1) })
 	if b, _ := os.ReadFile(filepath.Join(s.site, "mysite.log")); strings.Count(string(b), `"message":"starting"`) != 2 {
 		t.Errorf("lighttpd's restart did not start the site anew:\n%s", b)
 	}

@@ -238,3 +238,28 @@ func CheckClientAbort(t *testing.T, base, logPath string, silent bool) {
 		}
 	}
 }
+
+// CheckSlowRequestAcross requests the hello site's /slow?ms=N from base and
+// calls restart (the web server's graceful restart) 300 ms into it: the
+// request must still be answered 200, and the site be up after.
+func CheckSlowRequestAcross(t *testing.T, base string, ms int, restart func() error) {
+	t.Helper()
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	slow := make(chan answer, 1)
+	go func() {
+		code, body, err := Get(fmt.Sprintf("%s/slow?ms=%d", base, ms))
+		slow <- answer{code, body, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := restart(); err != nil {
+		t.Fatal(err)
+	}
+	if r, want := <-slow, fmt.Sprintf("slept %d ms\n", ms); r.err != nil || r.code != 200 || r.body != want {
+		t.Errorf("the request in flight: %d %q %v; want 200 %q", r.code, r.body, r.err, want)
+	}
+	WaitUp(t, base+"/")
+}
