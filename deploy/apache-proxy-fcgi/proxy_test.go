@@ -58,3 +58,27 @@ func TestApacheProxyFcgi(t *testing.T) {
 		})
 	}
 }
+
+// The hello site in /app/ with subdirectory.conf and FORCE_SCRIPT_NAME: the
+// same suite, its links, cookies and redirects under /app.
+func TestApacheProxyFcgi_Subdirectory(t *testing.T) {
+	tmpl, err := os.ReadFile("subdirectory.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appDir, err := os.MkdirTemp("", "proxy-app-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(appDir)
+	os.Chmod(appDir, 0o755)
+	sock := filepath.Join(appDir, "mysite.sock")
+	conf := strings.Replace(string(tmpl), "unix:/run/mysite/mysite.sock|", "unix:"+sock+"|", 1)
+	testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\nFORCE_SCRIPT_NAME=/app\n", "unix:"+sock, "-socket-mode", "0666")
+	a := apachetest.Start(t, []string{"proxy", "proxy_fcgi"}, conf, func(a *apachetest.Apache) {
+		os.MkdirAll(filepath.Join(a.WWW, "app", "static"), 0o755)
+		os.WriteFile(filepath.Join(a.WWW, "app", "static", "style.css"), []byte("body{}"), 0o644)
+	})
+	testenv.WaitUp(t, a.Base+"/app/")
+	testenv.CheckHelloSite(t, a.Base+"/app", "mode: external")
+}

@@ -29,14 +29,20 @@ type server struct {
 // startLighttpd runs lighttpd in the foreground with mysite.conf, its
 // marked lines pointed at a fresh site, and stops it by PID at the end.
 func startLighttpd(t *testing.T, env string) *server {
+	return startLighttpdWith(t, "mysite.conf", "", env)
+}
+
+// startLighttpdWith does it with template, the site's static files in
+// the document root's subdirectory sub.
+func startLighttpdWith(t *testing.T, template, sub, env string) *server {
 	dir := t.TempDir()
 	site := filepath.Join(dir, "site")
-	os.MkdirAll(filepath.Join(site, "static"), 0o755)
+	os.MkdirAll(filepath.Join(site, sub, "static"), 0o755)
 	b, _ := os.ReadFile(helloBin)
 	os.WriteFile(filepath.Join(site, "mysite.fcgi"), b, 0o755)
 	os.WriteFile(filepath.Join(site, "mysite.env"), []byte(env), 0o644)
-	os.WriteFile(filepath.Join(site, "static", "style.css"), []byte("body{}"), 0o644)
-	tmpl, err := os.ReadFile("mysite.conf")
+	os.WriteFile(filepath.Join(site, sub, "static", "style.css"), []byte("body{}"), 0o644)
+	tmpl, err := os.ReadFile(template)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,4 +190,12 @@ func TestLighttpd_SeveralSites(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	load.Stop(t, "to two sites in one lighttpd across a reload of each")
+}
+
+// The hello site in /app/ with subdirectory.conf: the same suite, its
+// links, cookies and redirects under /app.
+func TestLighttpd_Subdirectory(t *testing.T) {
+	s := startLighttpdWith(t, "subdirectory.conf", "app", "GREETING=v1\nDEBUG=true\n")
+	testenv.WaitUp(t, s.base+"/app/")
+	testenv.CheckHelloSite(t, s.base+"/app", "mode: fastcgi", "SCRIPT_NAME=/app\n", "PATH_INFO=/info\n")
 }
