@@ -4,6 +4,7 @@
 //	/             the GREETING setting (default "Hello, world")
 //	/info         how the process was started; parameters and settings with DEBUG on
 //	/echo         the request body, back
+//	/form         the fields of a posted form, one per line
 //	/stream?n=N   N lines, each flushed at once (&pause=MS between them)
 //	/slow?ms=N    answers after N ms, unless the request is cancelled first
 //	/panic        panics, to show the error page
@@ -14,9 +15,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fcgi-hosting/fcgi/hosting"
@@ -57,6 +61,15 @@ func newMux() *http.ServeMux {
 			w.Header().Set("Content-Type", ct)
 		}
 		io.Copy(w, r.Body)
+	})
+	mux.HandleFunc("POST /form", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.PostForm)) {
+			fmt.Fprintf(w, "%s=%s\n", k, strings.Join(r.PostForm[k], ","))
+		}
 	})
 	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))

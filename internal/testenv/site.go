@@ -22,7 +22,7 @@ import (
 // it: the greeting, query strings and the script prefix as the application
 // sees them (/info shows the parameters, each of info must be there), the
 // 404 page, the static file served by the web server, a streamed response,
-// a 100 KiB POST echoed back, HEAD, headers and cookies both ways, a UTF-8
+// a posted form, a 100 KiB POST echoed back, HEAD, headers and cookies both ways, a UTF-8
 // path, and links, cookies and a redirect that carry the prefix.
 func CheckHelloSite(t *testing.T, base string, info ...string) {
 	t.Helper()
@@ -55,12 +55,21 @@ func CheckHelloSite(t *testing.T, base string, info ...string) {
 			}
 		}
 	}
+	form, err := http.PostForm(base+"/form", url.Values{"name": {"Zoë & co"}, "tags": {"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(form.Body)
+	form.Body.Close()
+	if want := "name=Zoë & co\ntags=a,b\n"; string(got) != want {
+		t.Errorf("POST form: %q, want %q", got, want)
+	}
 	body := bytes.Repeat([]byte("0123456789"), 10<<10)
 	resp, err := http.Post(base+"/echo", "application/octet-stream", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := io.ReadAll(resp.Body)
+	got, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !bytes.Equal(got, body) {
 		t.Errorf("POST 100 KiB echoed %d bytes", len(got))
