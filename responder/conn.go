@@ -40,6 +40,7 @@ type conn struct {
 	ending      int // requests out of reqs whose FCGI_END_REQUEST is not yet written
 	handlers    sync.WaitGroup
 	closeIdle   bool      // close once no request is in progress
+	lastDone    bool      // a request without FCGI_KEEP_CONN ended: no more may begin
 	fresh       bool      // no request begun yet: the first is on the way
 	handoff     bool      // Handoff: pass the connection on once idle
 	lingering   bool      // our side is shut; waiting for the peer's EOF
@@ -252,6 +253,13 @@ func (c *conn) beginRequest(id uint16, content []byte) error {
 	role := Role(binary.BigEndian.Uint16(content[:2]))
 	keepConn := content[2]&flagKeepConn != 0
 	c.mu.Lock()
+	if c.lastDone {
+		// The web server let the connection close with its last request;
+		// one that begins while it does would be cut off, so none does.
+		c.mu.Unlock()
+		c.srv.cfg.log.Warn().Msg("FCGI_BEGIN_REQUEST after a request without FCGI_KEEP_CONN ignored: the connection is closing")
+		return nil
+	}
 	if _, busy := c.reqs[id]; busy {
 		c.mu.Unlock()
 		return &ProtocolError{Msg: "FCGI_BEGIN_REQUEST for request " + strconv.Itoa(int(id)) + ", which is still in progress"}
@@ -274,7 +282,7 @@ func (c *conn) beginRequest(id uint16, content []byte) error {
 		err := c.write(c.reply)
 		if !keepConn {
 			c.mu.Lock()
-			c.closeIdle = true
+			c.closeIdle, c.lastDone = true, true
 			c.mu.Unlock()
 			c.closeIfIdle()
 		}
@@ -318,7 +326,7 @@ func (c *conn) end(q *request) (alone bool) {
 		c.srv.inFlight.Add(-1)
 	}
 	if !q.keepConn {
-		c.closeIdle = true
+		c.closeIdle, c.lastDone = true, true
 	}
 	c.ending++
 	if len(c.reqs) == 0 {
