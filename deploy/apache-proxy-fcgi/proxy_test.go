@@ -16,24 +16,30 @@ var helloBin string
 
 func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 
-func TestApacheProxyFcgi(t *testing.T) {
-	tmpl, err := os.ReadFile("mysite.conf")
+// templateAndAppDir reads template and makes a directory for the site
+// that Apache's workers (www-data) can reach the socket in.
+func templateAndAppDir(t *testing.T, template string) (string, string) {
+	tmpl, err := os.ReadFile(template)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Apache's workers (www-data) must reach the socket.
 	appDir, err := os.MkdirTemp("", "proxy-app-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(appDir)
+	t.Cleanup(func() { os.RemoveAll(appDir) })
 	os.Chmod(appDir, 0o755)
+	return string(tmpl), appDir
+}
+
+func TestApacheProxyFcgi(t *testing.T) {
+	tmpl, appDir := templateAndAppDir(t, "mysite.conf")
 	for _, tc := range []struct{ name, listen, target string }{
 		{"unix socket", "unix:" + filepath.Join(appDir, "mysite.sock"), "unix:" + filepath.Join(appDir, "mysite.sock") + "|fcgi://mysite/"},
 		{"tcp", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conf := string(tmpl)
+			conf := tmpl
 			if tc.target != "" {
 				conf = strings.Replace(conf, "unix:/run/mysite/mysite.sock|fcgi://mysite/", tc.target, 1)
 			} else {
@@ -62,18 +68,9 @@ func TestApacheProxyFcgi(t *testing.T) {
 // The hello site in /app/ with subdirectory.conf and FORCE_SCRIPT_NAME: the
 // same suite, its links, cookies and redirects under /app.
 func TestApacheProxyFcgi_Subdirectory(t *testing.T) {
-	tmpl, err := os.ReadFile("subdirectory.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	appDir, err := os.MkdirTemp("", "proxy-app-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(appDir)
-	os.Chmod(appDir, 0o755)
+	tmpl, appDir := templateAndAppDir(t, "subdirectory.conf")
 	sock := filepath.Join(appDir, "mysite.sock")
-	conf := strings.Replace(string(tmpl), "unix:/run/mysite/mysite.sock|", "unix:"+sock+"|", 1)
+	conf := strings.Replace(tmpl, "unix:/run/mysite/mysite.sock|", "unix:"+sock+"|", 1)
 	testenv.StartExternal(t, helloBin, appDir, "GREETING=v1\nDEBUG=true\nFORCE_SCRIPT_NAME=/app\n", "unix:"+sock, "-socket-mode", "0666")
 	a := apachetest.Start(t, []string{"proxy", "proxy_fcgi"}, conf, func(a *apachetest.Apache) {
 		os.MkdirAll(filepath.Join(a.WWW, "app", "static"), 0o755)
