@@ -44,7 +44,7 @@ type httpEngine struct {
 
 	handingOff atomic.Bool
 	mu         sync.Mutex
-	ln         net.Listener // the one Serve accepts from
+	ln         net.Listener // the one Serve accepts from: serveLoop's, which Close only pauses
 	conns      map[*httpConn]struct{}
 	changed    chan struct{} // closed and replaced when a connection ends
 	adopted    []net.Conn    // passed on by the previous run, served first
@@ -130,7 +130,7 @@ func (e *httpEngine) Handoff(ctx context.Context) ([]*os.File, error) {
 	e.mu.Lock()
 	e.handingOff.Store(true)
 	if e.ln != nil {
-		pausingListener{e.ln}.Close() // wakes Accept; the socket stays open
+		e.ln.Close() // wakes Accept; the socket stays open
 	}
 	for c := range e.conns {
 		c.handingOff()
@@ -340,12 +340,17 @@ func (e *httpEngine) asFastCGI(next http.Handler) http.Handler {
 }
 
 func (e *httpEngine) trusts(remoteAddr string) bool {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
+	a, ok := tcpPeer(remoteAddr)
+	if !ok {
 		return true // a unix socket: only who may open the file connects
 	}
-	a := ap.Addr().Unmap()
 	return a.IsLoopback() || slices.Contains(e.allowed, a)
+}
+
+// tcpPeer is the IP address of a TCP peer; ok is false for a unix socket.
+func tcpPeer(remoteAddr string) (a netip.Addr, ok bool) {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	return ap.Addr().Unmap(), err == nil
 }
 
 // limitBody refuses request bodies past max as the FastCGI engine does:
@@ -379,8 +384,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			}
 			return nil, err
 		}
-		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && l.e.allowed != nil &&
-			!slices.Contains(l.e.allowed, ap.Addr().Unmap()) {
+		if a, ok := tcpPeer(c.RemoteAddr().String()); ok && l.e.allowed != nil && !slices.Contains(l.e.allowed, a) {
 			l.e.log.Warn().Str("peer", c.RemoteAddr().String()).Msg("connection refused: peer not in FCGI_WEB_SERVER_ADDRS")
 			c.Close()
 			<-l.slots

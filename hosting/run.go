@@ -530,6 +530,19 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 // handoff is drain for a re-execution: kept-alive connections that are
 // idle are returned to be passed on instead of closed.
 func (rt *Runtime) handoff(srv engine, grace time.Duration, sigs <-chan os.Signal) []*os.File {
+	return rt.finishRequests(srv, grace, sigs, srv.Handoff)
+}
+
+// drain lets in-flight requests finish within grace; a second Ctrl-C
+// ends them at once.
+func (rt *Runtime) drain(srv engine, grace time.Duration, sigs <-chan os.Signal) {
+	rt.finishRequests(srv, grace, sigs, func(ctx context.Context) ([]*os.File, error) { return nil, srv.Shutdown(ctx) })
+}
+
+// finishRequests runs finish (Shutdown or Handoff) with grace as its
+// deadline, closing srv when the deadline passes or cutShort says so.
+func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan os.Signal,
+	finish func(context.Context) ([]*os.File, error)) []*os.File {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	type result struct {
@@ -538,7 +551,7 @@ func (rt *Runtime) handoff(srv engine, grace time.Duration, sigs <-chan os.Signa
 	}
 	done := make(chan result, 1)
 	go func() {
-		fs, err := srv.Handoff(ctx)
+		fs, err := finish(ctx)
 		done <- result{fs, err}
 	}()
 	for {
@@ -563,31 +576,6 @@ func notifyServeSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	return sigs
-}
-
-// drain lets in-flight requests finish within grace; a second Ctrl-C
-// ends them at once.
-func (rt *Runtime) drain(srv engine, grace time.Duration, sigs <-chan os.Signal) {
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- srv.Shutdown(ctx) }()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
-				srv.Close()
-			}
-			return
-		case sig := <-sigs:
-			if rt.cutShort(sig) {
-				srv.Close()
-				<-done
-				return
-			}
-		}
-	}
 }
 
 // cutShort reports whether sig, come while requests are being finished,
