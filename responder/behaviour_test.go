@@ -509,45 +509,6 @@ func TestServer_Timeouts(t *testing.T) {
 
 func isReset(err error) bool { return err != nil && strings.Contains(err.Error(), "reset") }
 
-func TestServer_ProtocolErrors(t *testing.T) {
-	logger, logs := newTestLog(t)
-	path := startServer(t, &Server{Logger: logger, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok")
-	})})
-	bad := beginRecord(1, RoleResponder, true)
-	bad[0] = 2
-	tests := []struct {
-		name, in, log string
-	}{
-		{"wrong version", string(bad), "version 2"},
-		{"begin body too short", string(appendRecord(nil, typeBeginRequest, 1, []byte{0, 1})), "want 8"},
-		{"duplicate request id", string(beginRecord(1, RoleResponder, true)) + string(beginRecord(1, RoleResponder, true)), "still in progress"},
-		{"params after their end", string(requestRecords(1, true, baseParams())[:0]) + string(beginRecord(2, RoleResponder, true)) +
-			string(appendRecord(nil, typeParams, 2, nil)) + string(appendRecord(nil, typeParams, 2, []byte{1, 1, 'a', 'b'})), "after its parameters ended"},
-		{"truncated record", string(beginRecord(1, RoleResponder, true)[:12]), "inside a record"},
-		{"application record with id 0", string(beginRecord(0, RoleResponder, true)), "request id 0"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rc := dialRaw(t, path)
-			rc.send([]byte(tc.in))
-			if strings.Contains(tc.name, "truncated") {
-				rc.Conn.(*net.UnixConn).CloseWrite()
-			}
-			if _, err := rc.readUntilClose(3 * time.Second); err != io.EOF && !isReset(err) {
-				t.Fatalf("connection not closed: %v", err)
-			}
-			if !strings.Contains(logs(), tc.log) {
-				t.Errorf("log lacks %q", tc.log)
-			}
-			// Other connections are unharmed.
-			if _, body := do(t, dialClient(t, path), &ClientRequest{Params: baseParams()}); body != "ok" {
-				t.Errorf("next connection got %q", body)
-			}
-		})
-	}
-}
-
 // stallingListener holds each accepted connection until released, to
 // stand in for a Serve loop that Shutdown catches between Accept and
 // tracking the connection.

@@ -32,6 +32,8 @@ type streamBuffer struct {
 	fileR    int64
 	fileW    int64
 	total    int64 // bytes received, for maxBytes
+	length   int64 // declared length (CONTENT_LENGTH); < 0 when unknown
+	excess   int64 // bytes received past length, dropped
 	err      error // returned once the buffered input is consumed
 	closed   bool  // the handler is done with the stream: drop input
 	memLimit int
@@ -47,6 +49,33 @@ func (b *streamBuffer) init(memLimit int, maxBytes int64, tempDir string) {
 	b.memLimit = memLimit
 	b.maxBytes = maxBytes
 	b.tempDir = tempDir
+	b.length = -1
+}
+
+// expect declares the stream's length, as net/http takes Content-Length:
+// input past it is dropped, and a stream that ends short of it fails with
+// io.ErrUnexpectedEOF. It is called before any input arrives.
+func (b *streamBuffer) expect(n int64) {
+	b.mu.Lock()
+	b.length = n
+	b.mu.Unlock()
+}
+
+// finish ends a stream that arrived whole, and reports how far it fell
+// short of or ran past its declared length.
+func (b *streamBuffer) finish() (short, excess int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return 0, b.excess // it ended before (an Authorizer's, say)
+	}
+	err := io.EOF
+	if b.length >= 0 && b.total < b.length {
+		short = b.length - b.total
+		err = io.ErrUnexpectedEOF
+	}
+	b.failLocked(err)
+	return short, b.excess
 }
 
 // spillDelay is how long a request alone on its connection waits for its
@@ -70,6 +99,13 @@ func (b *streamBuffer) write(p []byte, alone bool) error {
 	defer b.mu.Unlock()
 	if b.closed || b.err != nil {
 		return nil
+	}
+	if b.length >= 0 && b.total+int64(len(p)) > b.length {
+		keep := max(b.length-b.total, 0)
+		b.excess += int64(len(p)) - keep
+		if p = p[:keep]; len(p) == 0 {
+			return nil
+		}
 	}
 	if alone && b.fileW == 0 && len(b.mem)-b.memOff+len(p) > b.memLimit {
 		b.waitForRoomLocked(len(p))

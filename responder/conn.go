@@ -196,7 +196,7 @@ func (c *conn) handleRecord(h header, content []byte) error {
 		return c.beginRequest(h.id, content)
 	case typeParams, typeStdin, typeData, typeAbortRequest:
 	default:
-		return c.writeUnknownType(h.recType)
+		return c.writeUnknownType(h)
 	}
 	c.mu.Lock()
 	q := c.reqs[h.id]
@@ -205,16 +205,17 @@ func (c *conn) handleRecord(h header, content []byte) error {
 	if q == nil {
 		// A request already answered (the web server may still be sending
 		// input the handler did not want), or one never begun.
+		c.srv.cfg.log.Debug().Uint8("type", h.recType).Uint16("request", h.id).Msg("record for a request not in progress ignored")
 		return nil
 	}
 	switch h.recType {
 	case typeParams:
 		return q.addParams(content)
 	case typeStdin:
-		q.addInput(&q.stdin, content, alone)
+		return q.addInput(&q.stdin, content, alone)
 	case typeData:
 		if q.data != nil {
-			q.addInput(q.data, content, alone)
+			return q.addInput(q.data, content, alone)
 		}
 	case typeAbortRequest:
 		q.abort()
@@ -227,7 +228,7 @@ func (c *conn) handleManagement(h header, content []byte) error {
 		if h.recType == typeBeginRequest || h.recType == typeParams || h.recType == typeStdin {
 			return &ProtocolError{Msg: "application record sent with request id 0"}
 		}
-		return c.writeUnknownType(h.recType)
+		return c.writeUnknownType(h)
 	}
 	var scratch [8]param
 	query, err := parsePairs(scratch[:0], string(content), len(scratch))
@@ -239,9 +240,10 @@ func (c *conn) handleManagement(h header, content []byte) error {
 	return c.write(c.reply)
 }
 
-func (c *conn) writeUnknownType(t uint8) error {
+func (c *conn) writeUnknownType(h header) error {
+	c.srv.cfg.log.Warn().Uint8("type", h.recType).Uint16("request", h.id).Msg("record type unknown for this request id; answered FCGI_UNKNOWN_TYPE")
 	var body [8]byte
-	body[0] = t
+	body[0] = h.recType
 	c.reply = appendRecord(c.reply[:0], typeUnknownType, 0, body[:])
 	return c.write(c.reply)
 }

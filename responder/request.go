@@ -147,20 +147,37 @@ func (q *request) endParams() {
 	q.c.startHandler(q)
 }
 
-func (q *request) addInput(sb *streamBuffer, content []byte, alone bool) {
+func (q *request) addInput(sb *streamBuffer, content []byte, alone bool) error {
+	if !q.paramsEnded {
+		// No web server does this; a body taken before its CONTENT_LENGTH
+		// could not be held to it.
+		return &ProtocolError{Msg: "input for request " + strconv.Itoa(int(q.id)) + " before its parameters ended"}
+	}
+	if sb == &q.stdin && q.stdinEnded || sb == q.data && q.dataEnded {
+		q.c.srv.cfg.log.Debug().Uint16("request", q.id).Msg("input after the end of its stream ignored")
+		return nil
+	}
 	if len(content) > 0 {
 		if err := sb.write(content, alone); err != nil {
 			q.c.srv.cfg.log.Error().Err(err).Msg("request input lost")
 		}
-		return
+		return nil
 	}
-	sb.end(io.EOF)
 	if sb == &q.stdin {
 		q.stdinEnded = true
+		short, excess := sb.finish()
+		if short > 0 {
+			q.c.srv.cfg.log.Warn().Int64("missing", short).Msg("FCGI_STDIN ended short of CONTENT_LENGTH; the handler's read fails with unexpected EOF")
+		}
+		if excess > 0 {
+			q.c.srv.cfg.log.Warn().Int64("dropped", excess).Msg("FCGI_STDIN ran past CONTENT_LENGTH; the excess was dropped")
+		}
 	} else {
+		sb.end(io.EOF)
 		q.dataEnded = true
 	}
 	q.checkInputDone()
+	return nil
 }
 
 func (q *request) checkInputDone() {
@@ -282,6 +299,7 @@ func (q *request) buildHTTPRequest() error {
 		}
 		r.ContentLength = n
 		add("Content-Length", contentLength)
+		q.stdin.expect(n)
 		if n == 0 {
 			r.Body = http.NoBody
 		}
