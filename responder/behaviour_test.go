@@ -461,52 +461,6 @@ func TestServer_Stderr(t *testing.T) {
 	}
 }
 
-func TestServer_Timeouts(t *testing.T) {
-	logger, logs := newTestLog(t)
-	path := startServer(t, &Server{
-		IdleTimeout: 100 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond,
-		Logger: logger,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			chunk := bytes.Repeat([]byte("z"), 64<<10)
-			for i := 0; i < 1024; i++ { // 64 MiB, more than any socket buffer
-				if _, err := w.Write(chunk); err != nil {
-					return
-				}
-			}
-		}),
-	})
-	t.Run("silent connection", func(t *testing.T) {
-		rc := dialRaw(t, path)
-		if _, err := rc.readUntilClose(3 * time.Second); err != io.EOF {
-			t.Fatalf("silent connection: %v, want closed by the server", err)
-		}
-	})
-	t.Run("slow request", func(t *testing.T) {
-		rc := dialRaw(t, path)
-		rc.send(beginRecord(1, RoleResponder, false))
-		for i := 0; i < 10; i++ {
-			time.Sleep(50 * time.Millisecond)
-			if _, err := rc.Write(appendRecord(nil, typeParams, 1, appendPair(nil, "X", "y"))); err != nil {
-				break
-			}
-		}
-		if _, err := rc.readUntilClose(3 * time.Second); err != io.EOF && !errors.Is(err, net.ErrClosed) && !isReset(err) {
-			t.Fatalf("slow request: %v, want closed by the server", err)
-		}
-		if !strings.Contains(logs(), "ReadTimeout") {
-			t.Errorf("no log line for the slow request")
-		}
-	})
-	t.Run("peer stops reading", func(t *testing.T) {
-		rc := dialRaw(t, path)
-		rc.send(requestRecords(1, false, baseParams()))
-		time.Sleep(time.Second)
-		if !strings.Contains(logs(), "WriteTimeout") {
-			t.Errorf("no log line for the stuck response")
-		}
-	})
-}
-
 func isReset(err error) bool { return err != nil && strings.Contains(err.Error(), "reset") }
 
 // stallingListener holds each accepted connection until released, to
