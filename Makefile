@@ -2,7 +2,7 @@
 GO         ?= go
 PKGS       := ./...
 FUZZTIME   ?= 20s
-FUZZPKGS   := ./responder/ ./hosting/
+FUZZPKGS   := ./responder/ ./hosting/ ./hosting/emulate/
 BENCHCOUNT ?= 5
 BENCHRUNS  ?= 5
 BENCHTIME  ?= 5s

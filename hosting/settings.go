@@ -117,11 +117,45 @@ func readEnvFile(path string) (*envFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("settings file %s: %w (the web server's user must be able to read it)", path, err)
 	}
+	return parseEnvFile(path, data)
+}
+
+func parseEnvFile(path string, data []byte) (*envFile, error) {
 	values, err := godotenv.UnmarshalBytes(data)
 	if err != nil {
-		return nil, fmt.Errorf("settings file %s: %w", path, err)
+		return nil, envSyntaxError(path, data, err)
 	}
 	return &envFile{path: path, values: values, lines: nameLines(data)}, nil
+}
+
+// envSyntaxError names the line godotenv stopped at. godotenv's message
+// quotes the rest of the file, secrets and all, so only its gist is kept.
+func envSyntaxError(path string, data []byte, err error) error {
+	what := err.Error()
+	if i := strings.Index(what, " near "); i >= 0 {
+		what = what[:i]
+	}
+	if strings.HasPrefix(what, "unterminated quoted value") {
+		what = "unterminated quoted value"
+	}
+	return fmt.Errorf("settings file %s:%d: %s; want NAME=value (the line is not shown: it may hold a secret)", path, badLine(data), what)
+}
+
+// badLine is the line after the longest run of whole lines that parses: a
+// quoted value may span lines, so a line alone cannot be judged.
+func badLine(data []byte) int {
+	good, n := 0, 0
+	for end := 0; end < len(data) && n < 1000; n++ {
+		i := bytes.IndexByte(data[end:], '\n')
+		if i < 0 {
+			break
+		}
+		end += i + 1
+		if _, err := godotenv.UnmarshalBytes(data[:end]); err == nil {
+			good = n + 1
+		}
+	}
+	return good + 1
 }
 
 var assignment = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*[=:]`)

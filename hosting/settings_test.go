@@ -93,12 +93,18 @@ func TestReadEnvFile(t *testing.T) {
 			t.Fatal(f, err)
 		}
 	})
-	t.Run("unparsable", func(t *testing.T) {
-		_, err := readEnvFile(writeEnv(t, "GOOD=1\nthis is not a setting\n"))
-		if err == nil || !strings.Contains(err.Error(), "mysite.env") {
-			t.Fatalf("err %v", err)
-		}
-	})
+	for _, tc := range []struct{ name, content, want string }{
+		{"unparsable line", "GOOD=1\nthis is not a setting\nSECRET_KEY=hunter2\n", "mysite.env:2: unexpected character"},
+		{"unparsable after a quoted value over lines", "A=\"x\ny\"\nB c\nDB_PASSWORD=hunter2\n", "mysite.env:3: unexpected character"},
+		{"unterminated quote", "A=1\nSECRET_KEY=\"hunter2\nB=2\n", "mysite.env:2: unterminated quoted value; want NAME=value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := readEnvFile(writeEnv(t, tc.content))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("err %v, want %q and no secret", err, tc.want)
+			}
+		})
+	}
 	t.Run("unreadable", func(t *testing.T) {
 		p := writeEnv(t, "A=1\n")
 		os.Chmod(p, 0)
@@ -124,4 +130,39 @@ func TestMaskSecret(t *testing.T) {
 			t.Errorf("%s masked %v, want %v", name, got, masked)
 		}
 	}
+}
+
+// FuzzEnvFile reads any settings file: no panic, every error names the
+// file, and no value of the file ever reaches an error message, where it
+// would be logged.
+func FuzzEnvFile(f *testing.F) {
+	seeds, _ := filepath.Glob("../examples/*/site/*.env")
+	for _, name := range seeds {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("DEBUG=yes please\nMAX_REQUESTS=-1\nLOG_LEVEL=loud\nADMINS=not an address\nSERVER_EMAIL=@\nEMAIL_PORT=0\n"))
+	f.Add([]byte("export A=\"multi\nline\"\nB='single' # note\n"))
+	f.Add([]byte("GOOD=1\nthis is not a setting\nSECRET_KEY=hunter2\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const secret = "SECRET_KEY=s3cr3t-Value\n"
+		data = append([]byte(secret), data...)
+		file, err := parseEnvFile("mysite.env", data)
+		if err != nil {
+			if msg := err.Error(); !strings.HasPrefix(msg, "settings file mysite.env:") || strings.Contains(msg, "s3cr3t") {
+				t.Fatalf("error %q: want it to name the file and not quote it", msg)
+			}
+			return
+		}
+		_, errs := parseSettings(file, nil)
+		for _, e := range errs {
+			var se *SettingError
+			if !errors.As(e, &se) || !strings.HasPrefix(se.Source, "mysite.env") {
+				t.Fatalf("error %v does not name the file", e)
+			}
+		}
+	})
 }

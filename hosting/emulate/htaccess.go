@@ -3,6 +3,7 @@ package emulate
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -61,8 +62,13 @@ func parseHtaccess(path string) (*htaccess, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readHtaccess(path, f)
+}
+
+// readHtaccess parses the .htaccess read from r; path names it in warnings.
+func readHtaccess(path string, r io.Reader) (*htaccess, error) {
 	h := &htaccess{path: path, handlers: map[string]string{}, errorDocs: map[int]string{}}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	type block struct {
 		kind string
 		re   *regexp.Regexp
@@ -88,6 +94,10 @@ func parseHtaccess(path string) (*htaccess, error) {
 			h.warnings = append(h.warnings, fmt.Sprintf("%s:%d: ", path, lineNo)+fmt.Sprintf(format, args...))
 		}
 		args := splitArgs(line)
+		if len(args) == 0 { // a line of empty quotes
+			warn("%s is not a directive", line)
+			continue
+		}
 		name := strings.ToLower(args[0])
 		args = args[1:]
 
