@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,6 +113,13 @@ func (rt *Runtime) externalListener() (net.Listener, error) {
 	if !isUnix {
 		return net.Listen("tcp", rt.listen)
 	}
+	var mode uint64
+	if rt.ext.socketMode != "" {
+		var err error
+		if mode, err = strconv.ParseUint(rt.ext.socketMode, 8, 32); err != nil || mode > 0o777 {
+			return nil, fmt.Errorf("-socket-mode %q: want an octal mode such as 0660", rt.ext.socketMode)
+		}
+	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
 			return nil, fmt.Errorf("%s exists and is not a socket; not touching it", path)
@@ -122,22 +130,17 @@ func (rt *Runtime) externalListener() (net.Listener, error) {
 		}
 		os.Remove(path) // stale: nobody listens
 	}
+	if mode != 0 {
+		// Created with the mode, not changed to it after: a socket is
+		// never open to more peers than the mode allows, even for a moment.
+		old := syscall.Umask(int(^mode & 0o777))
+		defer syscall.Umask(old)
+	}
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, err
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
-	if rt.ext.socketMode != "" {
-		mode, err := strconv.ParseUint(rt.ext.socketMode, 8, 32)
-		if err != nil {
-			l.Close()
-			return nil, fmt.Errorf("-socket-mode %q: want an octal mode such as 0660", rt.ext.socketMode)
-		}
-		if err := os.Chmod(path, os.FileMode(mode)); err != nil {
-			l.Close()
-			return nil, err
-		}
-	}
 	return l, nil
 }
 
@@ -151,7 +154,26 @@ func writePidfile(path string) error {
 			}
 		}
 	}
-	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	// Written beside and renamed over: a symlink planted at path is
+	// replaced, never followed to clobber what it points to.
+	f, err := os.CreateTemp(filepath.Dir(path), ".pid-")
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // daemonize starts the same command detached (a new session, no terminal,

@@ -54,6 +54,11 @@ func TestExternal_UnixSocket(t *testing.T) {
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
 
+	// A symlink planted where the pidfile goes is replaced, not followed.
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("keep me"), 0o600)
+	os.Symlink(victim, pidfile)
+
 	cmd := startExternal(t, s, "-listen", "unix:"+s.sock, "-pidfile", pidfile, "-socket-mode", "0660")
 	waitFor(t, "the server", func() bool { code, _, err := s.get("/"); return err == nil && code == 200 })
 	if _, body := s.mustGet("/info"); !strings.Contains(body, "mode: external") {
@@ -64,6 +69,12 @@ func TestExternal_UnixSocket(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(pidfile); strings.TrimSpace(string(b)) != strconv.Itoa(cmd.Process.Pid) {
 		t.Errorf("pidfile %q, want %d", b, cmd.Process.Pid)
+	}
+	if fi, err := os.Lstat(pidfile); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+		t.Errorf("pidfile mode %v (%v), want a regular file, 0644", fi.Mode(), err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me" {
+		t.Errorf("the symlink's target was written: %q", b)
 	}
 
 	// A live socket is not taken over.

@@ -20,6 +20,7 @@ type logFile struct {
 	f       *os.File
 	size    int64 // of f, as far as this process knows
 	checked int64 // bytes written since the file was last stat'ed
+	lost    int64 // lines that could not be written, not yet noted in the file
 }
 
 func openLogFile(path string, maxSize int64) (*logFile, error) {
@@ -48,17 +49,32 @@ func (l *logFile) open() error {
 }
 
 // Write never fails the caller's request: a full disk loses log lines, not
-// responses. zerolog reports the error on stderr.
+// responses. The first failure is reported once on stderr (the web
+// server's error log), and the count of lines lost goes into the log once
+// it can be written again.
 func (l *logFile) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.lost > 0 {
+		note := strconv.AppendInt([]byte(`{"level":"warn","lost_lines":`), l.lost, 10)
+		note = append(note, `,"message":"log lines lost while the log file could not be written"}`+"\n"...)
+		if _, err := l.f.Write(note); err == nil {
+			l.lost = 0
+		}
+	}
 	n, err := l.f.Write(p)
 	l.size += int64(n)
 	l.checked += int64(n)
+	if err != nil {
+		if l.lost == 0 {
+			os.Stderr.WriteString("log file " + l.path + ": " + err.Error() + "; log lines are lost until it can be written again\n")
+		}
+		l.lost++
+	}
 	if l.maxSize > 0 && (l.size > l.maxSize || l.checked > 64<<10) {
 		l.maybeRotate()
 	}
-	return n, err
+	return len(p), nil
 }
 
 func (l *logFile) maybeRotate() {

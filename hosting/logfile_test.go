@@ -63,3 +63,33 @@ func TestLogFile_Unwritable(t *testing.T) {
 		t.Fatal("opened a log in a missing directory")
 	}
 }
+
+// A full disk loses log lines, never requests, and says so: once on
+// stderr, and with the count in the log once it can be written again.
+func TestLogFile_DiskFull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "site.log")
+	l, err := openLogFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := l.f
+	l.f = full
+	for range 3 {
+		if n, err := l.Write([]byte("{}\n")); n != 3 || err != nil {
+			t.Fatalf("Write on a full disk: %d, %v; want the caller to go on", n, err)
+		}
+	}
+	full.Close()
+	l.f = good
+	l.Write([]byte(`{"message":"back"}` + "\n"))
+	b, _ := os.ReadFile(path)
+	if want := `{"level":"warn","lost_lines":3,"message":"log lines lost while the log file could not be written"}` + "\n" +
+		`{"message":"back"}` + "\n"; string(b) != want {
+		t.Errorf("log after the disk had room again:\n%s\nwant:\n%s", b, want)
+	}
+}

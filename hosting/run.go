@@ -255,6 +255,21 @@ func (rt *Runtime) loadSettings() {
 	f.apply(environ)
 }
 
+// checkNewSettings reports why the settings file, as it is now, cannot
+// replace the running settings.
+func (rt *Runtime) checkNewSettings() error {
+	if _, err := os.Stat(rt.envPath()); errors.Is(err, os.ErrNotExist) {
+		return errors.New(rt.name + ".env was removed; the running settings stay until it is back (touch " +
+			filepath.Base(rt.exe) + " to run without it)")
+	}
+	f, err := readEnvFile(rt.envPath())
+	if err != nil {
+		return err
+	}
+	_, errs := parseSettings(f, environMap(rt.environ))
+	return errors.Join(errs...)
+}
+
 func (rt *Runtime) logPath() string {
 	switch p := rt.settings.LogFile; {
 	case p == "":
@@ -472,6 +487,15 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 				break wait
 			case path := <-changed:
 				reason, reexec = filepath.Base(path)+" changed", canReexec
+				if path == rt.envPath() && rt.settingsErr == nil {
+					if err := rt.checkNewSettings(); err != nil {
+						// Good settings are not traded for bad ones: an edit
+						// with a typo, or a file mid-upload, leaves the site up.
+						rt.log.Error().Err(err).Msg("settings file changed but cannot be used; the running settings stay")
+						w.accept(path)
+						continue
+					}
+				}
 				if path == rt.exe {
 					if err := checkExecutable(rt.exe); err != nil {
 						rt.log.Error().Err(err).Msg("binary changed but cannot run; the old code keeps serving")
