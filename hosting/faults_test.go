@@ -144,7 +144,7 @@ func TestExternal_SIGKILLDuringReload(t *testing.T) {
 	waitFor(t, "requests served after the restart", func() bool { return ok.Load() > served+100 })
 	close(stop)
 	wg.Wait()
-	t.Logf("%d requests served, %d cut by the SIGKILL with an error, %d hung", ok.Load(), failed.Load(), hung.Load())
+	t.Logf("%d requests served; %d failed with an error while the server was killed and down; %d hung", ok.Load(), failed.Load(), hung.Load())
 	if hung.Load() != 0 {
 		t.Errorf("%d requests hung instead of failing", hung.Load())
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,8 +20,8 @@ import (
 )
 
 // Slow, silent and flooding peers, against the limits of a Server. Memory
-// is the live heap of the test process, which holds the attackers too: an
-// upper bound on what the server holds.
+// is the heap of the test process, which holds the attackers too, with
+// garbage not yet collected: an upper bound on what the server holds.
 
 // heapWatch samples the live heap until stopped, for its high-water mark.
 type heapWatch struct {
@@ -226,8 +227,16 @@ func TestHostile_Floods(t *testing.T) {
 	baseGoroutines, baseHeap := runtime.NumGoroutine(), settledHeap()
 	heap := watchHeap()
 	var conns, requests int
+	var peaks []string
+	// run is t.Run noting the subtest's heap high-water mark.
+	run := func(name string, f func(t *testing.T)) {
+		settledHeap()
+		w := watchHeap()
+		t.Run(name, f)
+		peaks = append(peaks, name+" "+strconv.FormatFloat(mib(w.peak()), 'f', 1, 64)+" MiB")
+	}
 
-	t.Run("more connections than MaxConns", func(t *testing.T) {
+	run("more connections than MaxConns", func(t *testing.T) {
 		const n = 500
 		var peakConns atomic.Int64
 		stop := make(chan struct{})
@@ -274,7 +283,7 @@ func TestHostile_Floods(t *testing.T) {
 		requests += n
 	})
 
-	t.Run("more requests than MaxConcurrentRequests", func(t *testing.T) {
+	run("more requests than MaxConcurrentRequests", func(t *testing.T) {
 		const n = 1000
 		c := dialClient(t, path)
 		var wg sync.WaitGroup
@@ -306,7 +315,7 @@ func TestHostile_Floods(t *testing.T) {
 		requests += n
 	})
 
-	t.Run("unfinished multiplexed requests", func(t *testing.T) {
+	run("unfinished multiplexed requests", func(t *testing.T) {
 		// golang/go#81548: a request whose parameters never end must not
 		// grow memory; here 2000 of them send 64 KiB each on one connection.
 		const n, each = 2000, 64 << 10
@@ -348,7 +357,7 @@ func TestHostile_Floods(t *testing.T) {
 		requests += n
 	})
 
-	t.Run("abort storm", func(t *testing.T) {
+	run("abort storm", func(t *testing.T) {
 		const clients, each = 20, 100
 		var wg sync.WaitGroup
 		var ended atomic.Int64
@@ -390,6 +399,6 @@ func TestHostile_Floods(t *testing.T) {
 		t.Errorf("live heap %.1f MiB after the floods, %.1f MiB before", mib(left), mib(baseHeap))
 	}
 	t.Logf("reliability: floods: %d connections and %d requests thrown (MaxConns %d, MaxConcurrentRequests %d); "+
-		"%d handlers cancelled by FCGI_ABORT_REQUEST; live heap %.1f MiB before, peak %.1f MiB, %.1f MiB after; goroutines %d before, %d after",
-		conns, requests, maxConns, maxReqs, cancelled.Load(), mib(baseHeap), mib(peak), mib(left), baseGoroutines, after)
+		"%d handlers cancelled by FCGI_ABORT_REQUEST; live heap %.1f MiB before, peak %.1f MiB (%s), %.1f MiB after; goroutines %d before, %d after",
+		conns, requests, maxConns, maxReqs, cancelled.Load(), mib(baseHeap), mib(peak), strings.Join(peaks, ", "), mib(left), baseGoroutines, after)
 }
