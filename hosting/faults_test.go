@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -129,7 +130,8 @@ func TestExternal_SIGKILLDuringReload(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "the hand-over to begin", func() bool { return strings.Contains(s.log(), "handing over to the new code") })
 	cmd.Process.Signal(syscall.SIGKILL)
-	if err := <-s.exit; err == nil || !errors.As(err, new(interface{ ExitCode() int })) {
+	var killed *exec.ExitError
+	if err := <-s.exit; !errors.As(err, &killed) {
 		t.Fatalf("exit: %v, want killed", err)
 	}
 	s.exit <- nil

@@ -178,11 +178,11 @@ func TestHostile_SlowAndSilentPeers(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d of %d requests of the good connection failed", failed, served+failed)
 	}
-	after := settle(t, s, 1, baseGoroutines+slow) // the slow writers may still be asleep
+	settle(t, s, 1, baseGoroutines+slow) // the slow writers may still be asleep
 	wg.Wait()
 	peak := heap.peak()
 	left := settledHeap()
-	after = runtime.NumGoroutine()
+	after := runtime.NumGoroutine()
 	if after > baseGoroutines {
 		t.Errorf("%d goroutines after the peers were dropped, %d before", after, baseGoroutines)
 	}

@@ -61,14 +61,8 @@ func closedByServer(t *testing.T, rc *rawConn) {
 func answered(want string) func(*testing.T, *rawConn) {
 	return func(t *testing.T, rc *rawConn) {
 		t.Helper()
-		var out strings.Builder
-		for _, r := range rc.readUntilEnd(1) {
-			if r.typ == typeStdout && r.id == 1 {
-				out.WriteString(r.content)
-			}
-		}
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("response %q lacks %q", out.String(), want)
+		if out := stdoutOf(rc.readUntilEnd(1), 1); !strings.Contains(out, want) {
+			t.Fatalf("response %q lacks %q", out, want)
 		}
 	}
 }
@@ -78,15 +72,20 @@ func answered(want string) func(*testing.T, *rawConn) {
 func stillServing(t *testing.T, rc *rawConn) {
 	t.Helper()
 	rc.send(hostileRequest(9, withParams(map[string]string{"CONTENT_LENGTH": "2"}), []byte("ok")))
+	if out := stdoutOf(rc.readUntilEnd(9), 9); !strings.HasSuffix(out, "2 ok") {
+		t.Fatalf("connection no longer serving: %q", out)
+	}
+}
+
+// stdoutOf is what request id wrote to FCGI_STDOUT among recs.
+func stdoutOf(recs []rec, id uint16) string {
 	var out strings.Builder
-	for _, r := range rc.readUntilEnd(9) {
-		if r.typ == typeStdout && r.id == 9 {
+	for _, r := range recs {
+		if r.typ == typeStdout && r.id == id {
 			out.WriteString(r.content)
 		}
 	}
-	if !strings.HasSuffix(out.String(), "2 ok") {
-		t.Fatalf("connection no longer serving: %q", out.String())
-	}
+	return out.String()
 }
 
 func unknownTypeAnswered(t *testing.T, rc *rawConn) {
@@ -125,7 +124,7 @@ func TestHostile_MalformedStreams(t *testing.T) {
 		{"wrong version", badVersion, false, closedByServer, "version 2"},
 		{"HTTP spoken to the FastCGI socket", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false, closedByServer, "is the peer speaking FastCGI"},
 		{"garbage after a request", append(hostileRequest(1, baseParams(), nil), "\xde\xad\xbe\xef\x00\x00\x00\x00"...), false,
-			func(t *testing.T, rc *rawConn) { closedByServer(t, rc) }, "version 222"},
+			closedByServer, "version 222"},
 		{"truncated header", begin[:5], true, closedByServer, "inside a record header (5 of 8 bytes)"},
 		{"truncated content", rawRecord(1, typeStdin, 1, 100, 0, make([]byte, 10)), true, closedByServer, "10 of 100 content and padding bytes"},
 		{"padding past the end", rawRecord(1, typeBeginRequest, 1, 8, 255, begin[8:16]), true, closedByServer, "8 of 263 content and padding bytes"},
