@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"net"
 	"net/http"
@@ -296,6 +297,17 @@ func (rt *Runtime) openLog() func() {
 		}
 	}
 	rt.log = zerolog.New(w).Level(rt.settings.LogLevel).With().Timestamp().Int("pid", os.Getpid()).Logger()
+	// The handler's and its libraries' log.Print lines (a database driver's
+	// complaints) reach the same file, not the web server's error log.
+	flags := log.Flags()
+	log.SetFlags(0)
+	log.SetOutput(rt.log.With().Str("from", "log").Logger())
+	closeFile := closeLog
+	closeLog = func() {
+		log.SetOutput(os.Stderr)
+		log.SetFlags(flags)
+		closeFile()
+	}
 	if openErr != nil {
 		rt.log.Error().Err(openErr).Msg("cannot write the log file; logging to stderr (the web server's error log) instead")
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -342,10 +343,16 @@ func parseSize(v string) (int64, error) {
 
 var secretName = regexp.MustCompile(`(?i)(SECRET|PASSW|PASS$|TOKEN|KEY|DSN|AUTH|CREDENTIAL|PRIVATE|SALT|COOKIE)`)
 
-// maskSecret hides values whose names look secret, for logs and pages.
+// maskSecret hides values whose names look secret, for logs and pages,
+// and the password of any URL with one (DATABASE=mysql://user:pw@host/db).
 func maskSecret(name, value string) string {
 	if value != "" && secretName.MatchString(name) {
 		return "********"
+	}
+	if u, err := url.Parse(value); err == nil && u.User != nil {
+		return u.Redacted()
+	} else if err != nil && strings.Contains(value, "://") {
+		return "********" // unparsable, and it may hold a password
 	}
 	return value
 }

@@ -130,6 +130,18 @@ func TestMaskSecret(t *testing.T) {
 			t.Errorf("%s masked %v, want %v", name, got, masked)
 		}
 	}
+	for value, want := range map[string]string{
+		"mysql://gb:p%40ss@localhost/gb":        "mysql://gb:xxxxx@localhost/gb",
+		"mysql://gb@localhost/gb?socket=/tmp/s": "mysql://gb@localhost/gb?socket=/tmp/s",
+		"mysql://gb:p ss@localhost/gb":          "********",
+		"https://example.com/":                  "https://example.com/",
+		"guestbook.db":                          "guestbook.db",
+		"Hello, world":                          "Hello, world",
+	} {
+		if got := maskSecret("DATABASE", value); got != want {
+			t.Errorf("DATABASE=%s shown as %s, want %s", value, got, want)
+		}
+	}
 }
 
 // FuzzEnvFile reads any settings file: no panic, every error names the
