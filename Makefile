@@ -2,7 +2,7 @@
 GO         ?= go
 PKGS       := ./...
 FUZZTIME   ?= 20s
-FUZZPKGS   := ./responder/ ./hosting/ ./hosting/emulate/
+FUZZPKGS   := ./responder/ ./hosting/ ./hosting/emulate/ ./examples/guestbook/
 BENCHCOUNT ?= 5
 BENCHRUNS  ?= 5
 BENCHTIME  ?= 5s

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,27 +60,11 @@ func newSite() http.Handler {
 
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// databasePath resolves DATABASE as LOG_FILE is: relative to the binary.
-func databasePath() string {
-	p := os.Getenv(databaseEnvVar)
-	if p == "" {
-		p = defaultDBFile
-	}
-	if filepath.IsAbs(p) {
-		return p
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return p
-	}
-	return filepath.Join(filepath.Dir(exe), p)
-}
-
 func (s *site) db(ctx context.Context) (*store, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.store == nil {
-		st, err := openStore(ctx, databasePath())
+		st, err := openStore(ctx, os.Getenv(databaseEnvVar))
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -189,9 +190,35 @@ func TestStore_Migrations(t *testing.T) {
 	if _, total, err := s.page(ctx, 1, 10); err != nil || total != 2 {
 		t.Errorf("after reopening: %d entries, %v", total, err)
 	}
-	s.db.Exec("PRAGMA user_version = 99")
+	if _, err := s.db.Exec("PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 	if _, err := openStore(ctx, path); err == nil || !strings.Contains(err.Error(), "schema version 99 is newer") {
 		t.Errorf("a newer schema: %v", err)
+	}
+}
+
+// A database an earlier version made (schema 2, the table named entries)
+// keeps its entries through the rename to guestbook_entries.
+func TestStore_MigratesEarlierSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "guestbook.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(sqliteMigrations[:2:2], "INSERT INTO entries (name, message, created) VALUES ('Ann', 'from before', 1)", "PRAGMA user_version = 2") {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	s, err := openStore(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if entries, total, err := s.page(context.Background(), 1, 10); err != nil || total != 1 || entries[0].Message != "from before" {
+		t.Errorf("after the migration: %+v, %d, %v", entries, total, err)
 	}
 }

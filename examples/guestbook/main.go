@@ -2,7 +2,8 @@
 // the messages, newest first, ten to a page, and leave their own. It keeps
 // them in SQLite, in the file named by DATABASE in mysite.env (default
 // guestbook.db beside the binary; the .htaccess template refuses to serve
-// it). Build it, upload it as mysite.fcgi with the files of site/, and
+// it), or in the host's MySQL/MariaDB when DATABASE is a mysql:// URL.
+// Build it, upload it as mysite.fcgi with the files of site/, and
 // browse; `make run` does the same locally.
 package main
 

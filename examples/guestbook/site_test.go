@@ -56,6 +56,9 @@ func layout(t *testing.T, dir string) {
 	}
 }
 
+// sqliteFiles are the database's files beside the binary.
+var sqliteFiles = []string{"guestbook.db", "guestbook.db-wal"}
+
 // noRedirect lets the tests see the 303 after a post.
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -77,7 +80,8 @@ func fetch(t *testing.T, method, u string, form url.Values) (int, http.Header, s
 }
 
 // checkSite is what a visitor does, at base (the site's URL, ending in /).
-func checkSite(t *testing.T, base string) {
+// The settings, the log and the files named in secrets must be refused.
+func checkSite(t *testing.T, base string, secrets ...string) {
 	prefix := strings.TrimSuffix(mustPath(base), "/")
 	code, _, body := fetch(t, "GET", base, nil)
 	if code != 200 || !strings.Contains(body, `href="`+prefix+`/static/style.css"`) || !strings.Contains(body, `action="`+prefix+`/"`) {
@@ -107,7 +111,7 @@ func checkSite(t *testing.T, base string) {
 	if code, _, body := fetch(t, "GET", base+"no/such/page", nil); code != 404 || !strings.Contains(body, "no such page in this guestbook") {
 		t.Errorf("404 page: %d\n%s", code, body)
 	}
-	for _, secret := range []string{"guestbook.db", "guestbook.db-wal", "mysite.env"} {
+	for _, secret := range append(secrets, "mysite.env", "mysite.log") {
 		if code, _, _ := fetch(t, "GET", base+secret, nil); code != 403 {
 			t.Errorf("%s served with %d, want 403", secret, code)
 		}
@@ -200,9 +204,9 @@ func messageCount(t *testing.T, base string) int {
 	return n
 }
 
-func TestSite_LocalEmulation(t *testing.T) {
-	dir := t.TempDir()
-	layout(t, dir)
+// startEmulation serves the upload in dir in the local emulation until t
+// ends; it returns the site's URL and what the emulation logged so far.
+func startEmulation(t *testing.T, dir string) (base string, emulation func() string) {
 	var log strings.Builder
 	var mu sync.Mutex
 	e := &emulate.Emulator{Root: dir, Log: writerFunc(func(p []byte) (int, error) {
@@ -217,9 +221,19 @@ func TestSite_LocalEmulation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Serve(ctx, l) }()
-	defer func() { cancel(); <-done }()
-	base := "http://" + l.Addr().String() + "/"
-	checkSite(t, base)
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + l.Addr().String() + "/", func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return log.String()
+	}
+}
+
+func TestSite_LocalEmulation(t *testing.T) {
+	dir := t.TempDir()
+	layout(t, dir)
+	base, emulation := startEmulation(t, dir)
+	checkSite(t, base, sqliteFiles...)
 	checkInBrowser(t, base)
 	postConcurrently(t, base, 8, 15)
 	siteLog, _ := os.ReadFile(filepath.Join(dir, "mysite.log"))
@@ -230,9 +244,7 @@ func TestSite_LocalEmulation(t *testing.T) {
 		t.Errorf("the database was found locked:\n%s", siteLog)
 	}
 	if t.Failed() {
-		mu.Lock()
-		t.Logf("emulation:\n%s", log.String())
-		mu.Unlock()
+		t.Logf("emulation:\n%s", emulation())
 	}
 }
 
@@ -250,8 +262,8 @@ FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"`, func(a *apachetest.Apache) {
 		layout(t, filepath.Join(a.WWW, "sub"))
 		a.Chown()
 	})
-	checkSite(t, a.Base+"/")
-	checkSite(t, a.Base+"/sub/")
+	checkSite(t, a.Base+"/", sqliteFiles...)
+	checkSite(t, a.Base+"/sub/", sqliteFiles...)
 	checkInBrowser(t, a.Base+"/sub/")
 	postConcurrently(t, a.Base+"/sub/", 8, 15)
 	b, _ := os.ReadFile(filepath.Join(a.WWW, "sub", "mysite.log"))

@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
-
-	_ "modernc.org/sqlite" // pure Go: the binary stays static and cross-compiles
 )
 
 // An entry is one message in the guestbook.
@@ -18,67 +18,40 @@ type entry struct {
 	Created time.Time
 }
 
-// store keeps the entries in SQLite. mod_fcgid runs several processes of
-// the site at once, all writing the same file: WAL lets readers and one
-// writer proceed together, the busy timeout makes a writer wait for
-// another instead of failing with "database is locked", and immediate
-// transactions take the write lock up front, where waiting is safe.
+// store keeps the entries in SQLite (sqlite.go) or MySQL/MariaDB
+// (mysql.go). The queries are the same for both; only opening the
+// database and migrating its schema differ.
 type store struct{ db *sql.DB }
 
-// migrations bring the schema from version i (PRAGMA user_version) to i+1.
-var migrations = []string{
-	`CREATE TABLE entries (
-		id INTEGER PRIMARY KEY,
-		name TEXT NOT NULL,
-		message TEXT NOT NULL,
-		created INTEGER NOT NULL
-	)`,
-	`CREATE INDEX entries_created ON entries (created DESC, id DESC)`,
-}
-
-func openStore(ctx context.Context, path string) (*store, error) {
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
+// openStore opens the database DATABASE names: a mysql:// (or mariadb://)
+// URL, or else the path of an SQLite file, relative to the binary as
+// LOG_FILE is.
+func openStore(ctx context.Context, database string) (*store, error) {
+	if strings.HasPrefix(database, "mysql://") || strings.HasPrefix(database, "mariadb://") {
+		return openMySQL(ctx, database)
 	}
-	s := &store{db: db}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %s: %w", path, err)
+	if database == "" {
+		database = defaultDBFile
 	}
-	return s, nil
-}
-
-// migrate runs the migrations not yet applied, in one write transaction,
-// so that processes starting together apply each exactly once.
-func (s *store) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var version int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	if version > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this program knows (%d): was a newer version deployed before?", version, len(migrations))
-	}
-	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("migration %d: %w", i+1, err)
+	if !filepath.IsAbs(database) {
+		if exe, err := os.Executable(); err == nil {
+			database = filepath.Join(filepath.Dir(exe), database)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
-		return err
+	return openSQLite(ctx, database)
+}
+
+// checkSchemaVersion refuses a schema a newer program has migrated: an
+// older binary uploaded over a newer one must not write to it.
+func checkSchemaVersion(version, known int) error {
+	if version > known {
+		return fmt.Errorf("schema version %d is newer than this program knows (%d): was a newer version deployed before?", version, known)
 	}
-	return tx.Commit()
+	return nil
 }
 
 func (s *store) add(ctx context.Context, name, message string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, "INSERT INTO entries (name, message, created) VALUES (?, ?, ?)", name, message, now.UnixMilli())
+	_, err := s.db.ExecContext(ctx, "INSERT INTO guestbook_entries (name, message, created) VALUES (?, ?, ?)", name, message, now.UnixMilli())
 	return err
 }
 
@@ -86,10 +59,10 @@ func (s *store) add(ctx context.Context, name, message string, now time.Time) er
 // number of entries in all.
 func (s *store) page(ctx context.Context, n, size int) ([]entry, int, error) {
 	var total int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM entries").Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM guestbook_entries").Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT id, name, message, created FROM entries ORDER BY created DESC, id DESC LIMIT ? OFFSET ?", size, (n-1)*size)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, name, message, created FROM guestbook_entries ORDER BY created DESC, id DESC LIMIT ? OFFSET ?", size, (n-1)*size)
 	if err != nil {
 		return nil, 0, err
 	}
