@@ -121,9 +121,8 @@ func NewClient(rwc net.Conn) *Client {
 func (c *Client) Close() error { return c.rwc.Close() }
 
 func (c *Client) read() {
-	bufp := readBufPool.Get().(*[]byte)
-	defer readBufPool.Put(bufp)
-	rr := recordReader{r: c.rwc, buf: *bufp}
+	rr := newPooledReader(c.rwc)
+	defer rr.release()
 	err := func() error {
 		for {
 			h, content, err := rr.next()

@@ -22,8 +22,6 @@ var (
 	errServerStop = errors.New("fastcgi: server closed")
 )
 
-var readBufPool = sync.Pool{New: func() any { b := make([]byte, recordBufLen); return &b }}
-
 // conn is one connection from a web server. A single goroutine reads its
 // records; each request's handler runs in a goroutine of its own and writes
 // whole records under wmu.
@@ -55,11 +53,10 @@ func (s *Server) newConn(ctx context.Context, rwc net.Conn) *conn {
 }
 
 func (c *conn) serve() {
-	bufp := readBufPool.Get().(*[]byte)
-	rr := recordReader{r: c.rwc, buf: *bufp}
+	rr := newPooledReader(c.rwc)
 	log := c.srv.cfg.log
 	defer func() {
-		readBufPool.Put(bufp)
+		rr.release()
 		c.rwc.Close()
 		c.mu.Lock()
 		reqs := c.reqs
@@ -74,7 +71,9 @@ func (c *conn) serve() {
 	}()
 	waitedForRest := false
 	for {
-		c.updateReadDeadline(rr.end > rr.start || pendingInput(c.rwc))
+		if idle := c.updateReadDeadline(rr.end > rr.start || pendingInput(c.rwc)); idle {
+			rr.park()
+		}
 		h, content, err := rr.next()
 		if err != nil {
 			if c.stoppedForHandoff(err) {
@@ -153,14 +152,16 @@ func peerName(c net.Conn) string {
 // request still sending its input, none while handlers run. During a
 // Handoff an idle connection stops reading at once, unless part of a
 // record is buffered (buffered), which must be read to its end first.
-func (c *conn) updateReadDeadline(buffered bool) {
+// It reports whether no request is in progress.
+func (c *conn) updateReadDeadline(buffered bool) (idle bool) {
 	cfg := &c.srv.cfg
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	idle = len(c.reqs) == 0
 	var d time.Time
 	switch {
 	case c.lingering, c.fresh && c.closeIdle:
-		c.mu.Unlock()
-		return
+		return idle
 	case c.handoff && !c.closeIdle && c.quietLocked():
 		d = handoffDeadline
 		if buffered {
@@ -184,7 +185,7 @@ func (c *conn) updateReadDeadline(buffered bool) {
 		c.curDeadline = d
 		c.rwc.SetReadDeadline(d)
 	}
-	c.mu.Unlock()
+	return idle
 }
 
 func (c *conn) handleRecord(h header, content []byte) error {

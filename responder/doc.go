@@ -26,7 +26,8 @@
 // file beyond that, so a slow handler stalls neither the other requests on
 // its connection nor the abort meant for it. Memory is therefore bounded by
 // MaxConcurrentRequests × (BodyBufferBytes + one 36 KiB response buffer),
-// plus one 72 KiB read buffer per connection; all buffers are pooled.
+// plus one 72 KiB read buffer per connection with a request on it (4 KiB
+// while it waits for one); all buffers are pooled.
 //
 // # Responses
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // Record types of FastCGI 1.0.
@@ -137,17 +138,75 @@ func (e *ProtocolError) Error() string { return "fastcgi: " + e.Msg }
 
 // recordReader reads records from a stream through one reusable buffer,
 // returning each record's content in place, without copying.
+//
+// A server's connection may wait long for its next request, and a
+// thousand of them would hold a large buffer each: park gives the buffer
+// back to readBufPool while nothing is buffered, and the reader then waits
+// for the stream's next bytes in a small pooled buffer, taking a large one
+// only when they arrive.
 type recordReader struct {
 	r          io.Reader
-	buf        []byte // len(buf) >= recordBufLen
-	start, end int    // buffered, not yet consumed bytes
+	buf        []byte  // len(buf) >= recordBufLen; nil while parked
+	pooled     *[]byte // buf's entry in readBufPool, if it came from there
+	start, end int     // buffered, not yet consumed bytes
 }
 
 // recordBufLen holds the largest record plus room to read ahead.
 const recordBufLen = headerLen + maxContentLen + maxPaddingLen + 8<<10
 
+// wakeBufLen holds what a web server usually sends at once to begin a
+// request (FCGI_BEGIN_REQUEST and the params); more is read after.
+const wakeBufLen = 4 << 10
+
+var (
+	readBufPool = sync.Pool{New: func() any { b := make([]byte, recordBufLen); return &b }}
+	wakeBufPool = sync.Pool{New: func() any { return new([wakeBufLen]byte) }}
+)
+
+// newPooledReader returns a parked reader of r; release gives its buffer
+// back.
+func newPooledReader(r io.Reader) recordReader { return recordReader{r: r} }
+
+// park gives the large buffer back while nothing is buffered.
+func (rr *recordReader) park() {
+	if rr.start == rr.end && rr.buf != nil && rr.pooled != nil {
+		rr.release()
+	}
+}
+
+func (rr *recordReader) release() {
+	if rr.pooled != nil {
+		readBufPool.Put(rr.pooled)
+		rr.buf, rr.pooled, rr.start, rr.end = nil, nil, 0, 0
+	}
+}
+
+// unpark waits for the stream's next bytes, then takes a large buffer.
+func (rr *recordReader) unpark() error {
+	wake := wakeBufPool.Get().(*[wakeBufLen]byte)
+	defer wakeBufPool.Put(wake)
+	for {
+		n, err := rr.r.Read(wake[:])
+		if n > 0 {
+			// An error with the bytes comes again at the next read.
+			rr.pooled = readBufPool.Get().(*[]byte)
+			rr.buf = *rr.pooled
+			rr.start, rr.end = 0, copy(*rr.pooled, wake[:n])
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // fill makes at least need bytes available from start.
 func (rr *recordReader) fill(need int) error {
+	if rr.buf == nil {
+		if err := rr.unpark(); err != nil {
+			return err
+		}
+	}
 	if rr.start+need > len(rr.buf) {
 		rr.end = copy(rr.buf, rr.buf[rr.start:rr.end])
 		rr.start = 0

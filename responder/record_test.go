@@ -30,38 +30,54 @@ func TestRecordReader(t *testing.T) {
 		{"content cut short", padded(typeStdin, 1, []byte("abcdef"), 2)[:12], nil, "inside a record (type 5, request 1, 4 of 8"},
 		{"wrong version", []byte{2, 1, 0, 1, 0, 0, 0, 0}, nil, "version 2"},
 	}
+	// A connection's reader parks between requests: the first bytes after
+	// are read into a small buffer, and a record may run past it.
+	readers := map[string]func(in []byte) (rr recordReader, park bool){
+		"a byte at a time": func(in []byte) (recordReader, bool) {
+			return recordReader{r: &onebyte{in}, buf: make([]byte, recordBufLen)}, false
+		},
+		"parked between records": func(in []byte) (recordReader, bool) {
+			return newPooledReader(bytes.NewReader(in)), true
+		},
+	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rr := recordReader{r: &onebyte{tc.in}, buf: make([]byte, recordBufLen)}
-			var got []rec
-			var err error
-			for {
-				var h header
-				var c []byte
-				if h, c, err = rr.next(); err != nil {
-					break
+		for how, newReader := range readers {
+			t.Run(tc.name+"/"+how, func(t *testing.T) {
+				rr, park := newReader(tc.in)
+				defer rr.release()
+				var got []rec
+				var err error
+				for {
+					if park {
+						rr.park()
+					}
+					var h header
+					var c []byte
+					if h, c, err = rr.next(); err != nil {
+						break
+					}
+					got = append(got, rec{h.recType, h.id, string(c)})
 				}
-				got = append(got, rec{h.recType, h.id, string(c)})
-			}
-			if len(got) != len(tc.want) {
-				t.Fatalf("%d records, want %d (err %v)", len(got), len(tc.want), err)
-			}
-			for i := range got {
-				if got[i] != tc.want[i] {
-					t.Errorf("record %d: type %d id %d %d bytes", i, got[i].typ, got[i].id, len(got[i].content))
+				if len(got) != len(tc.want) {
+					t.Fatalf("%d records, want %d (err %v)", len(got), len(tc.want), err)
 				}
-			}
-			if tc.wantErr == "" {
-				if err != io.EOF {
-					t.Errorf("end: %v, want io.EOF", err)
+				for i := range got {
+					if got[i] != tc.want[i] {
+						t.Errorf("record %d: type %d id %d %d bytes", i, got[i].typ, got[i].id, len(got[i].content))
+					}
 				}
-				return
-			}
-			var pe *ProtocolError
-			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("error %v, want a ProtocolError with %q", err, tc.wantErr)
-			}
-		})
+				if tc.wantErr == "" {
+					if err != io.EOF {
+						t.Errorf("end: %v, want io.EOF", err)
+					}
+					return
+				}
+				var pe *ProtocolError
+				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("error %v, want a ProtocolError with %q", err, tc.wantErr)
+				}
+			})
+		}
 	}
 }
 
