@@ -105,6 +105,16 @@ func TestApacheFcgid_Streaming(t *testing.T) {
 	testenv.CheckClientAbort(t, a.base, filepath.Join(a.www, "mysite.log"), false)
 }
 
+// By default mod_fcgid holds the first line of the stream until the
+// response ends; the local emulation does the same (hosting/emulate).
+func TestApacheFcgid_OutputHeldByDefault(t *testing.T) {
+	a := startApache(t)
+	a.chown()
+	if ahead := testenv.StreamLead(t, a.base); ahead > 500*time.Millisecond {
+		t.Errorf("the first line came %v before the end; mod_fcgid was expected to hold it", ahead)
+	}
+}
+
 // TestApacheFcgid_ReloadUnderLoad touches, re-uploads and edits the
 // settings of the site while clients keep requesting through Apache.
 func TestApacheFcgid_ReloadUnderLoad(t *testing.T) {

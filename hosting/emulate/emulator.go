@@ -32,6 +32,10 @@ import (
 // request bodies get a 500 from Apache itself.
 const DefaultMaxRequestLen = 131072
 
+// DefaultOutputBufferSize is mod_fcgid's FcgidOutputBufferSize default:
+// Apache holds up to this much of a response before it passes it on.
+const DefaultOutputBufferSize = 65536
+
 // serverSoftware is what Apache on Debian 12 reports.
 const serverSoftware = "Apache/2.4.71 (Debian) mod_fcgid/2.3.9 (local emulation)"
 
@@ -47,6 +51,12 @@ type Emulator struct {
 	// MaxRequestLen refuses larger request bodies with 500, as mod_fcgid
 	// does. Zero means DefaultMaxRequestLen.
 	MaxRequestLen int64
+	// OutputBufferSize holds up to this many bytes of a response before
+	// they are sent, as mod_fcgid's FcgidOutputBufferSize does, so that a
+	// stream that reaches the browser only in pieces on the host does so
+	// here too. Zero means DefaultOutputBufferSize; negative sends what the
+	// application writes at once (FcgidOutputBufferSize 0).
+	OutputBufferSize int
 	// Log receives one line per request and every warning; nil discards.
 	Log io.Writer
 	// Stderr receives the applications' standard error; nil means Log.
@@ -534,19 +544,46 @@ func (e *Emulator) relay(w http.ResponseWriter, r *http.Request, cfg *dirConfig,
 		w.Header()[k] = vv
 	}
 	w.WriteHeader(resp.StatusCode)
-	buf := make([]byte, 32<<10)
+	hold := e.OutputBufferSize
+	if hold == 0 {
+		hold = DefaultOutputBufferSize
+	}
+	// mod_fcgid passes the response on once more than hold bytes wait, and
+	// at its end: pending is what waits, since heldSince.
+	pending := make([]byte, 0, max(hold, 0)+32<<10)
+	var heldSince time.Time
 	flusher, _ := w.(http.Flusher)
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			if flusher != nil {
-				flusher.Flush()
+	send := func() bool {
+		if len(pending) == 0 {
+			return true
+		}
+		if held := time.Since(heldSince); hold > 0 && held > time.Second {
+			if _, seen := e.warned.LoadOrStore("output held", true); !seen {
+				e.logf("note: %d bytes of the response to %s were held %.1f s, as mod_fcgid holds them (FcgidOutputBufferSize %d): "+
+					"a stream reaches the browser in pieces on the host too, unless its server configuration says FcgidOutputBufferSize 0, which an .htaccess cannot",
+					len(pending), r.URL.Path, held.Seconds(), hold)
 			}
 		}
+		_, werr := w.Write(pending)
+		pending = pending[:0]
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return werr == nil
+	}
+	for {
+		n, err := resp.Body.Read(pending[len(pending):cap(pending)])
+		if n > 0 && len(pending) == 0 {
+			heldSince = time.Now()
+		}
+		pending = pending[:len(pending)+n]
+		if len(pending) > hold && !send() {
+			return
+		}
 		if err != nil {
+			if !send() {
+				return
+			}
 			if err != io.EOF {
 				e.logf("error: response from %s cut short: %v", params["SCRIPT_FILENAME"], err)
 				panic(http.ErrAbortHandler)

@@ -67,6 +67,25 @@ func TestEmulator_Site(t *testing.T) {
 	}
 }
 
+// A stream is held as mod_fcgid holds it (deploy/apache-fcgid proves
+// Apache does), with a note in the log saying why; with the buffer off,
+// as FcgidOutputBufferSize 0, it streams.
+func TestEmulator_OutputBuffer(t *testing.T) {
+	dir := t.TempDir()
+	sitecheck.Layout(t, dir, helloBin, "../../deploy/apache-fcgid/htaccess")
+	log := &syncWriter{}
+	base := serveSite(t, &Emulator{Root: dir, Log: log})
+	if ahead := testenv.StreamLead(t, base); ahead > 500*time.Millisecond {
+		t.Errorf("the first line came %v before the end; want it held, as mod_fcgid holds it", ahead)
+	}
+	if !strings.Contains(log.String(), "FcgidOutputBufferSize 65536") {
+		t.Errorf("the held stream is not explained in the log:\n%s", log.String())
+	}
+	unbuffered := t.TempDir()
+	sitecheck.Layout(t, unbuffered, helloBin, "../../deploy/apache-fcgid/htaccess")
+	testenv.CheckStreaming(t, serveSite(t, &Emulator{Root: unbuffered, OutputBufferSize: -1}))
+}
+
 // TestEmulator_CGIScript serves a script that is not Go: a shell CGI
 // program, as hosts still run.
 func TestEmulator_CGIScript(t *testing.T) {
