@@ -1,6 +1,7 @@
 package responder
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -58,9 +59,18 @@ func FuzzRecordReader(f *testing.F) {
 	f.Add([]byte{1, 5, 0, 1, 0xff, 0xff, 0xff, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rr := recordReader{r: &onebyte{b}, buf: make([]byte, recordBufLen)}
+		// A reader parked before every record, reading whole chunks, reads
+		// the same records.
+		parked := newPooledReader(bytes.NewReader(b))
+		defer parked.release()
 		total := 0
 		for {
 			h, content, err := rr.next()
+			parked.park()
+			ph, pcontent, perr := parked.next()
+			if (err == nil) != (perr == nil) || h != ph || !bytes.Equal(content, pcontent) {
+				t.Fatalf("parked reader: %+v %q %v; want %+v %q %v", ph, pcontent, perr, h, content, err)
+			}
 			if err != nil {
 				return
 			}

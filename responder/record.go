@@ -169,7 +169,7 @@ func newPooledReader(r io.Reader) recordReader { return recordReader{r: r} }
 
 // park gives the large buffer back while nothing is buffered.
 func (rr *recordReader) park() {
-	if rr.start == rr.end && rr.buf != nil && rr.pooled != nil {
+	if rr.start == rr.end {
 		rr.release()
 	}
 }
