@@ -287,13 +287,11 @@ func (rt *Runtime) logPath() string {
 func (rt *Runtime) openLog() func() {
 	path := rt.logPath()
 	var w io.Writer = os.Stderr
-	closeLog := func() {}
+	var file *logFile
 	var openErr error
 	if path != "stderr" {
-		if lf, err := openLogFile(path, rt.settings.LogMaxSize); err == nil {
-			w, closeLog = lf, func() { lf.Close() }
-		} else {
-			openErr = err
+		if file, openErr = openLogFile(path, rt.settings.LogMaxSize); openErr == nil {
+			w = file
 		}
 	}
 	rt.log = zerolog.New(w).Level(rt.settings.LogLevel).With().Timestamp().Int("pid", os.Getpid()).Logger()
@@ -302,16 +300,16 @@ func (rt *Runtime) openLog() func() {
 	flags := log.Flags()
 	log.SetFlags(0)
 	log.SetOutput(rt.log.With().Str("from", "log").Logger())
-	closeFile := closeLog
-	closeLog = func() {
-		log.SetOutput(os.Stderr)
-		log.SetFlags(flags)
-		closeFile()
-	}
 	if openErr != nil {
 		rt.log.Error().Err(openErr).Msg("cannot write the log file; logging to stderr (the web server's error log) instead")
 	}
-	return closeLog
+	return func() {
+		log.SetOutput(os.Stderr)
+		log.SetFlags(flags)
+		if file != nil {
+			file.Close()
+		}
+	}
 }
 
 func (rt *Runtime) logStart() {
