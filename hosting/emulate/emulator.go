@@ -512,10 +512,10 @@ func (e *Emulator) serveFastCGI(w http.ResponseWriter, r *http.Request, cfg *dir
 		}
 		conn, err := proc.dial()
 		if err != nil {
-			// A connect that fails goes to another process, as in mod_fcgid.
-			c.release(proc)
+			// A connect that fails goes to another process, as in mod_fcgid;
+			// the one that refused it (stopping, say) gets no other.
+			c.discard(proc)
 			if attempt < 5 {
-				time.Sleep(10 * time.Millisecond)
 				continue
 			}
 			e.logf("error: cannot connect to %s: %v", file, err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +102,48 @@ func TestEmulator_CGIScript(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(b) != "script=/hi.cgi info=/x/y query=z=1\n" {
 		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+}
+
+// A process that refuses a connect (one that is stopping, say) is not
+// tried again: the request goes to another process, however long the
+// first one takes to exit.
+func TestEmulator_ConnectRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".htaccess"), []byte("Options +ExecCGI\nAddHandler fcgid-script .fcgi\n"), 0o644)
+	hello, err := os.ReadFile(helloBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "hello"), hello, 0o755)
+	// The first process closes its socket and stays; the next are hello.
+	os.WriteFile(filepath.Join(dir, "mysite.fcgi"), []byte("#!/bin/sh\nmkdir first 2>/dev/null && exec sleep 3600 <&-\nexec ./hello\n"), 0o755)
+	e := &Emulator{Root: dir}
+	if err := e.init(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	c := e.pool.classFor(filepath.Join(e.Root, "mysite.fcgi"))
+	first, err := e.pool.acquire(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		conn, err := first.dial()
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the first process still takes connects")
+		}
+	}
+	c.release(first) // idle and alive: the next request is offered it first
+
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "/mysite.fcgi/", nil))
+	if rec.Code != 200 || rec.Body.String() != "Hello, world\n" {
+		t.Fatalf("%d %q, want the greeting from another process", rec.Code, rec.Body.String())
 	}
 }
 

@@ -191,6 +191,13 @@ func (proc *process) dial() (net.Conn, error) {
 
 var errExited = errors.New("process exited")
 
+// discard takes out of service a process that refused a connect, as
+// mod_fcgid does: it is never handed out again, and is stopped; its place
+// in the class frees when it exits.
+func (c *class) discard(proc *process) {
+	go stopProcesses([]*process{proc}, 3*time.Second)
+}
+
 // stop sends SIGTERM to every process of the class and SIGKILL to those
 // still running after grace.
 func (c *class) stop(grace time.Duration) {
@@ -200,6 +207,10 @@ func (c *class) stop(grace time.Duration) {
 		procs = append(procs, proc)
 	}
 	c.mu.Unlock()
+	stopProcesses(procs, grace)
+}
+
+func stopProcesses(procs []*process, grace time.Duration) {
 	for _, proc := range procs {
 		proc.cmd.Process.Signal(syscall.SIGTERM)
 	}
