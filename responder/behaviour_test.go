@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -65,9 +66,10 @@ func TestServer_Body(t *testing.T) {
 // A handler that never reads its body, or takes its time, must not hold up
 // the other requests multiplexed on the same connection.
 func TestServer_Multiplex(t *testing.T) {
-	release := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/stuck", func(w http.ResponseWriter, r *http.Request) {
+		close(started)
 		<-release
 		io.WriteString(w, "stuck done")
 	})
@@ -81,7 +83,7 @@ func TestServer_Multiplex(t *testing.T) {
 			Params: withParams(map[string]string{"REQUEST_URI": "/stuck", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": itoa(len(body))})})
 		stuckDone <- b
 	}()
-	time.Sleep(50 * time.Millisecond)
+	<-started
 	for range 20 {
 		_, b := do(t, c, &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/fast"})})
 		if b != "fast" {
@@ -127,8 +129,9 @@ func TestServer_Streaming(t *testing.T) {
 }
 
 func TestServer_AbortCancelsContext(t *testing.T) {
-	cancelled := make(chan error, 1)
+	started, cancelled := make(chan struct{}, 1), make(chan error, 1)
 	path := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		notify(started)
 		<-r.Context().Done()
 		cancelled <- context.Cause(r.Context())
 		_, err := io.WriteString(w, "dropped")
@@ -140,7 +143,7 @@ func TestServer_AbortCancelsContext(t *testing.T) {
 	t.Run("FCGI_ABORT_REQUEST", func(t *testing.T) {
 		rc := dialRaw(t, path)
 		rc.send(requestRecords(7, true, baseParams()))
-		time.Sleep(20 * time.Millisecond)
+		<-started
 		rc.send(appendRecord(nil, typeAbortRequest, 7, nil))
 		if err := <-cancelled; !errors.Is(err, errAborted) {
 			t.Fatalf("cause %v, want errAborted", err)
@@ -149,16 +152,16 @@ func TestServer_AbortCancelsContext(t *testing.T) {
 		if len(recs) != 1 || recs[0].typ != typeEndRequest {
 			t.Fatalf("after abort got records %v, want one FCGI_END_REQUEST", recs)
 		}
-		// The connection stays usable (keep-conn).
-		rc.send(appendRecord(nil, typeGetValues, 0, appendPair(nil, "FCGI_MPXS_CONNS", "")))
-		if recs, _ := rc.readUntilClose(200 * time.Millisecond); len(recs) != 1 || recs[0].typ != typeGetValuesResult {
+		// The connection stays usable (keep-conn): the marker is
+		// answered, and nothing else is sent before it.
+		if recs := rc.exchange(nil); len(recs) != 0 {
 			t.Fatalf("after abort: %v", recs)
 		}
 	})
 	t.Run("peer vanishes", func(t *testing.T) {
 		rc := dialRaw(t, path)
 		rc.send(requestRecords(1, false, baseParams()))
-		time.Sleep(20 * time.Millisecond)
+		<-started
 		rc.Close()
 		if err := <-cancelled; !errors.Is(err, errConnLost) {
 			t.Fatalf("cause %v, want errConnLost", err)
@@ -168,7 +171,7 @@ func TestServer_AbortCancelsContext(t *testing.T) {
 		rc := dialRaw(t, path)
 		rc.send(beginRecord(3, RoleResponder, false))
 		rc.send(appendRecord(nil, typeAbortRequest, 3, nil))
-		recs, err := rc.readUntilClose(2 * time.Second)
+		recs, err := rc.readUntilClose(30 * time.Second)
 		if len(recs) != 1 || recs[0].typ != typeEndRequest || err != io.EOF {
 			t.Fatalf("got %v, %v; want one FCGI_END_REQUEST then close", recs, err)
 		}
@@ -199,8 +202,7 @@ func TestServer_Management(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := dialRaw(t, path)
-			rc.send(tc.in)
-			recs, _ := rc.readUntilClose(200 * time.Millisecond)
+			recs := rc.exchange(tc.in)
 			if len(recs) != len(tc.want) {
 				t.Fatalf("got %v, want %v", recs, tc.want)
 			}
@@ -288,8 +290,9 @@ func TestServer_Panic(t *testing.T) {
 }
 
 func TestServer_Overloaded(t *testing.T) {
-	release := make(chan struct{})
+	started, release := make(chan struct{}, 1), make(chan struct{})
 	path := startServer(t, &Server{MaxConcurrentRequests: 1, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		notify(started)
 		<-release
 	})})
 	c := dialClient(t, path)
@@ -298,7 +301,7 @@ func TestServer_Overloaded(t *testing.T) {
 		defer close(done)
 		do(t, c, &ClientRequest{KeepConn: true, Params: baseParams()})
 	}()
-	time.Sleep(30 * time.Millisecond)
+	<-started
 	c2 := dialClient(t, path)
 	_, err := c2.Do(context.Background(), &ClientRequest{KeepConn: true, Params: baseParams()})
 	var ere *EndRequestError
@@ -415,22 +418,24 @@ func TestServer_Shutdown(t *testing.T) {
 		_, body = do(t, busy, &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/block"})})
 	})
 	<-started
+	waitConns(t, s, 3) // fresh too: accepted, not in the backlog
 
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.Shutdown(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown with a request in flight returned %v, want DeadlineExceeded", err)
 	}
+	// A connection accepted just before Shutdown gets its first request
+	// served: the web server sent it believing the connection good. First,
+	// as Shutdown waits only freshGrace for it.
+	if _, b := do(t, fresh, quick); b != "quick" {
+		t.Errorf("first request of a fresh connection during Shutdown: %q", b)
+	}
 	if _, err := net.Dial("unix", l.Addr().String()); err == nil {
 		t.Error("listener still accepting after Shutdown")
 	}
 	if _, err := idle.Do(context.Background(), quick); err == nil {
 		t.Error("kept-alive idle connection still served after Shutdown")
-	}
-	// A connection accepted just before Shutdown gets its first request
-	// served: the web server sent it believing the connection good.
-	if _, b := do(t, fresh, quick); b != "quick" {
-		t.Errorf("first request of a fresh connection during Shutdown: %q", b)
 	}
 	close(release)
 	if err := s.Shutdown(context.Background()); err != nil {
@@ -522,11 +527,8 @@ func TestServer_ShutdownWaitsForAcceptedConn(t *testing.T) {
 		shutdownDone <- answered.Load()
 	}()
 	<-l.closed
-	select {
-	case <-shutdownDone:
-		t.Fatal("Shutdown returned while an accepted connection was not yet served")
-	case <-time.After(100 * time.Millisecond):
-	}
+	// No request can be answered before the release: a Shutdown that
+	// returned early reports false below, however fast the machine.
 	close(l.release)
 	if body := <-reply; body != "served" {
 		t.Errorf("request on the connection accepted during Shutdown: %q", body)
@@ -564,40 +566,44 @@ func (pipeAddr) String() string  { return "pipe" }
 // whose answer the server is still writing as Shutdown comes) does not make
 // it idle.
 func TestServer_ShutdownKeepsConnUntilFirstRequest(t *testing.T) {
-	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "served") })}
-	s.Logger, _ = newTestLog(t)
-	l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-	go s.Serve(l)
-	client, server := net.Pipe()
-	defer client.Close()
-	l.conns <- server
-	var q []byte
-	q = appendPair(q, "FCGI_MPXS_CONNS", "")
-	// net.Pipe is unbuffered: the server has read the query once this
-	// returns, and blocks writing the answer until the client reads.
-	if _, err := client.Write(appendRecord(nil, typeGetValues, 0, q)); err != nil {
-		t.Fatal(err)
-	}
-	shutdownDone := make(chan struct{})
-	go func() {
-		s.Shutdown(context.Background())
-		close(shutdownDone)
-	}()
-	defer func() { s.Close(); <-shutdownDone }()
-	<-l.done
-	c := NewClient(client)
-	if v, err := c.GetValues(context.Background(), "FCGI_MPXS_CONNS"); err != nil || v["FCGI_MPXS_CONNS"] != "1" {
-		t.Fatalf("GetValues: %v %v", v, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	resp, err := c.Do(ctx, &ClientRequest{Params: baseParams()})
-	if err != nil {
-		t.Fatalf("first request after a management record, during Shutdown: %v", err)
-	}
-	if body, _ := io.ReadAll(resp.Body); string(body) != "served" {
-		t.Errorf("body %q", body)
-	}
+	// In a bubble, whose clock stands still while the client is on its way:
+	// Shutdown waits freshGrace for the first request, however slow the machine.
+	synctest.Test(t, func(t *testing.T) {
+		s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "served") })}
+		s.Logger, _ = newTestLog(t)
+		l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+		go s.Serve(l)
+		client, server := net.Pipe()
+		defer client.Close()
+		l.conns <- server
+		var q []byte
+		q = appendPair(q, "FCGI_MPXS_CONNS", "")
+		// net.Pipe is unbuffered: the server has read the query once this
+		// returns, and blocks writing the answer until the client reads.
+		if _, err := client.Write(appendRecord(nil, typeGetValues, 0, q)); err != nil {
+			t.Fatal(err)
+		}
+		shutdownDone := make(chan struct{})
+		go func() {
+			s.Shutdown(context.Background())
+			close(shutdownDone)
+		}()
+		defer func() { s.Close(); <-shutdownDone }()
+		<-l.done
+		c := NewClient(client)
+		if v, err := c.GetValues(context.Background(), "FCGI_MPXS_CONNS"); err != nil || v["FCGI_MPXS_CONNS"] != "1" {
+			t.Fatalf("GetValues: %v %v", v, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := c.Do(ctx, &ClientRequest{Params: baseParams()})
+		if err != nil {
+			t.Fatalf("first request after a management record, during Shutdown: %v", err)
+		}
+		if body, _ := io.ReadAll(resp.Body); string(body) != "served" {
+			t.Errorf("body %q", body)
+		}
+	})
 }
 
 // A client must give up when its context ends, even on an application

@@ -143,8 +143,8 @@ func fuzzConn(f *testing.F, wrap func(net.Conn) net.Conn) {
 		client.Close()
 		select {
 		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("connection not ended 5s after the peer closed")
+		case <-time.After(30 * time.Second): // only bounds a hang
+			t.Fatal("connection not ended 30s after the peer closed")
 		}
 		if n := s.inFlight.Load(); n != 0 {
 			t.Fatalf("%d requests still counted in flight", n)

@@ -15,16 +15,17 @@ import (
 // another, as a re-executed process does: the web server's pooled
 // connections keep working, and none is closed under it.
 func TestServer_Handoff(t *testing.T) {
-	named := func(name string, release chan struct{}) http.Handler {
+	named := func(name string, started, release chan struct{}) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/slow" {
+				close(started)
 				<-release
 			}
 			io.WriteString(w, name)
 		})
 	}
-	release := make(chan struct{})
-	a := &Server{Handler: named("A", release)}
+	started, release := make(chan struct{}), make(chan struct{})
+	a := &Server{Handler: named("A", started, release)}
 	a.Logger, _ = newTestLog(t)
 	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
 	if err != nil {
@@ -48,7 +49,8 @@ func TestServer_Handoff(t *testing.T) {
 	}
 	slow := make(chan string)
 	go func() { _, b := do(t, busy, keep("/slow")); slow <- b }()
-	time.Sleep(50 * time.Millisecond)
+	<-started
+	waitConns(t, a, 3) // fresh too: accepted, not in the backlog
 
 	type result struct {
 		files []*os.File
@@ -56,7 +58,7 @@ func TestServer_Handoff(t *testing.T) {
 	}
 	handed := make(chan result)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		fs, err := a.Handoff(ctx)
 		var out []*os.File
@@ -65,7 +67,10 @@ func TestServer_Handoff(t *testing.T) {
 		}
 		handed <- result{out, err}
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// The slow request ends only once Handoff has begun.
+	if !waitUntil(func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.handingOff }) {
+		t.Fatal("Handoff never began")
+	}
 	close(release)
 	if b := <-slow; b != "A" {
 		t.Fatalf("request in flight during Handoff: %q", b)
@@ -75,7 +80,7 @@ func TestServer_Handoff(t *testing.T) {
 		t.Fatalf("Handoff: %d connections, %v; want 3", len(r.files), r.err)
 	}
 
-	b := &Server{Handler: named("B", nil)}
+	b := &Server{Handler: named("B", nil, nil)}
 	b.Logger, _ = newTestLog(t)
 	for _, f := range r.files {
 		c, err := net.FileConn(f)

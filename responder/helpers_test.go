@@ -64,7 +64,7 @@ func startServerWith(t *testing.T, s *Server, wrap func(net.Listener) net.Listen
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
@@ -81,16 +81,27 @@ func startServerWith(t *testing.T, s *Server, wrap func(net.Listener) net.Listen
 func checkNoServerGoroutines(t *testing.T) {
 	t.Helper()
 	var stacks string
-	for range 100 {
+	if !waitUntil(func() bool {
 		buf := make([]byte, 1<<20)
 		stacks = string(buf[:runtime.Stack(buf, true)])
-		if !strings.Contains(stacks, "responder.(*conn)") && !strings.Contains(stacks, "responder.(*request)") &&
-			!strings.Contains(stacks, "responder.(*Server).Serve") {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+		return !strings.Contains(stacks, "responder.(*conn)") && !strings.Contains(stacks, "responder.(*request)") &&
+			!strings.Contains(stacks, "responder.(*Server).Serve")
+	}) {
+		t.Errorf("server goroutines left after Shutdown:\n%s", stacks)
 	}
-	t.Errorf("server goroutines left after Shutdown:\n%s", stacks)
+}
+
+// waitConns waits until s serves n connections: a connection dialled is
+// accepted a moment later.
+func waitConns(t *testing.T, s *Server, n int) {
+	t.Helper()
+	if !waitUntil(func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == n
+	}) {
+		t.Fatalf("the server never held %d connections", n)
+	}
 }
 
 func dialClient(t *testing.T, path string) *Client {
@@ -146,7 +157,7 @@ func withParams(extra map[string]string) map[string]string {
 // do runs one request on c and returns the response with its whole body.
 func do(t *testing.T, c *Client, r *ClientRequest) (*ClientResponse, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resp, err := c.Do(ctx, r)
 	if err != nil {
@@ -206,7 +217,13 @@ func (c *rawConn) readUntilClose(d time.Duration) ([]rec, error) {
 // readUntilEnd reads records up to the FCGI_END_REQUEST of id.
 func (c *rawConn) readUntilEnd(id uint16) []rec {
 	c.t.Helper()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return c.readUntil(func(r rec) bool { return r.typ == typeEndRequest && r.id == id })
+}
+
+// readUntil reads records up to the first that last accepts.
+func (c *rawConn) readUntil(last func(rec) bool) []rec {
+	c.t.Helper()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var recs []rec
 	for {
 		h, content, err := c.rr.next()
@@ -214,10 +231,29 @@ func (c *rawConn) readUntilEnd(id uint16) []rec {
 			c.t.Fatalf("reading records: %v (after %v)", err, recs)
 		}
 		recs = append(recs, rec{h.recType, h.id, string(content)})
-		if h.recType == typeEndRequest && h.id == id {
+		if last(recs[len(recs)-1]) {
 			return recs
 		}
 	}
+}
+
+// marker is a FCGI_GET_VALUES that no test sends otherwise. A connection's
+// reader handles its records in order, so the answer to the marker follows
+// every record the server writes as it reads what came before.
+var marker = appendRecord(nil, typeGetValues, 0, appendPair(nil, "FCGI_MAX_REQS", ""))
+
+func isMarkerAnswer(r rec) bool {
+	ps, err := parsePairs(nil, r.content, 2)
+	return r.typ == typeGetValuesResult && err == nil && len(ps) == 1 && ps[0].name == "FCGI_MAX_REQS"
+}
+
+// exchange sends b and then the marker, and returns what the server wrote
+// in between: all it answers to b as it reads it, however long that takes.
+func (c *rawConn) exchange(b []byte) []rec {
+	c.t.Helper()
+	c.send(append(append([]byte(nil), b...), marker...))
+	recs := c.readUntil(isMarkerAnswer)
+	return recs[:len(recs)-1]
 }
 
 func beginRecord(id uint16, role Role, keepConn bool) []byte {

@@ -52,7 +52,7 @@ func params(extra ...string) []byte {
 // The possible outcomes of a hostile stream.
 func closedByServer(t *testing.T, rc *rawConn) {
 	t.Helper()
-	if _, err := rc.readUntilClose(3 * time.Second); err != io.EOF && !isReset(err) {
+	if _, err := rc.readUntilClose(30 * time.Second); err != io.EOF && !isReset(err) {
 		t.Fatalf("connection not closed by the server: %v", err)
 	}
 }
@@ -90,7 +90,7 @@ func stdoutOf(recs []rec, id uint16) string {
 
 func unknownTypeAnswered(t *testing.T, rc *rawConn) {
 	t.Helper()
-	rc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	rc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	h, _, err := rc.rr.next()
 	if err != nil || h.recType != typeUnknownType {
 		t.Fatalf("got record type %d (%v), want FCGI_UNKNOWN_TYPE", h.recType, err)
@@ -205,10 +205,11 @@ func TestHostile_MalformedStreams(t *testing.T) {
 	t.Logf("reliability: malformed streams: %d kinds (%d bytes) thrown, each with its outcome and log line; the other connection served throughout", streams, bytesSent)
 }
 
-// waitUntil polls cond for up to 3 s: a log line may follow the outcome
-// the peer sees by a moment.
+// waitUntil polls cond until it holds, for something that follows what
+// the test saw by a moment (a log line after the outcome the peer sees, a
+// goroutine ending). The 30 s only bound a hang.
 func waitUntil(cond func() bool) bool {
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if cond() {
 			return true
 		}

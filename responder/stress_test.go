@@ -65,7 +65,7 @@ func handoffUnderLoad(t *testing.T, keepConn bool) {
 						return
 					}
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				resp, err := c.Do(ctx, &ClientRequest{KeepConn: keepConn, Params: baseParams()})
 				var body []byte
 				if err == nil {
@@ -82,8 +82,8 @@ func handoffUnderLoad(t *testing.T, keepConn bool) {
 		})
 	}
 	for range 100 {
-		time.Sleep(20 * time.Millisecond)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		time.Sleep(20 * time.Millisecond) // pacing: requests come and go between hand-offs
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		files, err := srv.Handoff(ctx)
 		cancel()
 		if err != nil {
