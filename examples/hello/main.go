@@ -6,7 +6,7 @@
 //	/echo         the request body, back
 //	/form         the fields of a posted form, one per line
 //	/stream?n=N   N lines, each flushed at once (&pause=MS between them)
-//	/slow?ms=N    answers after N ms, unless the request is cancelled first
+//	/slow?ms=N    logs the request, answers after N ms unless it is cancelled first
 //	/panic        panics, to show the error page
 //	/headers/...  the path, the X-Test header and the cookies it got; sets a cookie
 //	/go           redirects to /info, under the script prefix
@@ -15,6 +15,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"net/http"
 	"os"
@@ -92,6 +93,8 @@ func newMux() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		// The log shows the request in the application, in progress.
+		log.Printf("slow request %s: answering in %d ms", r.RequestURI, ms)
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
 			fmt.Fprintf(w, "slept %d ms\n", ms)
