@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -82,114 +83,126 @@ func quietLog() (*zerolog.Logger, func(substr string) int) {
 	}
 }
 
-// settle waits for the server to hold no connection but keep, and for the
-// process's goroutines to come back to want.
-func settle(t *testing.T, s *Server, keep int, want int) int {
+// settle waits for the server to hold no connection and for the process's
+// goroutines to come back to want.
+func settle(t *testing.T, s *Server, want int) int {
 	t.Helper()
-	var n int
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	var n, conns int
+	if waitUntil(func() bool {
 		s.mu.Lock()
-		conns := len(s.conns)
+		conns = len(s.conns)
 		s.mu.Unlock()
-		if n = runtime.NumGoroutine(); conns <= keep && n <= want && s.inFlight.Load() == 0 {
-			return n
-		}
+		n = runtime.NumGoroutine()
+		return conns == 0 && n <= want && s.inFlight.Load() == 0
+	}) {
+		return n
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t.Fatalf("not settled after 10s: %d connections, %d requests in flight, %d goroutines (want at most %d)",
-		len(s.conns), s.inFlight.Load(), n, want)
+	t.Fatalf("not settled: %d connections, %d requests in flight, %d goroutines (want at most %d)", conns, s.inFlight.Load(), n, want)
 	return n
 }
 
 func TestHostile_SlowAndSilentPeers(t *testing.T) {
+	// In a synctest bubble, over net.Pipe: the clock moves only when every
+	// goroutine waits, so each peer meets the timeout meant for it (the
+	// server reads a begun request before IdleTimeout can drop it), and
+	// each drop is counted exactly, however slow the machine.
+	const silent, slow, nonReaders = 300, 100, 50
 	logger, count := quietLog()
-	big := bytes.Repeat([]byte("z"), 64<<10)
-	s := &Server{Logger: logger, ReadTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/big" {
-				io.WriteString(w, "ok")
-				return
-			}
-			for range 256 { // 16 MiB, more than any socket buffer
-				if _, err := w.Write(big); err != nil {
+	heap := watchHeap() // outside the bubble: it samples in real time
+	var served, failed, baseGoroutines, after int
+	var baseHeap, left uint64
+	synctest.Test(t, func(t *testing.T) {
+		big := bytes.Repeat([]byte("z"), 64<<10)
+		s := &Server{Logger: logger, ReadTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/big" {
+					io.WriteString(w, "ok")
 					return
 				}
-			}
-		})}
-	path := startServer(t, s)
-	good := dialClient(t, path)
-	do(t, good, &ClientRequest{KeepConn: true, Params: baseParams()})
-	baseGoroutines, baseHeap := runtime.NumGoroutine(), settledHeap()
-	heap := watchHeap()
+				for range 256 { // 16 MiB
+					if _, err := w.Write(big); err != nil {
+						return
+					}
+				}
+			})}
+		l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+		serveDone := make(chan struct{})
+		go func() { s.Serve(l); close(serveDone) }()
+		var peers []net.Conn
+		dial := func() net.Conn {
+			c, server := net.Pipe()
+			l.conns <- server
+			peers = append(peers, c)
+			return c
+		}
+		good := NewClient(dial())
+		do(t, good, &ClientRequest{KeepConn: true, Params: baseParams()})
+		baseGoroutines, baseHeap = runtime.NumGoroutine(), settledHeap()
 
-	const silent, slow, nonReaders = 300, 100, 50
-	var peers []net.Conn
-	defer func() {
+		for range silent {
+			dial()
+		}
+		var wg sync.WaitGroup
+		slowParams := paramsRecords(1, baseParams())
+		for range slow {
+			c := dial()
+			c.Write(beginRecord(1, RoleResponder, false))
+			wg.Go(func() {
+				for _, b := range slowParams { // a byte every 30 ms, until the server hangs up
+					if _, err := c.Write([]byte{b}); err != nil {
+						return
+					}
+					time.Sleep(30 * time.Millisecond)
+				}
+			})
+		}
+		for range nonReaders {
+			dial().Write(requestRecords(1, false, withParams(map[string]string{"REQUEST_URI": "/big", "PATH_INFO": "/big"})))
+		}
+
+		// Meanwhile the web server's own connection is served as ever,
+		// a request every 5 ms, past every timeout.
+		for range 100 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			resp, err := good.Do(ctx, &ClientRequest{KeepConn: true, Params: baseParams()})
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+			}
+			cancel()
+			if err != nil {
+				failed++
+			} else {
+				served++
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		wg.Wait()
+		synctest.Wait() // the dropped connections' goroutines are gone
+		s.mu.Lock()
+		conns := len(s.conns)
+		s.mu.Unlock()
+		if conns != 1 || s.inFlight.Load() != 0 {
+			t.Errorf("%d connections and %d requests left, want the good connection alone", conns, s.inFlight.Load())
+		}
+		left, after = settledHeap(), runtime.NumGoroutine()
+
 		for _, c := range peers {
 			c.Close()
 		}
-	}()
-	dial := func() net.Conn {
-		c, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers = append(peers, c)
-		return c
-	}
-	for range silent {
-		dial()
-	}
-	var wg sync.WaitGroup
-	slowParams := paramsRecords(1, baseParams())
-	for range slow {
-		c := dial()
-		c.Write(beginRecord(1, RoleResponder, false))
-		wg.Go(func() {
-			for _, b := range slowParams { // a byte every 30 ms, until the server hangs up
-				if _, err := c.Write([]byte{b}); err != nil {
-					return
-				}
-				time.Sleep(30 * time.Millisecond)
-			}
-		})
-	}
-	for range nonReaders {
-		dial().Write(requestRecords(1, false, withParams(map[string]string{"REQUEST_URI": "/big", "PATH_INFO": "/big"})))
-	}
-
-	// Meanwhile the web server's own connection is served as ever.
-	served, failed := 0, 0
-	for range 100 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := good.Do(ctx, &ClientRequest{KeepConn: true, Params: baseParams()})
-		if err == nil {
-			_, err = io.ReadAll(resp.Body)
-		}
-		cancel()
-		if err != nil {
-			failed++
-		} else {
-			served++
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		s.Close()
+		<-serveDone
+	})
+	peak := heap.peak()
 	if failed > 0 {
 		t.Errorf("%d of %d requests of the good connection failed", failed, served+failed)
 	}
-	settle(t, s, 1, baseGoroutines+slow) // the slow writers may still be asleep
-	wg.Wait()
-	peak := heap.peak()
-	left := settledHeap()
-	after := runtime.NumGoroutine()
 	if after > baseGoroutines {
 		t.Errorf("%d goroutines after the peers were dropped, %d before", after, baseGoroutines)
 	}
-	if n := count("ReadTimeout"); n < slow {
+	if n := count("ReadTimeout"); n != slow {
 		t.Errorf("%d ReadTimeout log lines, want one per slow peer (%d)", n, slow)
 	}
-	if n := count("WriteTimeout"); n < nonReaders {
+	if n := count("WriteTimeout"); n != nonReaders {
 		t.Errorf("%d WriteTimeout log lines, want one per peer that stopped reading (%d)", n, nonReaders)
 	}
 	if left > baseHeap+8<<20 {
@@ -204,8 +217,9 @@ func TestHostile_Floods(t *testing.T) {
 	logger, count := quietLog()
 	const maxConns, maxReqs = 50, 200
 	var release = make(chan struct{})
-	var cancelled atomic.Int64
-	s := &Server{Logger: logger, MaxConns: maxConns, MaxConcurrentRequests: maxReqs, ReadTimeout: 2 * time.Second,
+	var cancelled, peakConns atomic.Int64
+	var s *Server
+	s = &Server{Logger: logger, MaxConns: maxConns, MaxConcurrentRequests: maxReqs, ReadTimeout: 2 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
 			case "/hold":
@@ -216,7 +230,11 @@ func TestHostile_Floods(t *testing.T) {
 					return
 				}
 			case "/slow":
-				time.Sleep(2 * time.Millisecond)
+				// Counted where a connection surely is being served.
+				s.mu.Lock()
+				peakConns.Store(max(peakConns.Load(), int64(len(s.conns))))
+				s.mu.Unlock()
+				time.Sleep(2 * time.Millisecond) // pacing: connections pile up against MaxConns
 			}
 			io.WriteString(w, "ok")
 		})}
@@ -238,20 +256,6 @@ func TestHostile_Floods(t *testing.T) {
 
 	run("more connections than MaxConns", func(t *testing.T) {
 		const n = 500
-		var peakConns atomic.Int64
-		stop := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Millisecond):
-				}
-				s.mu.Lock()
-				peakConns.Store(max(peakConns.Load(), int64(len(s.conns))))
-				s.mu.Unlock()
-			}
-		}()
 		var wg sync.WaitGroup
 		var ok atomic.Int64
 		for range n {
@@ -261,7 +265,7 @@ func TestHostile_Floods(t *testing.T) {
 					return
 				}
 				defer c.Close()
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 				defer cancel()
 				resp, err := c.Do(ctx, &ClientRequest{Params: withParams(map[string]string{"REQUEST_URI": "/slow", "PATH_INFO": "/slow"})})
 				if err == nil {
@@ -272,7 +276,6 @@ func TestHostile_Floods(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		close(stop)
 		if ok.Load() != n {
 			t.Errorf("%d of %d connections served; the rest should have waited their turn", ok.Load(), n)
 		}
@@ -302,7 +305,10 @@ func TestHostile_Floods(t *testing.T) {
 				}
 			})
 		}
-		waitUntil(func() bool { return overloaded.Load() == n-maxReqs })
+		// Every request has reached the server once the refusals are in.
+		if !waitUntil(func() bool { return overloaded.Load() == n-maxReqs }) {
+			t.Errorf("%d refused with FCGI_OVERLOADED, want %d", overloaded.Load(), n-maxReqs)
+		}
 		close(release)
 		wg.Wait()
 		if overloaded.Load() != n-maxReqs || ok.Load() != maxReqs {
@@ -318,39 +324,61 @@ func TestHostile_Floods(t *testing.T) {
 	run("unfinished multiplexed requests", func(t *testing.T) {
 		// golang/go#81548: a request whose parameters never end must not
 		// grow memory; here 2000 of them send 64 KiB each on one connection.
+		// Its own server, in a synctest bubble over net.Pipe: ReadTimeout's
+		// clock stands still while the flood is read, however slow the
+		// machine, so every request reaches the server before the timeout
+		// drops the connection.
 		const n, each = 2000, 64 << 10
-		rc := dialRaw(t, path)
-		var ends atomic.Int64
-		readerDone := make(chan struct{})
-		go func() {
-			defer close(readerDone)
-			rc.SetReadDeadline(time.Now().Add(20 * time.Second))
-			for {
-				h, _, err := rc.rr.next()
-				if err != nil {
-					return
+		logger, count := quietLog()
+		var ends, late int
+		synctest.Test(t, func(t *testing.T) {
+			fs := &Server{Logger: logger, MaxConcurrentRequests: maxReqs, ReadTimeout: 2 * time.Second, Handler: http.NotFoundHandler()}
+			client, server := net.Pipe()
+			defer client.Close()
+			fs.ServeConn(server)
+			readerDone := make(chan struct{})
+			go func() {
+				defer close(readerDone)
+				rr := recordReader{r: client, buf: make([]byte, recordBufLen)}
+				marked := false
+				for {
+					h, content, err := rr.next()
+					switch {
+					case err != nil:
+						return // the connection dropped by ReadTimeout
+					case isMarkerAnswer(rec{h.recType, h.id, string(content)}):
+						marked = true
+					case h.recType == typeEndRequest && !marked:
+						ends++
+					default:
+						late++
+					}
 				}
-				if h.recType == typeEndRequest {
-					ends.Add(1)
+			}()
+			chunk := appendRecord(nil, typeParams, 0, bytes.Repeat([]byte{'p'}, each-8))
+			var stream []byte
+			for id := uint16(1); id <= n; id++ {
+				stream = append(stream[:0], beginRecord(id, RoleResponder, true)...)
+				hdr := len(stream)
+				stream = append(stream, chunk...)
+				stream[hdr+2], stream[hdr+3] = byte(id>>8), byte(id)
+				if _, err := client.Write(stream); err != nil {
+					t.Fatalf("request %d: %v", id, err)
 				}
 			}
-		}()
-		chunk := appendRecord(nil, typeParams, 0, bytes.Repeat([]byte{'p'}, each-8))
-		var stream []byte
-		for id := uint16(1); id <= n; id++ {
-			stream = append(stream[:0], beginRecord(id, RoleResponder, true)...)
-			hdr := len(stream)
-			stream = append(stream, chunk...)
-			stream[hdr+2], stream[hdr+3] = byte(id>>8), byte(id)
-			if _, err := rc.Write(stream); err != nil {
-				break // closed by ReadTimeout before the end: also fine
+			// The marker's answer follows every refusal.
+			if _, err := client.Write(marker); err != nil {
+				t.Fatal(err)
 			}
+			<-readerDone
+		})
+		if ends != n-maxReqs || late != 0 {
+			t.Errorf("%d requests refused with FCGI_OVERLOADED, %d other records; want %d and none", ends, late, n-maxReqs)
 		}
-		<-readerDone
-		if got := ends.Load(); got != n-maxReqs {
-			t.Errorf("%d requests refused with FCGI_OVERLOADED, want %d", got, n-maxReqs)
+		if got := count("FCGI_OVERLOADED"); got != n-maxReqs {
+			t.Errorf("%d refusals logged, want %d", got, n-maxReqs)
 		}
-		if count("ReadTimeout") == 0 {
+		if count("ReadTimeout") != 1 {
 			t.Error("no log line for the connection dropped by ReadTimeout")
 		}
 		conns++
@@ -370,7 +398,7 @@ func TestHostile_Floods(t *testing.T) {
 					b = appendRecord(b, typeAbortRequest, id, nil)
 				}
 				rc.Write(b)
-				rc.SetReadDeadline(time.Now().Add(10 * time.Second))
+				rc.SetReadDeadline(time.Now().Add(30 * time.Second))
 				for n := 0; n < each; {
 					h, _, err := rc.rr.next()
 					if err != nil {
@@ -393,7 +421,7 @@ func TestHostile_Floods(t *testing.T) {
 	})
 
 	warm.Close()
-	after := settle(t, s, 0, baseGoroutines)
+	after := settle(t, s, baseGoroutines)
 	peak, left := heap.peak(), settledHeap()
 	if left > baseHeap+8<<20 {
 		t.Errorf("live heap %.1f MiB after the floods, %.1f MiB before", mib(left), mib(baseHeap))
