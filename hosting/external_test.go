@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -29,14 +30,16 @@ func startExternal(t *testing.T, s *site, args ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = cmd
-	s.exit = make(chan error, 1)
-	go func() { s.exit <- cmd.Wait() }()
+	// This process's own exit: a restarted server gets s.exit anew.
+	exit := make(chan error, 1)
+	s.cmd, s.exit = cmd, exit
+	go func() { exit <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-s.exit:
-		case <-time.After(5 * time.Second):
+		case <-exit:
+		case <-time.After(hangBound):
+			t.Errorf("server did not stop %v after SIGTERM", hangBound)
 			cmd.Process.Kill()
 		}
 	})
@@ -135,7 +138,7 @@ func TestExternal_HTTP(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cmd := startExternal(t, s, "-listen", addr, "-protocol", "http")
 	base := "http://" + addr
-	testenv.WaitUp(t, base+"/")
+	waitFor(t, "the server", func() bool { code, _, _ := testenv.Get(base + "/"); return code == 200 })
 
 	req, _ := http.NewRequest("GET", base+"/info?q=1", nil)
 	req.Header.Set("X-Forwarded-For", "203.0.113.9, 198.51.100.7")
@@ -170,6 +173,7 @@ func TestExternal_HTTP(t *testing.T) {
 	// Connection: close.
 	keptDone := make(chan error, 1)
 	stop := make(chan struct{})
+	var kept, served atomic.Int64 // requests answered
 	go func() {
 		var conn net.Conn
 		var br *bufio.Reader
@@ -204,19 +208,34 @@ func TestExternal_HTTP(t *testing.T) {
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			kept.Add(1)
 			if resp.Close {
 				conn.Close()
 				conn = nil
 			}
 		}
 	}()
-	load := testenv.StartLoad(testenv.GetWant(base+"/", func(b string) bool { return b == "over http\n" }))
+	get := testenv.GetWant(base+"/", func(b string) bool { return b == "over http\n" })
+	load := testenv.StartLoad(func() error {
+		err := get()
+		if err == nil {
+			served.Add(1)
+		}
+		return err
+	})
+	// Each hand-over, and the end, waits until both kinds of client have
+	// been answered again: every hand-over meets clients at work, however
+	// slow the machine.
+	progress := func() {
+		k, n := kept.Load(), served.Load()
+		waitFor(t, "requests answered", func() bool { return kept.Load() > k+10 && served.Load() > n+10 })
+	}
 	for i := 1; i <= 3; i++ {
-		time.Sleep(200 * time.Millisecond)
+		progress()
 		cmd.Process.Signal(syscall.SIGHUP)
 		waitFor(t, "the re-execution", func() bool { return strings.Count(s.log(), "re-executing in place") == i })
 	}
-	time.Sleep(200 * time.Millisecond)
+	progress()
 	load.Stop(t, "across 3 SIGHUP hand-overs")
 	close(stop)
 	if err := <-keptDone; err != nil {

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/fcgi-hosting/fcgi/responder"
 )
@@ -25,10 +24,11 @@ func TestExternal_ReloadKeepsPooledConnections(t *testing.T) {
 	cmd := startExternal(t, s, "-listen", "unix:"+s.sock)
 	waitFor(t, "the server", func() bool { code, _, err := s.get("/"); return err == nil && code == 200 })
 	var ok, failed atomic.Int64
+	var answered [6]atomic.Int64 // by connection
 	var firstErr atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 6 {
+	for conn := range answered {
 		wg.Go(func() {
 			c, err := responder.Dial("unix", s.sock)
 			if err != nil {
@@ -42,7 +42,7 @@ func TestExternal_ReloadKeepsPooledConnections(t *testing.T) {
 					return
 				default:
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), hangBound)
 				resp, err := c.Do(ctx, &responder.ClientRequest{KeepConn: true, Params: map[string]string{
 					"REQUEST_METHOD": "GET", "REQUEST_URI": "/", "SERVER_PROTOCOL": "HTTP/1.1"}})
 				var body []byte
@@ -56,6 +56,7 @@ func TestExternal_ReloadKeepsPooledConnections(t *testing.T) {
 					return // the connection is unusable now
 				}
 				ok.Add(1)
+				answered[conn].Add(1)
 			}
 		})
 	}
@@ -67,7 +68,20 @@ func TestExternal_ReloadKeepsPooledConnections(t *testing.T) {
 		waitFor(t, "a re-exec", func() bool { return reexecs() >= n })
 		waitFor(t, "the new code", func() bool { return starts() >= n+1 })
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Each connection's second answer from now is to a request sent after
+	// the last re-exec: the last new code serves every connection.
+	var before [len(answered)]int64
+	for i := range answered {
+		before[i] = answered[i].Load()
+	}
+	waitFor(t, "an answer on each connection from the last new code", func() bool {
+		for i := range answered {
+			if answered[i].Load() < before[i]+2 && failed.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	close(stop)
 	wg.Wait()
 	t.Logf("%d requests on 6 pooled connections across %d re-execs", ok.Load(), reexecs())

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,11 @@ import (
 
 // helloBin is examples/hello, built once for the process-level tests.
 var helloBin string
+
+// hangBound bounds a wait for something that must happen: it only ends a
+// hang, and is far beyond what a loaded machine takes, so that it never
+// decides a result.
+const hangBound = 30 * time.Second
 
 func TestMain(m *testing.M) {
 	bin, cleanup := testenv.MustBuild("../examples/hello")
@@ -128,8 +134,8 @@ func (s *site) spawn() {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.exit:
-		case <-time.After(5 * time.Second):
-			s.t.Errorf("process did not stop 5s after SIGTERM")
+		case <-time.After(hangBound):
+			s.t.Errorf("process did not stop %v after SIGTERM", hangBound)
 			s.cmd.Process.Kill()
 		}
 		if e := s.stderr(); e != "" {
@@ -152,19 +158,94 @@ func (s *site) getOn(network, addr, path string) (int, string, error) {
 		return 0, "", err
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
 	defer cancel()
-	uri, query, _ := strings.Cut(path, "?")
-	resp, err := c.Do(ctx, &responder.ClientRequest{Params: map[string]string{
-		"REQUEST_METHOD": "GET", "REQUEST_URI": path, "QUERY_STRING": query, "SCRIPT_NAME": "/mysite.fcgi",
-		"PATH_INFO": uri, "REDIRECT_URL": uri, "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_SOFTWARE": "Apache/2.4.71 (Debian) mod_fcgid/2.3.9",
-		"HTTP_HOST": "example.com", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "5000",
-	}})
+	resp, err := c.Do(ctx, &responder.ClientRequest{Params: params("GET", path)})
 	if err != nil {
 		return 0, "", err
 	}
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), err
+}
+
+// params are the FastCGI parameters mod_fcgid sends for method and path.
+func params(method, path string) map[string]string {
+	uri, query, _ := strings.Cut(path, "?")
+	return map[string]string{
+		"REQUEST_METHOD": method, "REQUEST_URI": path, "QUERY_STRING": query, "SCRIPT_NAME": "/mysite.fcgi",
+		"PATH_INFO": uri, "REDIRECT_URL": uri, "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_SOFTWARE": "Apache/2.4.71 (Debian) mod_fcgid/2.3.9",
+		"HTTP_HOST": "example.com", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "5000",
+	}
+}
+
+// holdEcho starts a POST /echo whose body is still being sent, and returns
+// once part of the echo has come back: the request is then in the
+// handler, which waits for the rest of the body until release. release
+// ends the body and returns the response.
+func (s *site) holdEcho() (release func() (code int, body string, err error)) {
+	s.t.Helper()
+	conn, err := net.Dial("unix", s.sock)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	echoed := &firstRead{Conn: conn, got: make(chan struct{})}
+	c := responder.NewClient(echoed)
+	bodyR, bodyW := io.Pipe()
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer c.Close()
+		defer bodyR.Close() // a request that failed takes no more body
+		ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+		defer cancel()
+		resp, err := c.Do(ctx, &responder.ClientRequest{Params: params("POST", "/echo"), Stdin: bodyR})
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		done <- result{resp.StatusCode, string(b), err}
+	}()
+	// Twice the engine's output record: the handler echoes at least one.
+	if _, err := bodyW.Write(make([]byte, 64<<10)); err != nil {
+		s.t.Fatalf("sending the body: %v", err)
+	}
+	select {
+	case <-echoed.got:
+	case r := <-done:
+		s.t.Fatalf("held request ended before its body: %d %v", r.code, r.err)
+	case <-time.After(hangBound):
+		s.t.Fatal("no echo of the body sent")
+	}
+	return func() (int, string, error) {
+		bodyW.Close()
+		select {
+		case r := <-done:
+			return r.code, r.body, r.err
+		case <-time.After(hangBound):
+			s.t.Fatal("no response after the body ended")
+			return 0, "", nil
+		}
+	}
+}
+
+// firstRead is a connection that says when its first bytes arrive.
+type firstRead struct {
+	net.Conn
+	once sync.Once
+	got  chan struct{}
+}
+
+func (c *firstRead) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.once.Do(func() { close(c.got) })
+	}
+	return n, err
 }
 
 func (s *site) mustGet(path string) (int, string) {
@@ -176,10 +257,10 @@ func (s *site) mustGet(path string) (int, string) {
 	return code, body
 }
 
-// waitFor polls cond for up to 10 s.
+// waitFor polls cond until it holds, failing t after hangBound.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(hangBound); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
 			return
 		}
@@ -287,13 +368,16 @@ func TestSpawned_ReloadUnderLoad(t *testing.T) {
 		return nil
 	})
 	reexecs := func() int { return strings.Count(s.log(), "re-executing in place") }
+	// The new code notes the binary it runs as it starts: an upload
+	// before that would be no change to it.
+	starts := func() int { return strings.Count(s.log(), `"message":"starting"`) }
 
 	now := time.Now()
 	os.Chtimes(s.bin(), now, now) // touch mysite.fcgi
-	waitFor(t, "a reload after touch", func() bool { return reexecs() >= 1 })
+	waitFor(t, "a reload after touch", func() bool { return reexecs() >= 1 && starts() >= 2 })
 
 	s.install(helloBin) // re-upload: rename over, a new inode
-	waitFor(t, "a reload after upload", func() bool { return reexecs() >= 2 })
+	waitFor(t, "a reload after upload", func() bool { return reexecs() >= 2 && starts() >= 3 })
 
 	s.writeEnv("GREETING=v2\n")
 	waitFor(t, "the new greeting", func() bool { _, body, _ := s.get("/"); return body == "v2\n" })
@@ -334,18 +418,20 @@ func TestSpawned_MaxRequests(t *testing.T) {
 	waitFor(t, "four recycles", func() bool { return strings.Count(s.log(), "MAX_REQUESTS reached") >= 4 })
 }
 
+// An idle process exits by itself, with status 0. No request is sent: one
+// that the machine delays past IDLE_TIMEOUT would meet a process that
+// rightly stopped listening.
 func TestSpawned_IdleTimeout(t *testing.T) {
 	s := newSite(t, "IDLE_TIMEOUT=300ms\n")
 	s.spawn()
-	s.mustGet("/")
 	select {
 	case err := <-s.exit:
 		if err != nil {
 			t.Fatalf("idle exit: %v, want status 0", err)
 		}
 		s.exit <- nil // for the cleanup
-	case <-time.After(5 * time.Second):
-		t.Fatal("still running 5s after IDLE_TIMEOUT=300ms")
+	case <-time.After(hangBound):
+		t.Fatalf("still running %v after IDLE_TIMEOUT=300ms", hangBound)
 	}
 	if !strings.Contains(s.log(), "IDLE_TIMEOUT") {
 		t.Error("no log line for the idle exit")
@@ -355,25 +441,15 @@ func TestSpawned_IdleTimeout(t *testing.T) {
 func TestSpawned_SIGTERMDrains(t *testing.T) {
 	s := newSite(t, "")
 	s.spawn()
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		code, body, err := s.get("/slow?ms=900")
-		done <- result{code, body, err}
-	}()
-	time.Sleep(200 * time.Millisecond)
-	// mod_fcgid sends SIGTERM twice on a graceful restart: the second
-	// changes nothing.
+	release := s.holdEcho()
+	// mod_fcgid sends SIGTERM twice on a graceful restart: the second,
+	// come while the request runs, changes nothing.
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "the stop", func() bool { return strings.Contains(s.log(), "stopping: finishing requests in progress") })
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	r := <-done
-	if r.err != nil || r.code != 200 || r.body != "slept 900 ms\n" {
-		t.Fatalf("in-flight request: %d %q %v", r.code, r.body, r.err)
+	waitFor(t, "the second SIGTERM", func() bool { return strings.Contains(s.log(), "already finishing requests in progress") })
+	if code, body, err := release(); err != nil || code != 200 || len(body) != 64<<10 {
+		t.Fatalf("in-flight request: %d, %d bytes, %v", code, len(body), err)
 	}
 	if err := <-s.exit; err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
@@ -385,24 +461,22 @@ func TestSpawned_SIGTERMDrains(t *testing.T) {
 func TestSpawned_SecondSIGINTCutsShort(t *testing.T) {
 	s := newSite(t, "")
 	s.spawn()
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := s.get("/slow?ms=20000")
-		done <- err
-	}()
-	time.Sleep(200 * time.Millisecond)
+	release := s.holdEcho()
 	s.cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "the stop", func() bool { return strings.Contains(s.log(), "stopping: finishing requests in progress") })
 	s.cmd.Process.Signal(syscall.SIGINT)
+	// The request waits for a body that never ends: only the cut ends it.
 	select {
 	case err := <-s.exit:
 		s.exit <- err
-	case <-time.After(5 * time.Second):
-		t.Fatal("still running 5 s after the second SIGINT")
+	case <-time.After(hangBound):
+		t.Fatalf("still running %v after the second SIGINT", hangBound)
 	}
-	<-done
-	if !strings.Contains(s.log(), "interrupted again: closing at once") {
-		t.Errorf("log:\n%s", s.log())
+	if _, _, err := release(); err == nil {
+		t.Error("the held request completed; want it cut")
+	}
+	if log := s.log(); !strings.Contains(log, "interrupted again: closing at once") || strings.Contains(log, "after the grace period") {
+		t.Errorf("want the request cut by the second SIGINT, not by the grace period; log:\n%s", log)
 	}
 }
 
