@@ -84,9 +84,12 @@ func headerSafe(s string) string {
 	}, s)
 }
 
+// sendMail delivers one mail: (*errorMailer).send, or a test's fake.
+var sendMail = (*errorMailer).send
+
 func (m *errorMailer) run() {
 	for msg := range m.queue {
-		if err := m.send(msg); err != nil {
+		if err := sendMail(m, msg); err != nil {
 			m.log.Error().Err(err).Str("host", m.s.EmailHost).Msg("error mail to ADMINS not sent")
 		}
 	}
