@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -39,7 +40,7 @@ func TestWatcher(t *testing.T) {
 				if got != p {
 					t.Fatalf("changed %s, want %s", got, p)
 				}
-			case <-time.After(5 * time.Second):
+			case <-time.After(30 * time.Second): // bounds a hang only
 				t.Fatal("no change reported")
 			}
 		})
@@ -63,7 +64,53 @@ func TestWatcher_ChangeBeforeStart(t *testing.T) {
 		if got != env {
 			t.Fatalf("changed %s, want %s", got, env)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second): // bounds a hang only
 		t.Fatal("a change made before the watch began was missed")
 	}
+}
+
+// A file still being written (an FTP upload) is reported only once it has
+// stayed the same for settleTime. Polling only, in a bubble: its clock
+// moves when the watcher waits, so "not yet" is exact, whatever the
+// machine's speed.
+func TestWatcher_Settles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "mysite.fcgi")
+		os.WriteFile(p, []byte("v1"), 0o644)
+		const poll = 100 * time.Millisecond
+		w := watchFiles(map[string]fileState{p: statFile(p)}, poll, zerolog.Nop(), false)
+		defer w.Close()
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for i := range 5 { // 2.5 settle times of writing, never a settle time still
+			f.WriteString("more")
+			time.Sleep(settleTime / 2)
+			synctest.Wait()
+			select {
+			case <-w.Changed:
+				t.Fatalf("reported %v into the upload, while it is being written", time.Duration(i+1)*settleTime/2)
+			default:
+			}
+		}
+		time.Sleep(settleTime/2 - time.Nanosecond) // settleTime after the last write, less a tick of the clock
+		synctest.Wait()
+		select {
+		case <-w.Changed:
+			t.Fatal("reported before it stayed the same for settleTime")
+		default:
+		}
+		time.Sleep(2*poll + time.Nanosecond) // a poll to see the last write, one to see it settled
+		synctest.Wait()
+		select {
+		case got := <-w.Changed:
+			if got != p {
+				t.Fatalf("changed %s, want %s", got, p)
+			}
+		default:
+			t.Fatalf("not reported %v after the last write", settleTime+2*poll)
+		}
+	})
 }
