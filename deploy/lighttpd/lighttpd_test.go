@@ -67,13 +67,14 @@ func get(base, path string) (int, string, error) {
 func TestLighttpd(t *testing.T) {
 	s := startLighttpd(t, "GREETING=v1\nDEBUG=true\nIDLE_TIMEOUT=1s\n")
 	testenv.CheckHelloSite(t, s.base, "mode: fastcgi", "SERVER_SOFTWARE=lighttpd/")
-	testenv.CheckStreaming(t, s.base)
 	testenv.CheckClientAbort(t, s.base, filepath.Join(s.site, "mysite.log"), false)
 	// lighttpd does not start processes on demand: IDLE_TIMEOUT must not
-	// take the site down.
-	time.Sleep(1500 * time.Millisecond)
-	if code, _, err := get(s.base, "/"); code != 200 || err != nil {
-		t.Errorf("after IDLE_TIMEOUT: %d %v", code, err)
+	// take the site down. The same process must answer after it was idle
+	// for twice as long: the sleep is the idle time under test.
+	before := testenv.SitePID(s.base)
+	time.Sleep(2 * time.Second)
+	if after := testenv.SitePID(s.base); before == "" || after != before {
+		t.Errorf("after IDLE_TIMEOUT: %q, %q before", after, before)
 	}
 	if b, _ := os.ReadFile(filepath.Join(s.site, "mysite.log")); !strings.Contains(string(b), "IDLE_TIMEOUT ignored") {
 		t.Errorf("no log line saying IDLE_TIMEOUT is ignored under lighttpd:\n%s", b)
@@ -82,22 +83,24 @@ func TestLighttpd(t *testing.T) {
 
 // TestLighttpd_ReloadUnderLoad touches and re-uploads the binary while
 // clients keep requesting: lighttpd must never see the backend go away.
+// Each change comes once the new code of the one before has started (and
+// noted the binary and settings it runs with).
 func TestLighttpd_ReloadUnderLoad(t *testing.T) {
 	s := startLighttpd(t, "GREETING=v1\n")
 	if code, _, err := get(s.base, "/"); code != 200 || err != nil {
 		t.Fatalf("%d %v", code, err)
 	}
 	load := testenv.StartLoad(testenv.GetWant(s.base+"/", func(body string) bool { return strings.HasPrefix(body, "v") }))
-	log := func() string { b, _ := os.ReadFile(filepath.Join(s.site, "mysite.log")); return string(b) }
+	log := filepath.Join(s.site, "mysite.log")
 	bin := filepath.Join(s.site, "mysite.fcgi")
-	time.Sleep(200 * time.Millisecond)
+	load.Await(t, 20)
 	now := time.Now()
 	os.Chtimes(bin, now, now)
-	testenv.WaitFor(t, "a hand-over after touch", func() bool { return strings.Count(log(), "re-executing in place") >= 1 })
+	testenv.WaitReexecs(t, log, 1)
 	b, _ := os.ReadFile(helloBin)
 	os.WriteFile(bin+".part", b, 0o755)
 	os.Rename(bin+".part", bin)
-	testenv.WaitFor(t, "a hand-over after the upload", func() bool { return strings.Count(log(), "re-executing in place") >= 2 })
+	testenv.WaitReexecs(t, log, 2)
 	os.WriteFile(filepath.Join(s.site, "mysite.env"), []byte("GREETING=v2\n"), 0o644)
 	testenv.WaitFor(t, "the new greeting", func() bool { _, body, _ := get(s.base, "/"); return body == "v2\n" })
 	load.Stop(t, "through lighttpd across a touch, an upload and a settings edit")
@@ -109,7 +112,7 @@ func TestLighttpd_ReloadUnderLoad(t *testing.T) {
 func TestLighttpd_GracefulRestart(t *testing.T) {
 	s := startLighttpd(t, "GREETING=v1\n")
 	testenv.WaitUp(t, s.base+"/")
-	testenv.CheckSlowRequestAcross(t, s.base, 3000, func() error { return s.cmd.Process.Signal(syscall.SIGUSR1) })
+	testenv.CheckSlowRequestAcross(t, s.base, filepath.Join(s.site, "mysite.log"), 3000, func() error { return s.cmd.Process.Signal(syscall.SIGUSR1) })
 	if b, _ := os.ReadFile(filepath.Join(s.site, "mysite.log")); strings.Count(string(b), `"message":"starting"`) != 2 {
 		t.Errorf("lighttpd's restart did not start the site anew:\n%s", b)
 	}
@@ -178,17 +181,14 @@ func TestLighttpd_SeveralSites(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(200 * time.Millisecond)
+	load.Await(t, 20) // both sites answered: running, watching, catching signals
 	now := time.Now()
 	os.Chtimes(filepath.Join(sites["one"], "mysite.fcgi"), now, now)
 	two.Process.Signal(syscall.SIGHUP)
-	for name, site := range sites {
-		testenv.WaitFor(t, "site "+name+" to reload", func() bool {
-			b, _ := os.ReadFile(filepath.Join(site, "mysite.log"))
-			return strings.Contains(string(b), "re-executing in place")
-		})
+	for _, site := range sites {
+		testenv.WaitReexecs(t, filepath.Join(site, "mysite.log"), 1)
 	}
-	time.Sleep(200 * time.Millisecond)
+	load.Await(t, 20)
 	load.Stop(t, "to two sites in one lighttpd across a reload of each")
 }
 

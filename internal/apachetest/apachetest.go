@@ -101,7 +101,8 @@ DocumentRoot "%[1]s/www"
 	t.Cleanup(func() {
 		if pid := a.pid(); pid > 0 {
 			syscall.Kill(pid, syscall.SIGTERM)
-			for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+			// Gone before its ServerRoot is removed.
+			for deadline := time.Now().Add(testenv.Patience); syscall.Kill(pid, 0) == nil && time.Now().Before(deadline); {
 				time.Sleep(50 * time.Millisecond)
 			}
 		}
@@ -111,12 +112,8 @@ DocumentRoot "%[1]s/www"
 		}
 		os.RemoveAll(root)
 	})
-	for i := 0; a.pid() == 0; i++ {
-		if i == 100 {
-			t.Fatal("Apache did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, "Apache to write its pidfile", func() bool { return a.pid() != 0 })
+	testenv.WaitListening(t, "Apache", port)
 	return a
 }
 

@@ -48,7 +48,7 @@ func Layout(t testing.TB, dir, bin, htaccess string) {
 
 // Run checks the site laid out by Layout and served at base.
 func Run(t *testing.T, base string) {
-	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+	client := &http.Client{Timeout: time.Minute /* a hang only */, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
 	tests := []struct {

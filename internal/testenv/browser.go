@@ -55,7 +55,7 @@ func StartBrowser(t *testing.T) *Browser {
 		cmdW.Close() // chromium exits when its command pipe closes
 		select {
 		case <-exited:
-		case <-time.After(5 * time.Second):
+		case <-time.After(Patience):
 			cmd.Process.Kill()
 			<-exited
 		}
@@ -134,15 +134,12 @@ func (b *Browser) Navigate(url string) {
 	b.WaitFor("the page at "+url, `document.readyState === "complete" && location.href !== "about:blank"`)
 }
 
-// WaitFor polls a JavaScript condition for up to 20 s.
+// WaitFor polls a JavaScript condition until it holds.
 func (b *Browser) WaitFor(what, cond string) {
 	b.t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if b.Eval(cond) == "true" {
-			return
-		}
+	if !eventually(func() bool { return b.Eval(cond) == "true" }) {
+		b.t.Fatalf("chromium: timed out waiting for %s", what)
 	}
-	b.t.Fatalf("chromium: timed out waiting for %s", what)
 }
 
 // Screenshot returns the page as PNG.

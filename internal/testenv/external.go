@@ -7,15 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // StartExternal installs bin as dir/mysite.fcgi with env as its settings
-// file and runs it as an external server on listen (as -listen takes it),
-// with extra flags. It stops the server by PID at the end of the test, and
-// shows its log if the test failed.
+// file, runs it as an external server on listen (as -listen takes it),
+// with extra flags, and waits until it listens. It stops the server by PID
+// at the end of the test, and shows its log if the test failed.
 func StartExternal(t *testing.T, bin, dir, env, listen string, extra ...string) *exec.Cmd {
 	t.Helper()
 	return StartExternalOn(t, nil, bin, dir, env, listen, extra...)
@@ -37,20 +37,27 @@ func StartExternalOn(t *testing.T, h *Host, bin, dir, env, listen string, extra 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	logPath := filepath.Join(dir, "mysite.log")
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "mysite.log"))
+			b, _ := os.ReadFile(logPath)
 			t.Logf("mysite.log:\n%s", b)
 		}
+	})
+	// Returned once it listens: a web server connecting before would find
+	// nothing there, and may then leave the backend out for a while.
+	WaitFor(t, "the site to serve on "+listen, func() bool {
+		return Logged(logPath, func(e LogEntry) bool { return strings.HasPrefix(e.Message, "serving ") && e.Listen != "" })
 	})
 	return cmd
 }
 
-var client = &http.Client{Timeout: 10 * time.Second}
+// client bounds a request only against a hang.
+var client = &http.Client{Timeout: Patience}
 
-// Get fetches url over HTTP, giving up after 10 s.
+// Get fetches url over HTTP.
 func Get(url string) (int, string, error) {
 	resp, err := client.Get(url)
 	if err != nil {
@@ -61,32 +68,40 @@ func Get(url string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// WaitUp waits up to 5 s for url to answer 200.
+// SitePID returns the "pid: N" line of the hello site's /info at base,
+// "" if it does not answer with one.
+func SitePID(base string) string {
+	_, info, _ := Get(base + "/info")
+	for line := range strings.Lines(info) {
+		if strings.HasPrefix(line, "pid: ") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
+
+// WaitUp waits for url to answer 200, ending the test if it never does.
 func WaitUp(t *testing.T, url string) {
 	t.Helper()
-	for i := 0; ; i++ {
-		if code, _, _ := Get(url); code == 200 {
-			return
-		}
-		if i == 100 {
-			t.Fatal("site not up")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	WaitFor(t, url+" to answer 200", func() bool { code, _, _ := Get(url); return code == 200 })
 }
 
 // ReloadUnderLoad has 4 clients request url, expecting want, while app
-// (whose log is logPath) is sent SIGHUP three times, 300 ms apart. No
-// request may fail, and the log must show the 3 re-executions. through
-// names the web server in the test log. It returns the log.
+// (whose log is logPath) is sent SIGHUP three times. No request may fail,
+// and the log must show the 3 re-executions. through names the web server
+// in the test log. It returns the log.
 func ReloadUnderLoad(t *testing.T, through, url, want string, app *exec.Cmd, logPath string) []byte {
 	t.Helper()
 	load := StartLoad(GetWant(url, func(b string) bool { return b == want }))
-	for range 3 {
-		time.Sleep(300 * time.Millisecond)
+	// Answers show the process serving, so catching SIGHUP.
+	load.Await(t, 20)
+	for i := 1; i <= 3; i++ {
 		app.Process.Signal(syscall.SIGHUP)
+		// The next SIGHUP only to the new code, started: one that comes
+		// during the hand-over is taken as part of it.
+		WaitReexecs(t, logPath, i)
+		load.Await(t, 20)
 	}
-	time.Sleep(300 * time.Millisecond)
 	load.Stop(t, "through "+through+" across 3 SIGHUP hand-overs")
 	log, _ := os.ReadFile(logPath)
 	if n := bytes.Count(log, []byte("re-executing in place")); n != 3 {

@@ -32,5 +32,5 @@ include %q
 	}
 	cmd := exec.Command(bin, "-D", "-f", filepath.Join(dir, "lighttpd.conf"))
 	StartProcess(t, cmd, append([]string{filepath.Join(dir, "error.log")}, logs...)...)
-	return waitListening(t, "lighttpd", port), cmd
+	return WaitListening(t, "lighttpd", port), cmd
 }

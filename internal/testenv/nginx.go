@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // StartNginx runs Debian's nginx with site (server blocks, upstreams) in an
@@ -53,23 +52,20 @@ http {
 		t.Fatal(err)
 	}
 	StartProcess(t, exec.Command(bin, "-p", dir, "-c", confPath), filepath.Join(dir, "error.log"))
-	return waitListening(t, "nginx", port)
+	return WaitListening(t, "nginx", port)
 }
 
-// waitListening waits up to 5 s for server to listen on port of 127.0.0.1
-// and returns its base URL.
-func waitListening(t *testing.T, server string, port int) string {
+// WaitListening waits for server to listen on port of 127.0.0.1 and
+// returns its base URL.
+func WaitListening(t *testing.T, server string, port int) string {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
+	WaitFor(t, server+" to listen on "+addr, func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			return "http://" + addr
 		}
-		if i == 100 {
-			t.Fatalf("%s did not listen on %s", server, addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
+	return "http://" + addr
 }

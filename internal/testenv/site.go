@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,22 +75,26 @@ func CheckHelloSite(t *testing.T, base string, info ...string) {
 	}
 }
 
-// Load is 4 clients calling a request function again and again (at most
-// 50,000 times each) until Stop.
+// Load is 4 clients calling a request function again and again until
+// Stop: at most 50,000 times each and for 5 minutes.
 type Load struct {
 	ok, failed atomic.Int64
 	firstErr   atomic.Value
 	stop       chan struct{}
-	wg         sync.WaitGroup
+	halt       func()
+	done       chan struct{} // closed when every client has returned
 }
 
 // StartLoad starts the clients; request returns an error for a request
 // that did not get the expected answer.
 func StartLoad(request func() error) *Load {
-	l := &Load{stop: make(chan struct{})}
+	l := &Load{stop: make(chan struct{}), done: make(chan struct{})}
+	l.halt = sync.OnceFunc(func() { close(l.stop) })
+	end := time.Now().Add(5 * time.Minute)
+	var wg sync.WaitGroup
 	for range 4 {
-		l.wg.Go(func() {
-			for i := 0; i < 50000; i++ {
+		wg.Go(func() {
+			for i := 0; i < 50000 && time.Now().Before(end); i++ {
 				select {
 				case <-l.stop:
 					return
@@ -106,15 +109,39 @@ func StartLoad(request func() error) *Load {
 			}
 		})
 	}
+	go func() { wg.Wait(); close(l.done) }()
 	return l
+}
+
+func (l *Load) answered() int64 { return l.ok.Load() + l.failed.Load() }
+
+// Await waits until n more requests have come back (answered or failed,
+// which Stop reports): the load is seen to go on across what the test just
+// did, however slowly the machine runs it. The clients stop when t ends.
+func (l *Load) Await(t *testing.T, n int64) {
+	t.Helper()
+	t.Cleanup(l.halt)
+	target := l.answered() + n
+	ended := func() bool {
+		select {
+		case <-l.done:
+			return true
+		default:
+			return false
+		}
+	}
+	if !eventually(func() bool { return l.answered() >= target || ended() }) || l.answered() < target {
+		t.Fatalf("%d more requests did not come back (%d so far, %d failed; clients ended: %v)",
+			n, l.answered(), l.failed.Load(), ended())
+	}
 }
 
 // Stop ends the clients and fails t if any request failed; what names the
 // load in the test log ("through nginx across 3 SIGHUP hand-overs").
 func (l *Load) Stop(t *testing.T, what string) {
 	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
+	l.halt()
+	<-l.done
 	t.Logf("%d requests %s, %d failed", l.ok.Load(), what, l.failed.Load())
 	if n := l.failed.Load(); n != 0 {
 		t.Errorf("%d of %d requests failed; first: %v", n, n+l.ok.Load(), l.firstErr.Load())
@@ -133,20 +160,9 @@ func GetWant(url string, ok func(body string) bool) func() error {
 	}
 }
 
-// WaitFor polls cond for up to 15 s and fails t if it never holds.
-func WaitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Errorf("timed out waiting for %s", what)
-}
-
 func checkRoundTrips(t *testing.T, base, prefix string) {
 	t.Helper()
-	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+	noFollow := &http.Client{Timeout: Patience, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
 	do := func(method, path string, set func(*http.Request)) (*http.Response, string) {
@@ -203,77 +219,129 @@ func CheckStreaming(t *testing.T, base string) {
 // before the end of the response the first line arrived.
 func StreamLead(t *testing.T, base string) time.Duration {
 	t.Helper()
+	_, first, end := streamTimes(t, base)
+	return end.Sub(first)
+}
+
+// FirstLineWait is StreamLead's request, returning how long after it was
+// sent the first line arrived. A web server that holds the response until
+// the handler is done makes it 1.5 s or more, whatever the machine's speed:
+// the handler's pause comes first.
+func FirstLineWait(t *testing.T, base string) time.Duration {
+	t.Helper()
+	sent, first, _ := streamTimes(t, base)
+	return first.Sub(sent)
+}
+
+func streamTimes(t *testing.T, base string) (sent, first, end time.Time) {
+	t.Helper()
+	sent = time.Now()
 	resp, err := client.Get(base + "/stream?n=2&pause=1500")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	br := bufio.NewReader(resp.Body)
-	first, err := br.ReadString('\n')
-	if err != nil || first != "line 1\n" {
-		t.Fatalf("first line %q %v", first, err)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "line 1\n" {
+		t.Fatalf("first line %q %v", line, err)
 	}
-	firstAt := time.Now()
+	first = time.Now()
 	if rest, err := io.ReadAll(br); string(rest) != "line 2\n" || err != nil {
 		t.Fatalf("after the first line: %q %v", rest, err)
 	}
-	return time.Since(firstAt)
+	return sent, first, time.Now()
 }
 
-// CheckClientAbort requests a response that streams a line every 100 ms
-// for 5 s and goes away after 300 ms: the site's log (logPath) must then
-// say, within 3 s, that the handler's context was cancelled. With silent,
-// it does the same with a handler that writes nothing until it is done
-// (/slow), which only web servers that watch the client while they wait
-// pass on; the others are left to finish it.
+// CheckClientAbort has a client go away while the handler still runs: the
+// site's log (logPath) must then say that the handler's context was
+// cancelled. The client leaves as soon as the first line of a long stream
+// (a line every 100 ms for 30 s) arrives, which also shows that the web
+// server streams: had it held the response back, the handler would have
+// finished first. With silent, it does the same with a handler that writes
+// nothing until it is done (/slow), leaving once the site logs the request,
+// which only web servers that watch the client while they wait pass on; the
+// others are left to finish it.
 func CheckClientAbort(t *testing.T, base, logPath string, silent bool) {
 	t.Helper()
-	paths := []string{"/stream?n=50&pause=100&abort=1"}
+	checkAbort(t, base, logPath, "/stream?n=300&pause=100&abort=1", func(resp *http.Response) error {
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if err == nil && line != "line 1\n" {
+			err = fmt.Errorf("first line %q", line)
+		}
+		return err
+	})
 	if silent {
-		paths = append(paths, "/slow?ms=5000&abort=1")
+		checkAbort(t, base, logPath, "/slow?ms=30000&abort=1", nil)
 	}
-	for _, path := range paths {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			io.Copy(io.Discard, resp.Body) // until the client's deadline
-			resp.Body.Close()
+}
+
+// checkAbort requests uri and leaves once it is in flight: when read
+// returns, or (read nil) when the site logs the slow request.
+func checkAbort(t *testing.T, base, logPath, uri string, read func(*http.Response) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+uri, nil)
+	if read != nil {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			err = read(resp)
+			defer resp.Body.Close()
 		}
-		cancel()
-		wentAway := func() bool {
-			b, _ := os.ReadFile(logPath)
-			for line := range strings.Lines(string(b)) {
-				if strings.Contains(line, "the client went away") && strings.Contains(line, path) {
-					return true
-				}
+		if err != nil {
+			t.Fatalf("%s: %v", uri, err)
+		}
+	} else {
+		go func() {
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
 			}
-			return false
-		}
-		for deadline := time.Now().Add(3 * time.Second); !wentAway(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Errorf("%s: the handler's context was not cancelled within 3 s of the client going away", path)
-				break
-			}
-		}
+		}()
+		WaitFor(t, uri+" to reach the application", func() bool { return loggedSlow(logPath, uri) })
 	}
+	cancel()
+	if !eventually(func() bool {
+		return Logged(logPath, func(e LogEntry) bool {
+			return e.Message == "the client went away before the response was complete" && strings.HasSuffix(e.URI, uri)
+		})
+	}) {
+		t.Errorf("%s: the handler's context was not cancelled after the client went away", uri)
+	}
+}
+
+// loggedSlow reports whether the hello site logged that its /slow handler
+// took the request uri.
+func loggedSlow(logPath, uri string) bool {
+	return Logged(logPath, func(e LogEntry) bool {
+		return strings.HasPrefix(e.Message, "slow request ") && strings.Contains(e.Message, uri+":")
+	})
 }
 
 // CheckSlowRequestAcross requests the hello site's /slow?ms=N from base and
-// calls restart (the web server's graceful restart) 300 ms into it: the
-// request must still be answered 200, and the site be up after.
-func CheckSlowRequestAcross(t *testing.T, base string, ms int, restart func() error) {
+// calls restart (the web server's graceful restart) once the site (its log
+// at logPath) has the request: it must still be answered 200, and the site
+// be up after.
+func CheckSlowRequestAcross(t *testing.T, base, logPath string, ms int, restart func() error) {
 	t.Helper()
 	type answer struct {
 		code int
 		body string
 		err  error
 	}
+	uri := fmt.Sprintf("/slow?ms=%d&across=1", ms)
 	slow := make(chan answer, 1)
 	go func() {
-		code, body, err := Get(fmt.Sprintf("%s/slow?ms=%d", base, ms))
-		slow <- answer{code, body, err}
+		resp, err := (&http.Client{Timeout: Patience}).Get(base + uri)
+		if err != nil {
+			slow <- answer{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- answer{resp.StatusCode, string(b), err}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	WaitFor(t, "the slow request to reach the application", func() bool { return loggedSlow(logPath, uri) })
 	if err := restart(); err != nil {
 		t.Fatal(err)
 	}
