@@ -52,7 +52,6 @@ func TestApacheProxyFcgi(t *testing.T) {
 			})
 			testenv.WaitUp(t, a.Base+"/")
 			testenv.CheckHelloSite(t, a.Base, "mode: external")
-			testenv.CheckStreaming(t, a.Base)
 			testenv.CheckClientAbort(t, a.Base, filepath.Join(appDir, "mysite.log"), false)
 
 			// A restart by SIGHUP under load loses nothing.

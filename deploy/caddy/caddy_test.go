@@ -50,7 +50,6 @@ func TestCaddy(t *testing.T) {
 	base := startCaddy(t, "Caddyfile", sock, root)
 	testenv.WaitUp(t, base+"/")
 	testenv.CheckHelloSite(t, base, "mode: external", "SERVER_SOFTWARE=Caddy/")
-	testenv.CheckStreaming(t, base)
 	testenv.CheckClientAbort(t, base, filepath.Join(appDir, "mysite.log"), false)
 
 	// A SIGHUP hand-over under load loses nothing.

@@ -49,7 +49,6 @@ func TestTemplates(t *testing.T) {
 			base := tc.start(t, conf)
 			testenv.WaitUp(t, base+"/")
 			testenv.CheckHelloSite(t, base, "mode: external")
-			testenv.CheckStreaming(t, base)
 			testenv.CheckClientAbort(t, base, filepath.Join(appDir, "mysite.log"), tc.watchesClient)
 			testenv.ReloadUnderLoad(t, tc.name, base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))
 		})
