@@ -320,7 +320,7 @@ func (c *conn) startHandler(q *request) {
 // end removes a request that is about to send its FCGI_END_REQUEST, so the
 // web server may reuse its id as soon as it reads that record. Until ended
 // is called the connection is not idle: closing or passing it on now would
-// lose that record. end reports whether q is the connection's only request.
+// lose that record. end reports whether no other request is in progress.
 func (c *conn) end(q *request) (alone bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -335,7 +335,16 @@ func (c *conn) end(q *request) (alone bool) {
 	if len(c.reqs) == 0 {
 		c.idleSince = time.Now()
 	}
-	return len(c.reqs) == 0 && c.ending == 1
+	return len(c.reqs) == 0
+}
+
+// closeWhenQuiet lets no request begin: the connection closes once no
+// request is in progress and none is still writing its FCGI_END_REQUEST
+// (closeIfIdle, from the last one's ended).
+func (c *conn) closeWhenQuiet() {
+	c.mu.Lock()
+	c.closeIdle, c.lastDone = true, true
+	c.mu.Unlock()
 }
 
 // ended follows end once FCGI_END_REQUEST is written (or cannot be).

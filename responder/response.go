@@ -362,11 +362,12 @@ func (q *request) finish() {
 		w.endOnly(0)
 	case w.truncated:
 		// The header went out, so the web server must see a failure
-		// rather than a short body passed off as complete: drop the
-		// connection when that harms no other request, else end with a
-		// non-zero application status.
+		// rather than a short body passed off as complete: close the
+		// connection when that harms no other request (once those still
+		// writing their FCGI_END_REQUEST have), else end with a non-zero
+		// application status.
 		if q.c.end(q) {
-			q.c.close()
+			q.c.closeWhenQuiet()
 		} else {
 			w.endOnly(1)
 		}
