@@ -71,7 +71,7 @@ func scgiDo(t *testing.T, path string, raw []byte) (*http.Response, string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(30 * time.Second))
 	go c.Write(raw)
 	// A CGI response is an HTTP response without its status line.
 	resp, err := http.ReadResponse(bufio.NewReader(io.MultiReader(strings.NewReader("HTTP/1.1 200 CGI\r\n"), c)), nil)
@@ -178,7 +178,7 @@ func ajpDo(t *testing.T, c net.Conn, method byte, uri string, body []byte, chunk
 	} else if body != nil {
 		headers = append(headers, [2]string{"Content-Length", strconv.Itoa(len(body))})
 	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := c.Write(ajpForward(method, uri, headers)); err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func checkRefused(t *testing.T, path string, logged func() string, name, raw, lo
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.SetDeadline(time.Now().Add(30 * time.Second))
 	c.Write([]byte(raw))
 	if got, err := io.ReadAll(c); err != nil || len(got) != 0 {
 		t.Errorf("%s: got %q, %v; want the connection closed", name, got, err)

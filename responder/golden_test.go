@@ -54,7 +54,7 @@ func TestGolden(t *testing.T) {
 			}
 			rc := dialRaw(t, path)
 			var out bytes.Buffer
-			rc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			rc.SetReadDeadline(time.Now().Add(30 * time.Second))
 			for i, seg := range segments {
 				rc.send(seg)
 				for {

@@ -149,7 +149,7 @@ func TestServer_ShutdownAsRequestsEnd(t *testing.T) {
 						return
 					}
 					defer c.Close()
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 					defer cancel()
 					resp, err := c.Do(ctx, &ClientRequest{KeepConn: keepConn == 1, Params: baseParams()})
 					var body []byte
@@ -164,7 +164,7 @@ func TestServer_ShutdownAsRequestsEnd(t *testing.T) {
 			}
 			started.Wait()
 			close(release)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			if err := srv.Shutdown(ctx); err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
