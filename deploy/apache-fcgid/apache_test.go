@@ -118,7 +118,11 @@ func TestApacheFcgid_OutputHeldByDefault(t *testing.T) {
 }
 
 // TestApacheFcgid_ReloadUnderLoad touches, re-uploads and edits the
-// settings of the site while clients keep requesting through Apache.
+// settings of the site while clients keep requesting through Apache. Each
+// change waits until every process has taken the one before: the runtime
+// re-executes whatever file is at its path, so a process still handing
+// over when the upload lands would run the new file as the old process
+// class, which mod_fcgid then leaves idle.
 func TestApacheFcgid_ReloadUnderLoad(t *testing.T) {
 	a := startApache(t)
 	if code, body, _, err := a.get("/"); err != nil || code != 200 {
@@ -126,31 +130,51 @@ func TestApacheFcgid_ReloadUnderLoad(t *testing.T) {
 	}
 	load := testenv.StartLoad(testenv.GetWant(a.base+"/", func(body string) bool { return strings.HasPrefix(body, "v") }))
 	bin, log := filepath.Join(a.www, "mysite.fcgi"), filepath.Join(a.www, "mysite.log")
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(log)
+			t.Logf("processes %v; mysite.log:\n%s", siteProcesses(a.www), b)
+		}
+	})
 	load.Await(t, 20)
+	touched := len(testenv.ReadLog(log))
 	now := time.Now()
 	os.Chtimes(bin, now, now)
 	testenv.WaitReexecs(t, log, 1)
+	testenv.WaitFor(t, "every process to run code started after the touch", func() bool {
+		return allIn(siteProcesses(a.www), starters(log, touched))
+	})
 
-	oldClass := siteProcesses(a.www)
+	oldClass, started := siteProcesses(a.www), starters(log, 0)
 	a.upload(a.www, helloBin)
-	// mod_fcgid starts the new file as a new process class.
-	testenv.WaitFor(t, "the replaced binary to serve", func() bool {
-		return testenv.Logged(log, func(e testenv.LogEntry) bool { return e.Message == "starting" && !slices.Contains(oldClass, e.PID) })
+	// mod_fcgid starts the new file as a new process class; the processes
+	// of the old one stop, and must not linger.
+	testenv.WaitFor(t, "the replaced binary to serve", func() bool { return !allIn(starters(log, 0), started) })
+	testenv.WaitFor(t, "the old binary's processes to exit", func() bool {
+		return !slices.ContainsFunc(oldClass, func(pid int) bool { _, err := os.Stat("/proc/" + strconv.Itoa(pid)); return err == nil })
 	})
 
 	os.WriteFile(filepath.Join(a.www, "mysite.env"), []byte("GREETING=v2\n"), 0o644)
 	testenv.WaitFor(t, "the new greeting", func() bool { _, body, _, _ := a.get("/"); return body == "v2\n" })
 	load.Stop(t, "through Apache across a touch, an upload and a settings edit")
-	// The processes of the old class must not linger.
-	testenv.WaitFor(t, "the old binary's processes to exit", func() bool {
-		for _, pid := range oldClass {
-			if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
-				return false
-			}
-		}
-		return true
-	})
 	t.Logf("processes before the upload %v, now %v", oldClass, siteProcesses(a.www))
+}
+
+// starters lists the PIDs with a "starting" line in the site log at path
+// from its line from on.
+func starters(path string, from int) []int {
+	var pids []int
+	for i, e := range testenv.ReadLog(path) {
+		if e.Message == "starting" && i >= from {
+			pids = append(pids, e.PID)
+		}
+	}
+	return pids
+}
+
+// allIn reports whether every PID of pids is in set.
+func allIn(pids, set []int) bool {
+	return !slices.ContainsFunc(pids, func(pid int) bool { return !slices.Contains(set, pid) })
 }
 
 // siteProcesses lists the PIDs running a binary below dir.

@@ -42,9 +42,9 @@ type LogEntry struct {
 	Listen  string `json:"listen"` // the address served, on "serving ..."
 }
 
-// readLog returns the lines of the site log at path; a missing file has
+// ReadLog returns the lines of the site log at path; a missing file has
 // none, a line still being written is left for the next read.
-func readLog(path string) []LogEntry {
+func ReadLog(path string) []LogEntry {
 	b, _ := os.ReadFile(path)
 	var entries []LogEntry
 	for line := range bytes.Lines(b) {
@@ -58,7 +58,7 @@ func readLog(path string) []LogEntry {
 
 // Logged reports whether a line of the site log at path satisfies match.
 func Logged(path string, match func(LogEntry) bool) bool {
-	for _, e := range readLog(path) {
+	for _, e := range ReadLog(path) {
 		if match(e) {
 			return true
 		}
@@ -75,7 +75,7 @@ func WaitReexecs(t *testing.T, path string, n int) {
 	t.Helper()
 	WaitFor(t, "the new code of re-execution "+strconv.Itoa(n)+" to start", func() bool {
 		pending, started := map[int]bool{}, 0
-		for _, e := range readLog(path) {
+		for _, e := range ReadLog(path) {
 			switch {
 			case e.Message == "re-executing in place":
 				pending[e.PID] = true
