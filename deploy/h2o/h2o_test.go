@@ -13,6 +13,10 @@ import (
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
+var helloBin string
+
+func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
+
 // startH2O runs H2O with template, its marked lines pointed at a free
 // port, static and the binary, and stops it (by PID) at the end of the test.
 func startH2O(t *testing.T, template, static, binary string) string {
@@ -43,8 +47,6 @@ func startH2O(t *testing.T, template, static, binary string) string {
 }
 
 func TestH2O(t *testing.T) {
-	helloBin, cleanup := testenv.MustBuild("../../examples/hello")
-	defer cleanup()
 	site, static := t.TempDir(), t.TempDir()
 	binary := filepath.Join(site, "mysite.fcgi")
 	b, err := os.ReadFile(helloBin)
@@ -88,8 +90,6 @@ func TestH2O(t *testing.T) {
 // The hello site in /app/ with subdirectory.conf and FORCE_SCRIPT_NAME: the
 // same suite, its links, cookies and redirects under /app.
 func TestH2O_Subdirectory(t *testing.T) {
-	helloBin, cleanup := testenv.MustBuild("../../examples/hello")
-	defer cleanup()
 	site, static := t.TempDir(), t.TempDir()
 	b, err := os.ReadFile(helloBin)
 	if err != nil {
