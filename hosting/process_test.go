@@ -480,6 +480,34 @@ func TestSpawned_SecondSIGINTCutsShort(t *testing.T) {
 	}
 }
 
+// A stop asked for while the process hands over to new code (a reload, a
+// MAX_REQUESTS recycle) is a stop: the requests finish, and the process
+// exits instead of re-executing.
+func TestSpawned_SIGTERMDuringHandOver(t *testing.T) {
+	s := newSite(t, "")
+	s.spawn()
+	release := s.holdEcho()
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the hand-over", func() bool { return strings.Contains(s.log(), "handing over to the new code") })
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, "the SIGTERM", func() bool { return strings.Contains(s.log(), "already finishing requests in progress") })
+	if code, body, err := release(); err != nil || code != 200 || len(body) != 64<<10 {
+		t.Fatalf("in-flight request: %d, %d bytes, %v", code, len(body), err)
+	}
+	select {
+	case err := <-s.exit:
+		if err != nil {
+			t.Fatalf("exit: %v, want status 0", err)
+		}
+		s.exit <- nil
+	case <-time.After(hangBound):
+		t.Fatalf("still running %v after SIGTERM", hangBound)
+	}
+	if strings.Contains(s.log(), "re-executing in place") {
+		t.Error("re-executed after SIGTERM")
+	}
+}
+
 func TestSpawned_SIGHUPHandsOver(t *testing.T) {
 	s := newSite(t, "")
 	s.spawn()

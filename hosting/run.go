@@ -539,8 +539,21 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 			return 0
 		}
 		rt.log.Info().Str("reason", reason).Msg("handing over to the new code: finishing requests in progress")
-		conns := rt.handoff(srv, reloadGrace, sigs)
+		conns, stop := rt.handoff(srv, reloadGrace, sigs)
 		<-served
+		// A SIGTERM or SIGINT that came during the hand-over, or comes
+		// until the exec, would be lost to the new code: stop instead.
+		stopInstead := func() int {
+			for _, c := range conns {
+				c.Close()
+			}
+			stopListening()
+			rt.log.Info().Msg("stopped instead of handing over: asked to meanwhile")
+			return 0
+		}
+		if stop || stopPending(sigs) {
+			return stopInstead()
+		}
 		rt.adopt = conns // served again if the hand-over fails
 		if err := checkExecutable(rt.exe); err != nil {
 			rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
@@ -552,6 +565,9 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 			extra, err = passConns(extra, conns)
 		}
 		if err == nil {
+			if stopPending(sigs) {
+				return stopInstead()
+			}
 			rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
 			env := append(slices.Clip(rt.environ), spawnInodeVar+"="+strconv.FormatUint(rt.spawnIno, 10))
 			err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
@@ -562,8 +578,9 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 }
 
 // handoff is drain for a re-execution: kept-alive connections that are
-// idle are returned to be passed on instead of closed.
-func (rt *Runtime) handoff(srv engine, grace time.Duration, sigs <-chan os.Signal) []*os.File {
+// idle are returned to be passed on instead of closed. stop reports a
+// SIGTERM or SIGINT come meanwhile: then the process is to stop instead.
+func (rt *Runtime) handoff(srv engine, grace time.Duration, sigs <-chan os.Signal) (conns []*os.File, stop bool) {
 	return rt.finishRequests(srv, grace, sigs, srv.Handoff)
 }
 
@@ -574,9 +591,10 @@ func (rt *Runtime) drain(srv engine, grace time.Duration, sigs <-chan os.Signal)
 }
 
 // finishRequests runs finish (Shutdown or Handoff) with grace as its
-// deadline, closing srv when the deadline passes or cutShort says so.
+// deadline, closing srv when the deadline passes or cutShort says so. stop
+// reports whether SIGTERM or SIGINT came meanwhile.
 func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan os.Signal,
-	finish func(context.Context) ([]*os.File, error)) []*os.File {
+	finish func(context.Context) ([]*os.File, error)) (files []*os.File, stop bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	type result struct {
@@ -595,15 +613,32 @@ func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan o
 				rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
 				srv.Close()
 			}
-			return r.files
+			return r.files, stop
 		case sig := <-sigs:
+			stop = stop || stops(sig)
 			if rt.cutShort(sig) {
 				srv.Close()
-				return (<-done).files
+				return (<-done).files, stop
 			}
 		}
 	}
 }
+
+// stopPending takes the signals waiting in sigs and reports whether one
+// stops the server.
+func stopPending(sigs <-chan os.Signal) bool {
+	stop := false
+	for {
+		select {
+		case sig := <-sigs:
+			stop = stop || stops(sig)
+		default:
+			return stop
+		}
+	}
+}
+
+func stops(sig os.Signal) bool { return sig == syscall.SIGTERM || sig == syscall.SIGINT }
 
 // notifyServeSignals catches the signals that stop or reload a server.
 func notifyServeSignals() chan os.Signal {
