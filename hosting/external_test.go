@@ -97,10 +97,9 @@ func TestExternal_UnixSocket(t *testing.T) {
 
 	// SIGTERM stops it and cleans up.
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-s.exit; err != nil {
+	if err := s.waitExit("SIGTERM"); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
-	s.exit <- nil
 	for _, p := range []string{s.sock, pidfile} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s left behind", p)

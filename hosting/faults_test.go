@@ -131,10 +131,9 @@ func TestExternal_SIGKILLDuringReload(t *testing.T) {
 	waitFor(t, "the hand-over to begin", func() bool { return strings.Contains(s.log(), "handing over to the new code") })
 	cmd.Process.Signal(syscall.SIGKILL)
 	var killed *exec.ExitError
-	if err := <-s.exit; !errors.As(err, &killed) {
+	if err := s.waitExit("SIGKILL"); !errors.As(err, &killed) {
 		t.Fatalf("exit: %v, want killed", err)
 	}
-	s.exit <- nil
 	for _, p := range []string{s.sock, pidfile} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("%s should be left behind by SIGKILL: %v", p, err)

@@ -257,6 +257,20 @@ func (s *site) mustGet(path string) (int, string) {
 	return code, body
 }
 
+// waitExit waits for the process to exit and returns how, leaving it for
+// the cleanup; after names what should have ended it.
+func (s *site) waitExit(after string) error {
+	s.t.Helper()
+	select {
+	case err := <-s.exit:
+		s.exit <- err
+		return err
+	case <-time.After(hangBound):
+		s.t.Fatalf("still running %v after %s", hangBound, after)
+		return nil
+	}
+}
+
 // waitFor polls cond until it holds, failing t after hangBound.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -424,87 +438,63 @@ func TestSpawned_MaxRequests(t *testing.T) {
 func TestSpawned_IdleTimeout(t *testing.T) {
 	s := newSite(t, "IDLE_TIMEOUT=300ms\n")
 	s.spawn()
-	select {
-	case err := <-s.exit:
-		if err != nil {
-			t.Fatalf("idle exit: %v, want status 0", err)
-		}
-		s.exit <- nil // for the cleanup
-	case <-time.After(hangBound):
-		t.Fatalf("still running %v after IDLE_TIMEOUT=300ms", hangBound)
+	if err := s.waitExit("IDLE_TIMEOUT=300ms"); err != nil {
+		t.Fatalf("idle exit: %v, want status 0", err)
 	}
 	if !strings.Contains(s.log(), "IDLE_TIMEOUT") {
 		t.Error("no log line for the idle exit")
 	}
 }
 
-func TestSpawned_SIGTERMDrains(t *testing.T) {
-	s := newSite(t, "")
-	s.spawn()
-	release := s.holdEcho()
-	// mod_fcgid sends SIGTERM twice on a graceful restart: the second,
-	// come while the request runs, changes nothing.
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	waitFor(t, "the stop", func() bool { return strings.Contains(s.log(), "stopping: finishing requests in progress") })
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	waitFor(t, "the second SIGTERM", func() bool { return strings.Contains(s.log(), "already finishing requests in progress") })
-	if code, body, err := release(); err != nil || code != 200 || len(body) != 64<<10 {
-		t.Fatalf("in-flight request: %d, %d bytes, %v", code, len(body), err)
-	}
-	if err := <-s.exit; err != nil {
-		t.Fatalf("exit after SIGTERM: %v", err)
-	}
-	s.exit <- nil
-}
-
-// A second Ctrl-C ends the requests in progress at once.
-func TestSpawned_SecondSIGINTCutsShort(t *testing.T) {
-	s := newSite(t, "")
-	s.spawn()
-	release := s.holdEcho()
-	s.cmd.Process.Signal(syscall.SIGINT)
-	waitFor(t, "the stop", func() bool { return strings.Contains(s.log(), "stopping: finishing requests in progress") })
-	s.cmd.Process.Signal(syscall.SIGINT)
-	// The request waits for a body that never ends: only the cut ends it.
-	select {
-	case err := <-s.exit:
-		s.exit <- err
-	case <-time.After(hangBound):
-		t.Fatalf("still running %v after the second SIGINT", hangBound)
-	}
-	if _, _, err := release(); err == nil {
-		t.Error("the held request completed; want it cut")
-	}
-	if log := s.log(); !strings.Contains(log, "interrupted again: closing at once") || strings.Contains(log, "after the grace period") {
-		t.Errorf("want the request cut by the second SIGINT, not by the grace period; log:\n%s", log)
-	}
-}
-
-// A stop asked for while the process hands over to new code (a reload, a
-// MAX_REQUESTS recycle) is a stop: the requests finish, and the process
-// exits instead of re-executing.
-func TestSpawned_SIGTERMDuringHandOver(t *testing.T) {
-	s := newSite(t, "")
-	s.spawn()
-	release := s.holdEcho()
-	s.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, "the hand-over", func() bool { return strings.Contains(s.log(), "handing over to the new code") })
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	waitFor(t, "the SIGTERM", func() bool { return strings.Contains(s.log(), "already finishing requests in progress") })
-	if code, body, err := release(); err != nil || code != 200 || len(body) != 64<<10 {
-		t.Fatalf("in-flight request: %d, %d bytes, %v", code, len(body), err)
-	}
-	select {
-	case err := <-s.exit:
-		if err != nil {
-			t.Fatalf("exit: %v, want status 0", err)
-		}
-		s.exit <- nil
-	case <-time.After(hangBound):
-		t.Fatalf("still running %v after SIGTERM", hangBound)
-	}
-	if strings.Contains(s.log(), "re-executing in place") {
-		t.Error("re-executed after SIGTERM")
+// Two signals to a process with a request in progress, the second sent
+// once the log shows the first taken, and taken in turn before the request
+// may end. None lets the grace period cut the request.
+func TestSpawned_SignalsDuringARequest(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		signals   [2]syscall.Signal
+		taken     [2]string // the log line each is taken with
+		completes bool      // the request is answered in full
+		notLogged string
+	}{
+		// mod_fcgid sends SIGTERM twice on a graceful restart.
+		{"a second SIGTERM changes nothing", [2]syscall.Signal{syscall.SIGTERM, syscall.SIGTERM},
+			[2]string{"stopping: finishing requests in progress", "already finishing requests in progress"}, true, "after the grace period"},
+		{"a second Ctrl-C cuts short", [2]syscall.Signal{syscall.SIGINT, syscall.SIGINT},
+			[2]string{"stopping: finishing requests in progress", "interrupted again: closing at once"}, false, "after the grace period"},
+		// A reload or a MAX_REQUESTS recycle under way: the stop is not
+		// lost to the new code.
+		{"SIGTERM during a hand-over stops", [2]syscall.Signal{syscall.SIGHUP, syscall.SIGTERM},
+			[2]string{"handing over to the new code", "already finishing requests in progress"}, true, "re-executing in place"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSite(t, "")
+			s.spawn()
+			release := s.holdEcho()
+			for i, sig := range tc.signals {
+				s.cmd.Process.Signal(sig)
+				waitFor(t, sig.String()+" to be taken", func() bool { return strings.Contains(s.log(), tc.taken[i]) })
+			}
+			// A request cut short ends with the process, before its body
+			// does; one that completes holds the process until it ends.
+			var exit error
+			if !tc.completes {
+				exit = s.waitExit(tc.signals[1].String())
+			}
+			code, body, err := release()
+			if complete := err == nil && code == 200 && len(body) == 64<<10; complete != tc.completes {
+				t.Errorf("request in progress: %d, %d bytes, %v; want it complete: %v", code, len(body), err, tc.completes)
+			}
+			if tc.completes {
+				exit = s.waitExit(tc.signals[1].String())
+			}
+			if exit != nil {
+				t.Errorf("exit: %v, want status 0", exit)
+			}
+			if strings.Contains(s.log(), tc.notLogged) {
+				t.Errorf("log has %q", tc.notLogged)
+			}
+		})
 	}
 }
 
