@@ -188,13 +188,6 @@ func (b *streamBuffer) failLocked(err error) {
 	}
 }
 
-// ended reports whether the whole stream has arrived (or failed).
-func (b *streamBuffer) ended() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err != nil
-}
-
 // Read blocks until input is available or the stream ends.
 func (b *streamBuffer) Read(p []byte) (int, error) {
 	for {

@@ -17,9 +17,8 @@ import (
 const lingerTimeout = 5 * time.Second
 
 var (
-	errConnLost   = errors.New("fastcgi: connection to the web server lost")
-	errAborted    = errors.New("fastcgi: request aborted by the web server (FCGI_ABORT_REQUEST)")
-	errServerStop = errors.New("fastcgi: server closed")
+	errConnLost = errors.New("fastcgi: connection to the web server lost")
+	errAborted  = errors.New("fastcgi: request aborted by the web server (FCGI_ABORT_REQUEST)")
 )
 
 // conn is one connection from a web server. A single goroutine reads its

@@ -61,11 +61,7 @@ func TestServer_Handoff(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		fs, err := a.Handoff(ctx)
-		var out []*os.File
-		for _, f := range fs {
-			out = append(out, f)
-		}
-		handed <- result{out, err}
+		handed <- result{fs, err}
 	}()
 	// The slow request ends only once Handoff has begun.
 	if !waitUntil(func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.handingOff }) {

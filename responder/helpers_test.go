@@ -290,5 +290,3 @@ func tempFileCount(t *testing.T, dir string) int {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func zeroLogger() zerolog.Logger { return zerolog.Nop() }
