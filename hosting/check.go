@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+
+	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 )
 
 // check prints how the binary would run here, for -check, and returns 1
@@ -27,17 +29,17 @@ func (rt *Runtime) check(w io.Writer) int {
 			bad("%s is writable by group or others (mode %o); suEXEC refuses it: chmod 755", p, fi.Mode().Perm())
 		}
 	}
-	rt.settings = defaultSettings()
-	f, err := readEnvFile(rt.envPath())
+	rt.settings = settings.Defaults()
+	f, err := settings.ReadEnvFile(rt.envPath())
 	switch {
 	case err != nil:
 		fmt.Fprintf(w, "settings:  %s\n", rt.envPath())
 		bad("%v", err)
-	case f.values == nil:
+	case f.Absent():
 		fmt.Fprintf(w, "settings:  %s (absent: defaults apply)\n", rt.envPath())
 	default:
-		fmt.Fprintf(w, "settings:  %s (%d names)\n", rt.envPath(), len(f.values))
-		s, errs := parseSettings(f, environMap(rt.environ))
+		fmt.Fprintf(w, "settings:  %s (%d names)\n", rt.envPath(), len(f.Names()))
+		s, errs := settings.Parse(f, settings.EnvironMap(rt.environ))
 		for _, e := range errs {
 			bad("%v", e)
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
@@ -49,7 +50,7 @@ func TestPrefix(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := defaultSettings()
+			s := settings.Defaults()
 			if tc.force != "" {
 				s.ForceScriptName, s.ForceScriptNameSet = tc.force, true
 			}

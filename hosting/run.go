@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"maps"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -25,6 +24,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
@@ -238,14 +238,14 @@ func (rt *Runtime) envPath() string { return filepath.Join(rt.dir, rt.name+".env
 
 func (rt *Runtime) loadSettings() {
 	rt.envState = statFile(rt.envPath()) // before reading: a later edit is seen as a change
-	f, err := readEnvFile(rt.envPath())
+	f, err := settings.ReadEnvFile(rt.envPath())
 	if err != nil {
-		rt.settings, rt.settingsErr = defaultSettings(), err
+		rt.settings, rt.settingsErr = settings.Defaults(), err
 		return
 	}
-	environ := environMap(rt.environ)
+	environ := settings.EnvironMap(rt.environ)
 	var errs []error
-	rt.settings, errs = parseSettings(f, environ)
+	rt.settings, errs = settings.Parse(f, environ)
 	if rt.ext.maxRequests > 0 {
 		rt.settings.MaxRequests = rt.ext.maxRequests
 	}
@@ -253,7 +253,7 @@ func (rt *Runtime) loadSettings() {
 		rt.settings.EmailSubjectPrefix = "[" + rt.name + "] "
 	}
 	rt.settingsErr = errors.Join(errs...)
-	f.apply(environ)
+	f.Apply(environ)
 }
 
 // checkNewSettings reports why the settings file, as it is now, cannot
@@ -263,11 +263,11 @@ func (rt *Runtime) checkNewSettings() error {
 		return errors.New(rt.name + ".env was removed; the running settings stay until it is back (touch " +
 			filepath.Base(rt.exe) + " to run without it)")
 	}
-	f, err := readEnvFile(rt.envPath())
+	f, err := settings.ReadEnvFile(rt.envPath())
 	if err != nil {
 		return err
 	}
-	_, errs := parseSettings(f, environMap(rt.environ))
+	_, errs := settings.Parse(f, settings.EnvironMap(rt.environ))
 	return errors.Join(errs...)
 }
 
@@ -355,13 +355,13 @@ func (rt *Runtime) handler() http.Handler {
 // maskedSettings lists the settings file's names with secret-looking
 // values masked.
 func (rt *Runtime) maskedSettings() []setting {
-	f, err := readEnvFile(rt.envPath())
+	f, err := settings.ReadEnvFile(rt.envPath())
 	if err != nil {
 		return []setting{{"error", err.Error()}}
 	}
 	var out []setting
-	for _, k := range slices.Sorted(maps.Keys(f.values)) {
-		out = append(out, setting{k, maskSecret(k, os.Getenv(k))})
+	for _, k := range f.Names() {
+		out = append(out, setting{k, settings.MaskSecret(k, os.Getenv(k))})
 	}
 	return out
 }
@@ -609,7 +609,9 @@ func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan o
 	for {
 		select {
 		case r := <-done:
-			if r.err != nil {
+			// Only the grace passing leaves requests running: any other
+			// error is closing a listener that stopListening closed.
+			if errors.Is(r.err, context.DeadlineExceeded) {
 				rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
 				srv.Close()
 			}

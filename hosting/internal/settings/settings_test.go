@@ -1,4 +1,4 @@
-package hosting
+package settings
 
 import (
 	"errors"
@@ -30,7 +30,7 @@ func TestParseSettings(t *testing.T) {
 		errs    []string
 	}{
 		{name: "defaults", check: func(t *testing.T, s Settings) {
-			if !reflect.DeepEqual(s, defaultSettings()) {
+			if !reflect.DeepEqual(s, Defaults()) {
 				t.Errorf("%+v", s)
 			}
 		}},
@@ -63,14 +63,14 @@ func TestParseSettings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &envFile{path: "mysite.env"}
+			f := &EnvFile{path: "mysite.env"}
 			if tc.file != "" {
 				var err error
-				if f, err = readEnvFile(writeEnv(t, tc.file)); err != nil {
+				if f, err = ReadEnvFile(writeEnv(t, tc.file)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			s, errs := parseSettings(f, tc.environ)
+			s, errs := Parse(f, tc.environ)
 			if len(errs) != len(tc.errs) {
 				t.Fatalf("errors %v, want %v", errs, tc.errs)
 			}
@@ -88,7 +88,7 @@ func TestParseSettings(t *testing.T) {
 
 func TestReadEnvFile(t *testing.T) {
 	t.Run("missing is fine", func(t *testing.T) {
-		f, err := readEnvFile(filepath.Join(t.TempDir(), "none.env"))
+		f, err := ReadEnvFile(filepath.Join(t.TempDir(), "none.env"))
 		if err != nil || f.values != nil {
 			t.Fatal(f, err)
 		}
@@ -99,7 +99,7 @@ func TestReadEnvFile(t *testing.T) {
 		{"unterminated quote", "A=1\nSECRET_KEY=\"hunter2\nB=2\n", "mysite.env:2: unterminated quoted value; want NAME=value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := readEnvFile(writeEnv(t, tc.content))
+			_, err := ReadEnvFile(writeEnv(t, tc.content))
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
 				t.Fatalf("err %v, want %q and no secret", err, tc.want)
 			}
@@ -111,12 +111,12 @@ func TestReadEnvFile(t *testing.T) {
 		if os.Geteuid() == 0 {
 			p = t.TempDir() // a directory cannot be read as a file, even by root
 		}
-		if _, err := readEnvFile(p); err == nil || errors.Is(err, os.ErrNotExist) {
+		if _, err := ReadEnvFile(p); err == nil || errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("err %v", err)
 		}
 	})
 	t.Run("quotes, export and comments", func(t *testing.T) {
-		f, err := readEnvFile(writeEnv(t, "export A=\"x y\"\nB='z' # note\n# C=no\n"))
+		f, err := ReadEnvFile(writeEnv(t, "export A=\"x y\"\nB='z' # note\n# C=no\n"))
 		if err != nil || f.values["A"] != "x y" || f.values["B"] != "z" || f.values["C"] != "" || f.lines["B"] != 2 {
 			t.Fatal(f, err)
 		}
@@ -126,7 +126,7 @@ func TestReadEnvFile(t *testing.T) {
 func TestMaskSecret(t *testing.T) {
 	for name, masked := range map[string]bool{"SECRET_KEY": true, "DB_PASSWORD": true, "DATABASE_DSN": true, "API_TOKEN": true,
 		"EMAIL_HOST_PASS": true, "GREETING": false, "DEBUG": false} {
-		if got := maskSecret(name, "v") == "********"; got != masked {
+		if got := MaskSecret(name, "v") == "********"; got != masked {
 			t.Errorf("%s masked %v, want %v", name, got, masked)
 		}
 	}
@@ -138,7 +138,7 @@ func TestMaskSecret(t *testing.T) {
 		"guestbook.db":                          "guestbook.db",
 		"Hello, world":                          "Hello, world",
 	} {
-		if got := maskSecret("DATABASE", value); got != want {
+		if got := MaskSecret("DATABASE", value); got != want {
 			t.Errorf("DATABASE=%s shown as %s, want %s", value, got, want)
 		}
 	}
@@ -169,7 +169,7 @@ func FuzzEnvFile(f *testing.F) {
 			}
 			return
 		}
-		_, errs := parseSettings(file, nil)
+		_, errs := Parse(file, nil)
 		for _, e := range errs {
 			var se *SettingError
 			if !errors.As(e, &se) || !strings.HasPrefix(se.Source, "mysite.env") {

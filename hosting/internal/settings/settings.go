@@ -1,0 +1,218 @@
+// Package settings reads the runtime's settings from the env file beside
+// the binary and from the process environment, and masks secrets for display.
+package settings
+
+import (
+	"errors"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Settings are the runtime's own settings, read from the env file beside
+// the binary (mysite.env for mysite.fcgi) and from the process environment.
+// A variable set in the process environment (FcgidInitialEnv, lighttpd's
+// bin-environment, systemd's Environment=) wins over the same name in the
+// file; the application reads its own settings with os.Getenv under the
+// same rule, since the file's values are put into the environment.
+type Settings struct {
+	// DEBUG: detailed error pages (error, stack, request, settings with
+	// secrets masked) instead of 500.html. Default false.
+	Debug bool
+	// LOG_FILE: where the log goes. Default: NAME.log beside the binary.
+	// "stderr" sends it to standard error (the web server's error log).
+	LogFile string
+	// LOG_LEVEL: debug, info, warn or error. Default info.
+	LogLevel zerolog.Level
+	// LOG_MAX_SIZE: the log file is rotated (NAME.log.1, .2, .3) when it
+	// grows past this size. Default 10MB.
+	LogMaxSize int64
+	// MAX_REQUESTS: after this many requests the process hands over to a
+	// fresh copy of itself on the same socket, losing nothing. Default 0:
+	// never (Go does not leak the way PHP does).
+	MaxRequests int
+	// IDLE_TIMEOUT: a process spawned by the web server exits after this
+	// long without a request, freeing its memory. mod_fcgid would otherwise
+	// keep up to three idle processes forever. Default 10m; 0 never.
+	IdleTimeout time.Duration
+	// MEMORY_LIMIT: the Go heap's soft limit (GOMEMLIMIT), and the point
+	// above which the process hands over to a fresh copy of itself.
+	// Default 256MB; 0 no limit.
+	MemoryLimit int64
+	// FORCE_SCRIPT_NAME: the URL prefix of the site, when the web server's
+	// variables do not give it (see Prefix). Unset by default.
+	ForceScriptName string
+	// ForceScriptNameSet says FORCE_SCRIPT_NAME was given (even empty).
+	ForceScriptNameSet bool
+	// RELOAD_POLL: how often the binary and env file are checked for
+	// changes besides inotify, which misses changes on NFS. Default 2s;
+	// 0 turns reloading off.
+	ReloadPoll time.Duration
+
+	// ADMINS: who gets a mail about each server error (at most one a
+	// minute), as "Name <addr>, addr". Mail goes out only when EMAIL_HOST
+	// is set too.
+	Admins []string
+	// EMAIL_HOST, EMAIL_PORT (default 25), EMAIL_HOST_USER,
+	// EMAIL_HOST_PASSWORD: the SMTP server; STARTTLS is used when offered.
+	EmailHost     string
+	EmailPort     int
+	EmailUser     string
+	EmailPassword string
+	// SERVER_EMAIL: the sender of error mails. Default root@localhost.
+	ServerEmail string
+	// EMAIL_SUBJECT_PREFIX: default "[mysite] ".
+	EmailSubjectPrefix string
+}
+
+// Defaults are the settings when neither the file nor the environment
+// sets a name.
+func Defaults() Settings {
+	return Settings{
+		LogLevel:    zerolog.InfoLevel,
+		LogMaxSize:  10 << 20,
+		IdleTimeout: 10 * time.Minute,
+		MemoryLimit: 256 << 20,
+		ReloadPoll:  2 * time.Second,
+		EmailPort:   25,
+		ServerEmail: "root@localhost",
+	}
+}
+
+// Parse reads the runtime's settings from the environment first, then f,
+// collecting every error.
+func Parse(f *EnvFile, environ map[string]string) (Settings, []error) {
+	s := Defaults()
+	var bad []*SettingError
+	get := func(name, want string, parse func(string) error) {
+		v, src, line, ok := f.lookup(environ, name)
+		if !ok {
+			return
+		}
+		if err := parse(strings.TrimSpace(v)); err != nil {
+			bad = append(bad, &SettingError{Source: src, Name: name, Value: v, Want: want, line: line})
+		}
+	}
+	get("DEBUG", "true or false", func(v string) (err error) { s.Debug, err = parseBool(v); return })
+	get("LOG_FILE", "a file path or stderr", func(v string) error {
+		if v == "" {
+			return errors.New("empty")
+		}
+		s.LogFile = v
+		return nil
+	})
+	get("LOG_LEVEL", "debug, info, warn or error", func(v string) error {
+		l, err := zerolog.ParseLevel(strings.ToLower(v))
+		if err != nil || l < zerolog.DebugLevel || l > zerolog.ErrorLevel {
+			return errors.New("bad level")
+		}
+		s.LogLevel = l
+		return nil
+	})
+	get("LOG_MAX_SIZE", "a size such as 10MB", func(v string) (err error) { s.LogMaxSize, err = parseSize(v); return })
+	get("MAX_REQUESTS", "a whole number of requests, 0 for no limit", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errors.New("bad count")
+		}
+		s.MaxRequests = n
+		return nil
+	})
+	get("IDLE_TIMEOUT", "a duration such as 10m or 90s, 0 to stay", func(v string) (err error) { s.IdleTimeout, err = parseDuration(v); return })
+	get("MEMORY_LIMIT", "a size such as 256MB, 0 for no limit", func(v string) (err error) { s.MemoryLimit, err = parseSize(v); return })
+	get("RELOAD_POLL", "a duration such as 2s, 0 to turn reloading off", func(v string) (err error) { s.ReloadPoll, err = parseDuration(v); return })
+	get("ADMINS", "mail addresses such as \"Ann <ann@example.com>, bob@example.com\"", func(v string) error {
+		list, err := mail.ParseAddressList(v)
+		if err != nil {
+			return err
+		}
+		for _, a := range list {
+			s.Admins = append(s.Admins, a.String())
+		}
+		return nil
+	})
+	get("EMAIL_PORT", "a port number", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 65535 {
+			return errors.New("bad port")
+		}
+		s.EmailPort = n
+		return nil
+	})
+	get("SERVER_EMAIL", "a mail address", func(v string) error {
+		a, err := mail.ParseAddress(v)
+		if err == nil {
+			s.ServerEmail = a.String()
+		}
+		return err
+	})
+	for name, dst := range map[string]*string{"EMAIL_HOST": &s.EmailHost, "EMAIL_HOST_USER": &s.EmailUser,
+		"EMAIL_HOST_PASSWORD": &s.EmailPassword, "EMAIL_SUBJECT_PREFIX": &s.EmailSubjectPrefix} {
+		if v, _, _, ok := f.lookup(environ, name); ok {
+			*dst = v
+		}
+	}
+	if v, _, _, ok := f.lookup(environ, "FORCE_SCRIPT_NAME"); ok {
+		s.ForceScriptName = strings.TrimRight(strings.TrimSpace(v), "/")
+		s.ForceScriptNameSet = true
+	}
+	// In file order, as the user reads the file.
+	slices.SortStableFunc(bad, func(a, b *SettingError) int { return a.line - b.line })
+	errs := make([]error, len(bad))
+	for i, e := range bad {
+		errs[i] = e
+	}
+	return s, errs
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "true", "on", "yes":
+		return true, nil
+	case "0", "false", "off", "no", "":
+		return false, nil
+	}
+	return false, errors.New("not a boolean")
+}
+
+// parseDuration takes Go durations (90s, 10m, 1h30m) or plain seconds.
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, errors.New("bad duration")
+	}
+	return d, nil
+}
+
+// parseSize takes bytes or a number with K, M, G (powers of 1024, with or
+// without B or iB, any case).
+func parseSize(v string) (int64, error) {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "B"), "I")
+	mult := int64(1)
+	if s != "" {
+		switch s[len(s)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			s = strings.TrimSpace(s[:len(s)-1])
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("bad size")
+	}
+	return n * mult, nil
+}
