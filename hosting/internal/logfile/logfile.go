@@ -1,4 +1,6 @@
-package hosting
+// Package logfile is the site's log file: appended to by every process of
+// the site, rotated when it grows too large.
+package logfile
 
 import (
 	"os"
@@ -6,14 +8,14 @@ import (
 	"sync"
 )
 
-// logBackups is how many rotated files are kept (NAME.log.1 ... .3).
-const logBackups = 3
+// backups is how many rotated files are kept (NAME.log.1 ... .3).
+const backups = 3
 
-// logFile appends to a file that is rotated once it grows past maxSize.
+// File appends to a file that is rotated once it grows past maxSize.
 // Several processes of the same site (mod_fcgid runs a few) may share it:
 // appends are atomic per line, and a process that finds the file renamed
 // by another reopens it.
-type logFile struct {
+type File struct {
 	mu      sync.Mutex
 	path    string
 	maxSize int64
@@ -23,15 +25,16 @@ type logFile struct {
 	lost    int64 // lines that could not be written, not yet noted in the file
 }
 
-func openLogFile(path string, maxSize int64) (*logFile, error) {
-	l := &logFile{path: path, maxSize: maxSize}
+// Open opens path for appending, to be rotated past maxSize (0: never).
+func Open(path string, maxSize int64) (*File, error) {
+	l := &File{path: path, maxSize: maxSize}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func (l *logFile) open() error {
+func (l *File) open() error {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
@@ -52,7 +55,7 @@ func (l *logFile) open() error {
 // responses. The first failure is reported once on stderr (the web
 // server's error log), and the count of lines lost goes into the log once
 // it can be written again.
-func (l *logFile) Write(p []byte) (int, error) {
+func (l *File) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lost > 0 {
@@ -77,7 +80,7 @@ func (l *logFile) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (l *logFile) maybeRotate() {
+func (l *File) maybeRotate() {
 	l.checked = 0
 	cur, err := os.Stat(l.path)
 	mine, ferr := l.f.Stat()
@@ -89,14 +92,14 @@ func (l *logFile) maybeRotate() {
 	if l.size <= l.maxSize {
 		return
 	}
-	for i := logBackups - 1; i >= 1; i-- {
+	for i := backups - 1; i >= 1; i-- {
 		os.Rename(l.path+"."+strconv.Itoa(i), l.path+"."+strconv.Itoa(i+1))
 	}
 	os.Rename(l.path, l.path+".1")
 	l.open()
 }
 
-func (l *logFile) Close() error {
+func (l *File) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.f.Close()

@@ -1,7 +1,6 @@
-package hosting
+package logfile
 
 import (
-	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,7 @@ import (
 func TestLogFile_Rotates(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mysite.log")
-	l, err := openLogFile(path, 1000)
+	l, err := Open(path, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +40,7 @@ func TestLogFile_Rotates(t *testing.T) {
 func TestLogFile_FollowsRotationByAnotherProcess(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mysite.log")
-	l, err := openLogFile(path, 1<<20)
+	l, err := Open(path, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +59,7 @@ func TestLogFile_FollowsRotationByAnotherProcess(t *testing.T) {
 }
 
 func TestLogFile_Unwritable(t *testing.T) {
-	if _, err := openLogFile(filepath.Join(t.TempDir(), "no", "such", "dir.log"), 0); err == nil {
+	if _, err := Open(filepath.Join(t.TempDir(), "no", "such", "dir.log"), 0); err == nil {
 		t.Fatal("opened a log in a missing directory")
 	}
 }
@@ -69,7 +68,7 @@ func TestLogFile_Unwritable(t *testing.T) {
 // stderr, and with the count in the log once it can be written again.
 func TestLogFile_DiskFull(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "site.log")
-	l, err := openLogFile(path, 0)
+	l, err := Open(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,23 +91,5 @@ func TestLogFile_DiskFull(t *testing.T) {
 	if want := `{"level":"warn","lost_lines":3,"message":"log lines lost while the log file could not be written"}` + "\n" +
 		`{"message":"back"}` + "\n"; string(b) != want {
 		t.Errorf("log after the disk had room again:\n%s\nwant:\n%s", b, want)
-	}
-}
-
-// What a handler or a library (a database driver) writes with the
-// standard log package lands in the site's log file, not in the web
-// server's error log the user cannot read; closing the log gives the
-// standard logger back.
-func TestLogFile_TakesStandardLog(t *testing.T) {
-	rt := &Runtime{dir: t.TempDir(), name: "mysite"}
-	closeLog := rt.openLog()
-	log.Print("mysql: packets.go:58 unexpected EOF")
-	closeLog()
-	b, _ := os.ReadFile(filepath.Join(rt.dir, "mysite.log"))
-	if !strings.Contains(string(b), `"from":"log"`) || !strings.Contains(string(b), `"message":"mysql: packets.go:58 unexpected EOF"`) {
-		t.Errorf("mysite.log lacks the standard logger's line:\n%s", b)
-	}
-	if log.Writer() != os.Stderr {
-		t.Errorf("the standard logger still writes to the closed log file")
 	}
 }
