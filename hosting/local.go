@@ -1,13 +1,10 @@
 package hosting
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/fcgi-hosting/fcgi/hosting/emulate"
 )
@@ -21,32 +18,11 @@ func (rt *Runtime) serveLocal(addr string) int {
 			rt.name, rt.dir, rt.name)
 		return 2
 	}
-	return RunEmulator(rt.dir, addr, []string{"LOG_FILE=stderr"}, rt.out)
+	return emulate.Run(rt.dir, addr, []string{"LOG_FILE=stderr"}, rt.out)
 }
 
-// RunEmulator serves dir in the local emulation of Apache + mod_fcgid on
-// addr until SIGINT or SIGTERM, and returns the exit status. env is added
-// to the environment of the spawned scripts.
+// RunEmulator is emulate.Run, kept for the programs that called it here
+// before it moved so that cmd/fcgi-local need not link the runtime.
 func RunEmulator(dir, addr string, env []string, out io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	e := &emulate.Emulator{Root: dir, Env: env, Log: out}
-	abs, _ := filepath.Abs(dir)
-	fmt.Fprintf(out, `Local emulation of a shared host: Apache 2.4 + mod_fcgid
-  site:      %s
-  browse:    http://%s/
-  emulated:  .htaccess (AddHandler, Options, DirectoryIndex, RewriteCond/RewriteRule, FilesMatch),
-             static files, mod_fcgid spawning (socket on fd 0, cwd, PATH only, one request per
-             process), Apache's CGI variables, FcgidMaxRequestLen %d bytes
-  scripts get: %v (so their log shows here)
-`, abs, addr, emulate.DefaultMaxRequestLen, env)
-	for _, w := range e.Warnings() {
-		fmt.Fprintf(out, "  warning:   %s\n", w)
-	}
-	fmt.Fprintln(out, "Ctrl-C stops the emulation and every process it started.")
-	if err := e.ListenAndServe(ctx, addr); err != nil {
-		fmt.Fprintf(out, "emulation: %v\n", err)
-		return 1
-	}
-	return 0
+	return emulate.Run(dir, addr, env, out)
 }

@@ -12,7 +12,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/fcgi-hosting/fcgi/hosting"
+	"github.com/fcgi-hosting/fcgi/hosting/emulate"
 )
 
 type envFlags []string
@@ -49,5 +49,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "fcgi-local: %s is not a directory\n", dir)
 		os.Exit(2)
 	}
-	os.Exit(hosting.RunEmulator(dir, *addr, env, os.Stderr))
+	os.Exit(emulate.Run(dir, *addr, env, os.Stderr))
 }

@@ -1,0 +1,40 @@
+package emulate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+)
+
+// Run serves dir in the local emulation of Apache + mod_fcgid on addr
+// until SIGINT or SIGTERM, and returns the exit status. env is added to
+// the environment of the spawned scripts. It lives here rather than in
+// hosting so that a tool serving any site (cmd/fcgi-local) does not link
+// the runtime.
+func Run(dir, addr string, env []string, out io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &Emulator{Root: dir, Env: env, Log: out}
+	abs, _ := filepath.Abs(dir)
+	fmt.Fprintf(out, `Local emulation of a shared host: Apache 2.4 + mod_fcgid
+  site:      %s
+  browse:    http://%s/
+  emulated:  .htaccess (AddHandler, Options, DirectoryIndex, RewriteCond/RewriteRule, FilesMatch),
+             static files, mod_fcgid spawning (socket on fd 0, cwd, PATH only, one request per
+             process), Apache's CGI variables, FcgidMaxRequestLen %d bytes
+  scripts get: %v (so their log shows here)
+`, abs, addr, DefaultMaxRequestLen, env)
+	for _, w := range e.Warnings() {
+		fmt.Fprintf(out, "  warning:   %s\n", w)
+	}
+	fmt.Fprintln(out, "Ctrl-C stops the emulation and every process it started.")
+	if err := e.ListenAndServe(ctx, addr); err != nil {
+		fmt.Fprintf(out, "emulation: %v\n", err)
+		return 1
+	}
+	return 0
+}
