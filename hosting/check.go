@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 )
 
@@ -20,7 +21,7 @@ func (rt *Runtime) check(w io.Writer) int {
 		fmt.Fprintf(w, "  PROBLEM: "+format+"\n", args...)
 	}
 	fmt.Fprintf(w, "binary:    %s (%s/%s, %s, version %s)\n", rt.exe, runtime.GOOS, runtime.GOARCH, runtime.Version(), rt.Version)
-	if err := checkExecutable(rt.exe); err != nil {
+	if err := reload.CheckExecutable(rt.exe); err != nil {
 		bad("%v", err)
 	}
 	// suEXEC refuses group- or other-writable scripts and directories.

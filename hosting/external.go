@@ -1,7 +1,6 @@
 package hosting
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
@@ -25,10 +25,6 @@ type externalFlags struct {
 	maxConns    int
 	maxReqs     int
 }
-
-// listenFDVar passes the listening socket's descriptor to the re-executed
-// binary.
-const listenFDVar = "FCGI_HOSTING_LISTEN_FD"
 
 // serveExternal serves FastCGI (or SCGI, AJP13, HTTP: -protocol) on an address
 // of its own (-listen), like runfcgi's host/port/socket modes.
@@ -59,18 +55,18 @@ func (rt *Runtime) serveExternal() int {
 		}
 	}
 	prepareExec := func() ([]string, error) {
-		f, err := listenerFile(l)
+		f, err := reload.ListenerFile(l)
 		if err != nil {
 			return nil, err
 		}
 		rt.passed = append(rt.passed, f) // no finalizer may close it before exec
 		// A duplicate without close-on-exec, for the new code to serve.
-		if err := keepOnExec(f); err != nil {
+		if err := reload.KeepOnExec(f); err != nil {
 			return nil, err
 		}
-		return []string{listenFDVar + "=" + strconv.Itoa(int(f.Fd()))}, nil
+		return []string{reload.ListenFDVar + "=" + strconv.Itoa(int(f.Fd()))}, nil
 	}
-	return rt.serveLoop(pausingListener{l}, stopListening, prepareExec, 0)
+	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, 0)
 }
 
 // speaking wraps l for the -protocol asked for.
@@ -91,13 +87,6 @@ func (ext *externalFlags) speakingConn(c net.Conn) net.Conn {
 		return responder.NewAJPConn(c)
 	}
 	return c
-}
-
-func listenerFile(l net.Listener) (*os.File, error) {
-	if f, ok := l.(interface{ File() (*os.File, error) }); ok {
-		return f.File()
-	}
-	return nil, errors.New("listener cannot be passed on")
 }
 
 // externalListener listens on -listen, or takes the socket a previous

@@ -23,6 +23,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
@@ -77,12 +78,12 @@ type Runtime struct {
 	spawnIno       uint64 // inode of the binary the web server started
 	listen         string // -listen
 	ext            externalFlags
-	inheritedFD    int            // the listening socket passed on by a re-execution
-	exeState       fileState      // the binary and the env file as they were
-	envState       fileState      // when this process started and read them
-	adopt          []*os.File     // connections passed on, for the next Server
-	sigs           chan os.Signal // caught from the start when re-executed
-	passed         []*os.File     // descriptors readied for the next exec
+	inheritedFD    int              // the listening socket passed on by a re-execution
+	exeState       reload.FileState // the binary and the env file as they were
+	envState       reload.FileState // when this process started and read them
+	adopt          []*os.File       // connections passed on, for the next Server
+	sigs           chan os.Signal   // caught from the start when re-executed
+	passed         []*os.File       // descriptors readied for the next exec
 	mailer         *errorMailer
 }
 
@@ -91,17 +92,17 @@ type Runtime struct {
 func (rt *Runtime) Main(args []string) int {
 	signal.Ignore(syscall.SIGPIPE)
 	rt.environ = os.Environ()
-	if v, ok := takeEnv(&rt.environ, spawnInodeVar); ok {
+	if v, ok := takeEnv(&rt.environ, reload.SpawnInodeVar); ok {
 		// Re-executed: a signal that comes while the new code starts (the
 		// next reload, a stop) must wait for serveLoop, not end the process.
 		rt.sigs = notifyServeSignals()
 		rt.spawnIno, _ = strconv.ParseUint(v, 10, 64)
 	}
-	if v, ok := takeEnv(&rt.environ, listenFDVar); ok {
+	if v, ok := takeEnv(&rt.environ, reload.ListenFDVar); ok {
 		rt.inheritedFD, _ = strconv.Atoi(v)
 	}
-	if v, ok := takeEnv(&rt.environ, connFDsVar); ok {
-		rt.adopt = inheritedConns(v)
+	if v, ok := takeEnv(&rt.environ, reload.ConnFDsVar); ok {
+		rt.adopt = reload.InheritedConns(v)
 	}
 	rt.out = os.Stderr
 	if rt.Version == "" {
@@ -110,12 +111,12 @@ func (rt *Runtime) Main(args []string) int {
 	rt.locate()
 	// The file this process runs, which a rename-replace upload racing the
 	// start may no longer be at rt.exe: then the watcher sees the change.
-	rt.exeState = statFile("/proc/self/exe")
-	if !rt.exeState.exists {
-		rt.exeState = statFile(rt.exe)
+	rt.exeState = reload.StatFile("/proc/self/exe")
+	if !rt.exeState.Exists() {
+		rt.exeState = reload.StatFile(rt.exe)
 	}
 	if rt.spawnIno == 0 {
-		rt.spawnIno = rt.exeState.ino
+		rt.spawnIno = rt.exeState.Inode()
 	}
 
 	switch {
@@ -236,7 +237,7 @@ func (rt *Runtime) locate() {
 func (rt *Runtime) envPath() string { return filepath.Join(rt.dir, rt.name+".env") }
 
 func (rt *Runtime) loadSettings() {
-	rt.envState = statFile(rt.envPath()) // before reading: a later edit is seen as a change
+	rt.envState = reload.StatFile(rt.envPath()) // before reading: a later edit is seen as a change
 	f, err := settings.ReadEnvFile(rt.envPath())
 	if err != nil {
 		rt.settings, rt.settingsErr = settings.Defaults(), err
@@ -361,27 +362,6 @@ func buildVersion() string {
 	return "devel"
 }
 
-// pausingListener stops Accept without closing the socket, so that the
-// socket outlives a Server and passes to the next one, or across exec.
-type pausingListener struct {
-	net.Listener
-}
-
-type deadliner interface{ SetDeadline(time.Time) error }
-
-func (l pausingListener) Close() error {
-	if d, ok := l.Listener.(deadliner); ok {
-		return d.SetDeadline(time.Unix(1, 0))
-	}
-	return l.Listener.Close()
-}
-
-func (l pausingListener) resume() {
-	if d, ok := l.Listener.(deadliner); ok {
-		d.SetDeadline(time.Time{})
-	}
-}
-
 // serveSpawned serves FastCGI on the socket the web server left on fd 0.
 func (rt *Runtime) serveSpawned() int {
 	fd0 := os.NewFile(0, "fastcgi-listener")
@@ -404,7 +384,7 @@ func (rt *Runtime) serveSpawned() int {
 	}
 	// fd 0 is inherited by the new code as it is.
 	prepareExec := func() ([]string, error) { return nil, nil }
-	return rt.serveLoop(pausingListener{l}, stopListening, prepareExec, idle)
+	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, idle)
 }
 
 // serveLoop serves l until a signal, a change of the binary or settings
@@ -413,7 +393,7 @@ func (rt *Runtime) serveSpawned() int {
 // listening socket, so that connections queued meanwhile are served by the
 // new code. prepareExec readies the socket for the new process and
 // returns what to add to its environment.
-func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExec func() ([]string, error), idleTimeout time.Duration) int {
+func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), prepareExec func() ([]string, error), idleTimeout time.Duration) int {
 	sigs := rt.sigs
 	if sigs == nil {
 		sigs = notifyServeSignals()
@@ -421,9 +401,9 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 	defer signal.Stop(sigs)
 
 	var changed <-chan string
-	var w *watcher
+	var w *reload.Watcher
 	if rt.settings.ReloadPoll > 0 {
-		w = newWatcher(map[string]fileState{rt.exe: rt.exeState, rt.envPath(): rt.envState}, rt.settings.ReloadPoll, rt.log)
+		w = reload.NewWatcher(map[string]reload.FileState{rt.exe: rt.exeState, rt.envPath(): rt.envState}, rt.settings.ReloadPoll, rt.log)
 		defer w.Close()
 		changed = w.Changed
 	}
@@ -460,17 +440,17 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 						// Good settings are not traded for bad ones: an edit
 						// with a typo, or a file mid-upload, leaves the site up.
 						rt.log.Error().Err(err).Msg("settings file changed but cannot be used; the running settings stay")
-						w.accept(path)
+						w.Accept(path)
 						continue
 					}
 				}
 				if path == rt.exe {
-					if err := checkExecutable(rt.exe); err != nil {
+					if err := reload.CheckExecutable(rt.exe); err != nil {
 						rt.log.Error().Err(err).Msg("binary changed but cannot run; the old code keeps serving")
-						w.accept(path)
+						w.Accept(path)
 						continue
 					}
-					if rt.spawner == spawnerApache && statFile(rt.exe).ino != rt.spawnIno {
+					if rt.spawner == spawnerApache && reload.StatFile(rt.exe).Inode() != rt.spawnIno {
 						// mod_fcgid keys processes by inode: it starts the
 						// new file itself and would leave this one idle.
 						reason, reexec = filepath.Base(path)+" replaced by a new file, which Apache starts", false
@@ -513,25 +493,25 @@ func (rt *Runtime) serveLoop(l pausingListener, stopListening func(), prepareExe
 			return stopInstead()
 		}
 		rt.adopt = conns // served again if the hand-over fails
-		if err := checkExecutable(rt.exe); err != nil {
+		if err := reload.CheckExecutable(rt.exe); err != nil {
 			rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
-			l.resume()
+			l.Resume()
 			continue
 		}
 		extra, err := prepareExec()
 		if err == nil {
-			extra, err = passConns(extra, conns)
+			extra, err = reload.PassConns(extra, conns)
 		}
 		if err == nil {
 			if stopPending(sigs) {
 				return stopInstead()
 			}
 			rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
-			env := append(slices.Clip(rt.environ), spawnInodeVar+"="+strconv.FormatUint(rt.spawnIno, 10))
+			env := append(slices.Clip(rt.environ), reload.SpawnInodeVar+"="+strconv.FormatUint(rt.spawnIno, 10))
 			err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
 		}
 		rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
-		l.resume()
+		l.Resume()
 	}
 }
 

@@ -42,7 +42,3 @@ func (s spawner) String() string {
 // exitWhenIdle says whether an idle process may exit: only when the
 // spawner starts a new one on the next request.
 func (s spawner) exitWhenIdle() bool { return s == spawnerApache || s == spawnerUnknown }
-
-// spawnInodeVar carries, across re-executions, the inode of the file the
-// web server first started: mod_fcgid keys its process classes by it.
-const spawnInodeVar = "FCGI_HOSTING_SPAWN_INODE"

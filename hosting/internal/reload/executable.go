@@ -1,4 +1,4 @@
-package hosting
+package reload
 
 import (
 	"encoding/binary"
@@ -10,10 +10,10 @@ import (
 	"strconv"
 )
 
-// checkExecutable reports why path could not replace this process: not
+// CheckExecutable reports why path could not replace this process: not
 // executable, not a program for this machine, or cut short (an upload
 // still in progress or broken off).
-func checkExecutable(path string) error {
+func CheckExecutable(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package hosting
+package reload
 
 import (
 	"bytes"
@@ -57,12 +57,12 @@ func TestCheckExecutable(t *testing.T) {
 			if err := os.WriteFile(p, tc.content, tc.mode); err != nil {
 				t.Fatal(err)
 			}
-			err := checkExecutable(p)
+			err := CheckExecutable(p)
 			switch {
 			case tc.want == "" && err != nil:
-				t.Fatalf("checkExecutable: %v", err)
+				t.Fatalf("CheckExecutable: %v", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("checkExecutable = %v, want an error with %q", err, tc.want)
+				t.Fatalf("CheckExecutable = %v, want an error with %q", err, tc.want)
 			case err != nil && !strings.HasPrefix(err.Error(), p+" "):
 				t.Fatalf("error %q does not name the file first", err)
 			}

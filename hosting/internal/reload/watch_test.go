@@ -1,4 +1,4 @@
-package hosting
+package reload
 
 import (
 	"os"
@@ -32,17 +32,10 @@ func TestWatcher(t *testing.T) {
 			os.Chtimes(p, old, old)
 			env := filepath.Join(dir, "mysite.env")
 			inotify := tc.poll >= time.Hour
-			w := watchFiles(map[string]fileState{p: statFile(p), env: statFile(env)}, tc.poll, zerolog.Nop(), inotify)
+			w := watchFiles(map[string]FileState{p: StatFile(p), env: StatFile(env)}, tc.poll, zerolog.Nop(), inotify)
 			defer w.Close()
 			tc.change(p)
-			select {
-			case got := <-w.Changed:
-				if got != p {
-					t.Fatalf("changed %s, want %s", got, p)
-				}
-			case <-time.After(30 * time.Second): // bounds a hang only
-				t.Fatal("no change reported")
-			}
+			waitChanged(t, w, p, "no change reported")
 		})
 	}
 }
@@ -55,18 +48,11 @@ func TestWatcher_ChangeBeforeStart(t *testing.T) {
 	os.WriteFile(env, []byte("GREETING=v1\n"), 0o644)
 	old := time.Now().Add(-time.Hour)
 	os.Chtimes(env, old, old)
-	read := statFile(env)
+	read := StatFile(env)
 	os.WriteFile(env, []byte("GREETING=v2\n"), 0o644)
-	w := newWatcher(map[string]fileState{env: read}, time.Hour, zerolog.Nop())
+	w := NewWatcher(map[string]FileState{env: read}, time.Hour, zerolog.Nop())
 	defer w.Close()
-	select {
-	case got := <-w.Changed:
-		if got != env {
-			t.Fatalf("changed %s, want %s", got, env)
-		}
-	case <-time.After(30 * time.Second): // bounds a hang only
-		t.Fatal("a change made before the watch began was missed")
-	}
+	waitChanged(t, w, env, "a change made before the watch began was missed")
 }
 
 // A file still being written (an FTP upload) is reported only once it has
@@ -78,7 +64,7 @@ func TestWatcher_Settles(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "mysite.fcgi")
 		os.WriteFile(p, []byte("v1"), 0o644)
 		const poll = 100 * time.Millisecond
-		w := watchFiles(map[string]fileState{p: statFile(p)}, poll, zerolog.Nop(), false)
+		w := watchFiles(map[string]FileState{p: StatFile(p)}, poll, zerolog.Nop(), false)
 		defer w.Close()
 		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
@@ -113,4 +99,17 @@ func TestWatcher_Settles(t *testing.T) {
 			t.Fatalf("not reported %v after the last write", settleTime+2*poll)
 		}
 	})
+}
+
+// waitChanged waits for w to report want, failing with missed if it does not.
+func waitChanged(t *testing.T, w *Watcher, want, missed string) {
+	t.Helper()
+	select {
+	case got := <-w.Changed:
+		if got != want {
+			t.Fatalf("changed %s, want %s", got, want)
+		}
+	case <-time.After(30 * time.Second): // bounds a hang only
+		t.Fatal(missed)
+	}
 }

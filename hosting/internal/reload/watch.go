@@ -1,48 +1,25 @@
-package hosting
+package reload
 
 import (
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
 )
 
-// fileState is what tells a changed file: touch changes the mtime, an
-// upload the size, a rename-replace the inode.
-type fileState struct {
-	exists bool
-	size   int64
-	mtime  time.Time
-	ino    uint64
-}
-
-func statFile(path string) fileState {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileState{}
-	}
-	st := fileState{exists: true, size: fi.Size(), mtime: fi.ModTime()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = uint64(sys.Ino)
-	}
-	return st
-}
-
 // settleTime is how long a changed file must stay the same before it is
 // acted on: an FTP upload writes for a while.
 const settleTime = time.Second
 
-// watcher reports changes to a few files. It watches their directory with
+// Watcher reports changes to a few files. It watches their directory with
 // inotify (which sees renames and misses nothing locally) and also polls
 // with stat, since inotify is blind to changes made by another machine on
 // NFS home directories. A change is reported once the file has settled.
-type watcher struct {
+type Watcher struct {
 	paths   []string
 	poll    time.Duration
 	log     zerolog.Logger
@@ -50,21 +27,21 @@ type watcher struct {
 	Changed chan string // the path that changed and settled
 
 	mu    sync.Mutex
-	known map[string]fileState
+	known map[string]FileState
 	stop  chan struct{}
 	done  chan struct{}
 }
 
-// newWatcher watches the files of known for changes from the states given,
+// NewWatcher watches the files of known for changes from the states given,
 // taken when the caller read them: a file changed before the watch began
 // (during a re-exec, say) is reported, not taken as the starting point.
-func newWatcher(known map[string]fileState, poll time.Duration, log zerolog.Logger) *watcher {
+func NewWatcher(known map[string]FileState, poll time.Duration, log zerolog.Logger) *Watcher {
 	return watchFiles(known, poll, log, true)
 }
 
-// watchFiles is newWatcher with inotify optional, for tests of polling.
-func watchFiles(known map[string]fileState, poll time.Duration, log zerolog.Logger, inotify bool) *watcher {
-	w := &watcher{poll: poll, log: log, inotify: inotify, Changed: make(chan string, len(known)),
+// watchFiles is NewWatcher with inotify optional, for tests of polling.
+func watchFiles(known map[string]FileState, poll time.Duration, log zerolog.Logger, inotify bool) *Watcher {
+	w := &Watcher{poll: poll, log: log, inotify: inotify, Changed: make(chan string, len(known)),
 		known: maps.Clone(known), stop: make(chan struct{}), done: make(chan struct{})}
 	for p := range known {
 		w.paths = append(w.paths, p)
@@ -75,7 +52,7 @@ func watchFiles(known map[string]fileState, poll time.Duration, log zerolog.Logg
 
 // startInotify watches the directories of the files: a rename-replace
 // upload swaps the directory entry, which a watch on the file would miss.
-func (w *watcher) startInotify() (*fsnotify.Watcher, error) {
+func (w *Watcher) startInotify() (*fsnotify.Watcher, error) {
 	nw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -93,11 +70,11 @@ func (w *watcher) startInotify() (*fsnotify.Watcher, error) {
 	return nw, nil
 }
 
-func (w *watcher) run() {
+func (w *Watcher) run() {
 	defer close(w.done)
 	tick := time.NewTicker(w.poll)
 	defer tick.Stop()
-	// Set up here rather than in newWatcher: it costs a thread and a few
+	// Set up here rather than in NewWatcher: it costs a thread and a few
 	// hundred microseconds the first request should not wait for.
 	var events chan fsnotify.Event
 	var errs chan error
@@ -110,7 +87,7 @@ func (w *watcher) run() {
 		}
 	}
 	type change struct {
-		st   fileState
+		st   FileState
 		last time.Time // when st was first seen
 	}
 	pending := map[string]change{} // changed, waiting to settle
@@ -118,7 +95,7 @@ func (w *watcher) run() {
 	check := func() {
 		now := time.Now()
 		for _, p := range w.paths {
-			st := statFile(p)
+			st := StatFile(p)
 			if prev, ok := pending[p]; ok {
 				switch {
 				case st != prev.st:
@@ -176,16 +153,16 @@ func (w *watcher) run() {
 	}
 }
 
-// accept records the current state of path as known, so that a change that
+// Accept records the current state of path as known, so that a change that
 // could not be acted on (a broken upload) is reported again only when the
 // file changes once more.
-func (w *watcher) accept(path string) {
+func (w *Watcher) Accept(path string) {
 	w.mu.Lock()
-	w.known[path] = statFile(path)
+	w.known[path] = StatFile(path)
 	w.mu.Unlock()
 }
 
-func (w *watcher) Close() {
+func (w *Watcher) Close() {
 	close(w.stop)
 	<-w.done
 }
