@@ -23,6 +23,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/httpengine"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 	"github.com/fcgi-hosting/fcgi/responder"
@@ -332,7 +333,7 @@ func (rt *Runtime) newServer() engine {
 		rt.ConfigureServer(srv)
 	}
 	if rt.ext.protocol == "http" {
-		return newHTTPEngine(srv, rt.log)
+		return httpengine.New(srv, rt.log)
 	}
 	return srv
 }

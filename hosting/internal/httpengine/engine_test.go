@@ -1,4 +1,4 @@
-package hosting
+package httpengine
 
 import (
 	"io"
@@ -18,7 +18,7 @@ import (
 // peer is a proxy to trust.
 func TestHTTPEngine_Forwarded(t *testing.T) {
 	var got *http.Request
-	e := newHTTPEngine(&responder.Server{
+	e := New(&responder.Server{
 		Handler:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r }),
 		AllowedAddrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")},
 	}, zerolog.Nop())
@@ -54,7 +54,7 @@ func TestHTTPEngine_RefusesUnlistedPeers(t *testing.T) {
 		{[]netip.Addr{netip.MustParseAddr("127.0.0.1")}, true},
 		{[]netip.Addr{netip.MustParseAddr("192.0.2.1")}, false},
 	} {
-		e := newHTTPEngine(&responder.Server{
+		e := New(&responder.Server{
 			Handler:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
 			AllowedAddrs: tc.allowed,
 		}, zerolog.Nop())

@@ -1,0 +1,17 @@
+package hosting
+
+import (
+	"context"
+	"net"
+	"os"
+)
+
+// engine is what serveLoop needs of a server: the FastCGI responder.Server,
+// or net/http's for -protocol http.
+type engine interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+	Handoff(context.Context) ([]*os.File, error)
+	ServeConn(net.Conn) error // before Serve: a connection Handoff passed on
+}

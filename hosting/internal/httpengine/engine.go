@@ -1,0 +1,173 @@
+// Package httpengine serves a site over plain HTTP behind a reverse proxy
+// (-protocol http), with the FastCGI engine's limits and hand-over.
+package httpengine
+
+import (
+	"context"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
+
+	"github.com/fcgi-hosting/fcgi/responder"
+)
+
+// Engine serves plain HTTP behind a reverse proxy (nginx proxy_pass,
+// Apache mod_proxy_http, Caddy reverse_proxy, HAProxy), with the limits a
+// responder.Server was given. Its Handoff, unlike http.Server's Shutdown,
+// passes idle keep-alive connections on to the new code, so a request the
+// proxy sends on one at that moment is not lost.
+type Engine struct {
+	srv      *http.Server
+	maxConns int
+	allowed  []netip.Addr
+	log      zerolog.Logger
+
+	handingOff atomic.Bool
+	mu         sync.Mutex
+	ln         net.Listener // the one Serve accepts from: the runtime's, which Close only pauses
+	conns      map[*httpConn]struct{}
+	changed    chan struct{} // closed and replaced when a connection ends
+	adopted    []net.Conn    // passed on by the previous run, served first
+	handed     []*os.File    // idle connections Handoff passes on
+}
+
+// New carries over the limits of fcgi (its zero fields meaning
+// the same defaults). HTTP/1 has one request at a time per connection, so
+// the concurrent-request limit is a connection limit here. WriteTimeout is
+// not carried over: net/http's bounds a whole response, which would cut
+// long streams; a peer that stops reading is left to IdleTimeout and the
+// proxy's own timeouts.
+func New(fcgi *responder.Server, l zerolog.Logger) *Engine {
+	readTimeout := orDefault(fcgi.ReadTimeout, responder.DefaultReadTimeout)
+	maxBody := orDefault(fcgi.MaxRequestBodyBytes, responder.DefaultMaxRequestBodyBytes)
+	allowed := fcgi.AllowedAddrs
+	if allowed == nil {
+		var err error
+		if allowed, err = responder.ParseWebServerAddrs(os.Getenv("FCGI_WEB_SERVER_ADDRS")); err != nil {
+			l.Error().Err(err).Msg("bad FCGI_WEB_SERVER_ADDRS")
+		}
+	}
+	e := &Engine{
+		maxConns: min(orDefault(fcgi.MaxConns, responder.DefaultMaxConns),
+			orDefault(fcgi.MaxConcurrentRequests, responder.DefaultMaxConcurrentRequests)),
+		allowed: allowed,
+		log:     l,
+		conns:   make(map[*httpConn]struct{}),
+		changed: make(chan struct{}),
+	}
+	e.srv = &http.Server{
+		Handler:           e.asFastCGI(limitBody(maxBody, fcgi.Handler)),
+		ReadTimeout:       max(readTimeout, 0),
+		ReadHeaderTimeout: max(readTimeout, 0),
+		IdleTimeout:       max(orDefault(fcgi.IdleTimeout, responder.DefaultIdleTimeout), 0),
+		MaxHeaderBytes:    orDefault(fcgi.MaxParamsBytes, responder.DefaultMaxParamsBytes),
+		ErrorLog:          log.New(l.With().Str("from", "net/http").Logger(), "", 0),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if hc, ok := c.(*httpConn); ok {
+				hc.setState(st)
+			}
+		},
+	}
+	return e
+}
+
+func orDefault[T int | ~int64](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Serve serves l, and first the connections given to ServeConn, with at
+// most maxConns connections at once; the others wait in the listen
+// backlog, as with the FastCGI engine.
+func (e *Engine) Serve(l net.Listener) error {
+	e.mu.Lock()
+	if e.handingOff.Load() {
+		e.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	e.ln = l
+	e.mu.Unlock()
+	return e.srv.Serve(&limitListener{e: e, Listener: l, slots: make(chan struct{}, e.maxConns)})
+}
+
+// ServeConn queues a connection passed on by the previous run; it must be
+// called before Serve.
+func (e *Engine) ServeConn(c net.Conn) error {
+	e.adopted = append(e.adopted, c)
+	return nil
+}
+
+func (e *Engine) Shutdown(ctx context.Context) error { return e.srv.Shutdown(ctx) }
+func (e *Engine) Close() error                       { return e.srv.Close() }
+
+// Handoff stops accepting and lets the requests in progress finish. A
+// connection between requests (nothing of the next one read) is taken
+// from net/http and returned, to be served by the next process with
+// whatever the proxy has sent on it meanwhile still in the socket.
+func (e *Engine) Handoff(ctx context.Context) ([]*os.File, error) {
+	e.mu.Lock()
+	e.handingOff.Store(true)
+	if e.ln != nil {
+		e.ln.Close() // wakes Accept; the socket stays open
+	}
+	for c := range e.conns {
+		c.handingOff()
+	}
+	e.mu.Unlock()
+	for {
+		e.mu.Lock()
+		n, changed := len(e.conns), e.changed
+		e.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return e.takeHanded(), ctx.Err()
+		}
+	}
+	e.srv.Close()
+	return e.takeHanded(), nil
+}
+
+func (e *Engine) takeHanded() []*os.File {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fs := e.handed
+	e.handed = nil
+	return fs
+}
+
+func (e *Engine) track(c *httpConn) {
+	e.mu.Lock()
+	e.conns[c] = struct{}{}
+	e.mu.Unlock()
+}
+
+// forget ends tracking c, keeping a duplicate of its socket when it is to
+// be passed on.
+func (e *Engine) forget(c *httpConn, keep bool) {
+	var f *os.File
+	if keep {
+		if fc, ok := c.Conn.(interface{ File() (*os.File, error) }); ok {
+			f, _ = fc.File()
+		}
+	}
+	e.mu.Lock()
+	if f != nil {
+		e.handed = append(e.handed, f)
+	}
+	delete(e.conns, c)
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.mu.Unlock()
+}

@@ -1,0 +1,63 @@
+package httpengine
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// asFastCGI serves next as the FastCGI engine would: the client's
+// address and scheme from the proxy's X-Forwarded-For and X-Forwarded-Proto
+// (as REMOTE_ADDR and HTTPS come from a FastCGI web server) when the peer
+// is one to trust with them: on loopback, a unix socket, or in
+// FCGI_WEB_SERVER_ADDRS; the request body readable while the response is
+// written. During a hand-over, the connection closes after the response.
+func (e *Engine) asFastCGI(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.trusts(r.RemoteAddr) {
+			if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+				// The last entry is the one the proxy added.
+				client := strings.TrimSpace(xff[strings.LastIndexByte(xff, ',')+1:])
+				if a, err := netip.ParseAddr(client); err == nil {
+					r.RemoteAddr = netip.AddrPortFrom(a, 0).String()
+				}
+			}
+			if strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") && r.TLS == nil {
+				r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: r.Host}
+			}
+		}
+		http.NewResponseController(w).EnableFullDuplex()
+		if e.handingOff.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (e *Engine) trusts(remoteAddr string) bool {
+	a, ok := tcpPeer(remoteAddr)
+	if !ok {
+		return true // a unix socket: only who may open the file connects
+	}
+	return a.IsLoopback() || slices.Contains(e.allowed, a)
+}
+
+// tcpPeer is the IP address of a TCP peer; ok is false for a unix socket.
+func tcpPeer(remoteAddr string) (a netip.Addr, ok bool) {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	return ap.Addr().Unmap(), err == nil
+}
+
+// limitBody refuses request bodies past max as the FastCGI engine does:
+// reading past it fails with an *http.MaxBytesError.
+func limitBody(maxBody int64, next http.Handler) http.Handler {
+	if maxBody < 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		next.ServeHTTP(w, r)
+	})
+}
