@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/fcgi-hosting/fcgi/internal/cgivar"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
@@ -65,7 +66,7 @@ func cgiVariables(r *http.Request) []setting {
 		vars = append(vars, setting{"HTTPS", "on"})
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
-		vars = append(vars, setting{"HTTP_" + strings.ReplaceAll(strings.ToUpper(k), "-", "_"), strings.Join(r.Header[k], ", ")})
+		vars = append(vars, setting{cgivar.FromHeader(k), strings.Join(r.Header[k], ", ")})
 	}
 	return vars
 }

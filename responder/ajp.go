@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/fcgi-hosting/fcgi/internal/cgivar"
 )
 
 // NewAJPListener returns a listener whose connections speak AJP13 instead
@@ -79,9 +81,17 @@ var ajpMethods = [...]string{1: "OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE
 	"CHECKOUT", "UNCHECKOUT", "SEARCH", "MKWORKSPACE", "UPDATE", "LABEL", "MERGE", "BASELINE-CONTROL",
 	"MKACTIVITY"}
 
-var ajpRequestHeaders = [...]string{1: "ACCEPT", "ACCEPT_CHARSET", "ACCEPT_ENCODING", "ACCEPT_LANGUAGE",
-	"AUTHORIZATION", "CONNECTION", "CONTENT_TYPE", "CONTENT_LENGTH", "COOKIE", "COOKIE2", "HOST", "PRAGMA",
-	"REFERER", "USER_AGENT"}
+// ajpRequestHeaders are the CGI variables of the headers AJP sends coded,
+// by their code's low byte: 0xA001 is Accept.
+var ajpRequestHeaders = func() []string {
+	names := []string{""} // codes begin at 1
+	for _, key := range []string{"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language",
+		"Authorization", "Connection", "Content-Type", "Content-Length", "Cookie", "Cookie2", "Host", "Pragma",
+		"Referer", "User-Agent"} {
+		names = append(names, cgivar.FromHeader(key))
+	}
+	return names
+}()
 
 var ajpAttributes = [...]string{1: "AJP_CONTEXT", "AJP_SERVLET_PATH", "REMOTE_USER", "AUTH_TYPE",
 	"QUERY_STRING", "AJP_JVM_ROUTE", "SSL_CLIENT_CERT", "SSL_CIPHER", "SSL_SESSION_ID"}
@@ -238,26 +248,27 @@ func (a *ajp) forward(g *gatewayConn, p []byte) error {
 			if !ok {
 				return ajpError("truncated request header")
 			}
-			name = cgiHeaderName(nameBuf[:0], n)
+			name = string(cgivar.AppendFromHeader(nameBuf[:0], n))
 		}
 		value, ok := r.string()
 		if !ok {
 			return ajpError("truncated request header")
 		}
+		// CGI gives the body's type and length variables of their own.
 		switch name {
-		case "CONTENT_LENGTH":
+		case "HTTP_CONTENT_TYPE":
+			name = "CONTENT_TYPE"
+		case "HTTP_CONTENT_LENGTH":
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {
 				return ajpError("Content-Length is not a length: " + strconv.Quote(string(value)))
 			}
 			a.bodyLeft = n
-		case "TRANSFER_ENCODING":
+			name = "CONTENT_LENGTH"
+		case "HTTP_TRANSFER_ENCODING":
 			if bytes.Contains(bytes.ToLower(value), []byte("chunked")) {
 				a.bodyLeft = ajpChunked
 			}
-		}
-		if name != "CONTENT_TYPE" && name != "CONTENT_LENGTH" {
-			name = "HTTP_" + name
 		}
 		add(name, value)
 	}
@@ -322,21 +333,6 @@ func (a *ajp) forward(g *gatewayConn, p []byte) error {
 		a.inBody, a.askedBody = true, true
 	}
 	return nil
-}
-
-// cgiHeaderName turns an HTTP header name into its CGI form (User-Agent:
-// USER_AGENT).
-func cgiHeaderName(b []byte, name []byte) string {
-	for _, c := range name {
-		switch {
-		case c >= 'a' && c <= 'z':
-			c -= 'a' - 'A'
-		case c == '-':
-			c = '_'
-		}
-		b = append(b, c)
-	}
-	return string(b)
 }
 
 // body reads one data packet, asking for it first when AJP wants that.

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/cgivar"
 )
 
 // request is one FastCGI request: its input as the reader collects it, the
@@ -282,11 +284,11 @@ func (q *request) buildHTTPRequest() error {
 		values = values[1:]
 	}
 	for _, p := range ps {
-		if strings.HasPrefix(p.name, "HTTP_") && len(p.name) > 5 {
+		if key, ok := cgivar.ToHeader(p.name); ok {
 			if p.name == "HTTP_HOST" {
 				host = p.value
 			}
-			add(headerKey(p.name), p.value)
+			add(key, p.value)
 		}
 	}
 	if contentType != "" {
@@ -347,46 +349,6 @@ func (q *request) buildHTTPRequest() error {
 	q.hreq = r.WithContext(q.ctx)
 	return nil
 }
-
-// headerKey turns HTTP_ACCEPT_LANGUAGE into Accept-Language.
-func headerKey(cgiName string) string {
-	if k, ok := commonHeaders[cgiName]; ok {
-		return k
-	}
-	b := []byte(cgiName[5:])
-	upper := true
-	for i, c := range b {
-		switch {
-		case c == '_':
-			b[i] = '-'
-			upper = true
-			continue
-		case upper && 'a' <= c && c <= 'z':
-			b[i] = c - 'a' + 'A'
-		case !upper && 'A' <= c && c <= 'Z':
-			b[i] = c - 'A' + 'a'
-		}
-		upper = false
-	}
-	return string(b)
-}
-
-var commonHeaders = func() map[string]string {
-	m := make(map[string]string)
-	for _, k := range []string{
-		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
-		"Cache-Control", "Connection", "Content-Length", "Content-Type", "Cookie", "Dnt", "Host",
-		"If-Match", "If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since",
-		"Origin", "Pragma", "Priority", "Range", "Referer", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile",
-		"Sec-Ch-Ua-Platform", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site",
-		"Sec-Fetch-User", "Te", "Upgrade-Insecure-Requests", "User-Agent", "Via",
-		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip",
-		"X-Requested-With",
-	} {
-		m["HTTP_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = k
-	}
-	return m
-}()
 
 func fromRequest(r *http.Request) *request {
 	q, _ := r.Context().Value(ctxKey{}).(*request)

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/cgivar"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
@@ -471,7 +472,7 @@ func (e *Emulator) params(r *http.Request, cfg *dirConfig, file, scriptName, pat
 		if k == "Content-Type" || k == "Content-Length" || (k == "Authorization" && !cfg.passAuth) || k == "Proxy" {
 			continue
 		}
-		p["HTTP_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = strings.Join(vv, ", ")
+		p[cgivar.FromHeader(k)] = strings.Join(vv, ", ")
 	}
 	if r.Host != "" {
 		p["HTTP_HOST"] = r.Host
