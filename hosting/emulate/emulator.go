@@ -184,9 +184,7 @@ func (e *Emulator) config(urlPath string) *dirConfig {
 			cfg.index = h.directoryIdx
 		}
 		cfg.denyAll = cfg.denyAll || h.denyAll
-		for _, re := range h.denyFiles {
-			cfg.denyFiles = append(cfg.denyFiles, re)
-		}
+		cfg.denyFiles = append(cfg.denyFiles, h.denyFiles...)
 		cfg.passAuth = cfg.passAuth || h.passAuth
 		for k, v := range h.errorDocs {
 			cfg.errorDocs[k] = v

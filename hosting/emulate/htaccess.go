@@ -369,7 +369,7 @@ func parseRule(args []string) (*rewriteRule, []string, error) {
 				if v != "" {
 					code, err := strconv.Atoi(v)
 					if err != nil {
-						return nil, nil, fmt.Errorf("R=%s: want a status code", v)
+						return nil, nil, fmt.Errorf("flag R=%s: want a status code", v)
 					}
 					r.redirect = code
 				}
