@@ -1,0 +1,95 @@
+package hosting
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// handoff is drain for a re-execution: kept-alive connections that are
+// idle are returned to be passed on instead of closed. stop reports a
+// SIGTERM or SIGINT come meanwhile: then the process is to stop instead.
+func (rt *Runtime) handoff(srv engine, grace time.Duration, sigs <-chan os.Signal) (conns []*os.File, stop bool) {
+	return rt.finishRequests(srv, grace, sigs, srv.Handoff)
+}
+
+// drain lets in-flight requests finish within grace; a second Ctrl-C
+// ends them at once.
+func (rt *Runtime) drain(srv engine, grace time.Duration, sigs <-chan os.Signal) {
+	rt.finishRequests(srv, grace, sigs, func(ctx context.Context) ([]*os.File, error) { return nil, srv.Shutdown(ctx) })
+}
+
+// finishRequests runs finish (Shutdown or Handoff) with grace as its
+// deadline, closing srv when the deadline passes or cutShort says so. stop
+// reports whether SIGTERM or SIGINT came meanwhile.
+func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan os.Signal,
+	finish func(context.Context) ([]*os.File, error)) (files []*os.File, stop bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	type result struct {
+		files []*os.File
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		fs, err := finish(ctx)
+		done <- result{fs, err}
+	}()
+	for {
+		select {
+		case r := <-done:
+			// Only the grace passing leaves requests running: any other
+			// error is closing a listener that stopListening closed.
+			if errors.Is(r.err, context.DeadlineExceeded) {
+				rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
+				srv.Close()
+			}
+			return r.files, stop
+		case sig := <-sigs:
+			stop = stop || stops(sig)
+			if rt.cutShort(sig) {
+				srv.Close()
+				return (<-done).files, stop
+			}
+		}
+	}
+}
+
+// stopPending takes the signals waiting in sigs and reports whether one
+// stops the server.
+func stopPending(sigs <-chan os.Signal) bool {
+	stop := false
+	for {
+		select {
+		case sig := <-sigs:
+			stop = stop || stops(sig)
+		default:
+			return stop
+		}
+	}
+}
+
+func stops(sig os.Signal) bool { return sig == syscall.SIGTERM || sig == syscall.SIGINT }
+
+// notifyServeSignals catches the signals that stop or reload a server.
+func notifyServeSignals() chan os.Signal {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	return sigs
+}
+
+// cutShort reports whether sig, come while requests are being finished,
+// ends them at once: only SIGINT does (a second Ctrl-C). mod_fcgid sends
+// SIGTERM twice on a graceful restart, and a reload asked for during a
+// stop or a hand-over is one already under way.
+func (rt *Runtime) cutShort(sig os.Signal) bool {
+	if sig == syscall.SIGINT {
+		rt.log.Warn().Msg("interrupted again: closing at once")
+		return true
+	}
+	rt.log.Info().Str("signal", sig.String()).Msg("already finishing requests in progress")
+	return false
+}

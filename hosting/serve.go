@@ -1,0 +1,150 @@
+package hosting
+
+import (
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
+)
+
+// serveLoop serves l until a signal, a change of the binary or settings
+// file, or a process policy ends it: by exiting (stopListening first), or
+// by re-executing the binary in place, which keeps the PID and the
+// listening socket, so that connections queued meanwhile are served by the
+// new code. prepareExec readies the socket for the new process and
+// returns what to add to its environment.
+func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), prepareExec func() ([]string, error), idleTimeout time.Duration) int {
+	sigs := rt.sigs
+	if sigs == nil {
+		sigs = notifyServeSignals()
+	}
+	defer signal.Stop(sigs)
+
+	var changes <-chan string
+	var w *reload.Watcher
+	if rt.settings.ReloadPoll > 0 {
+		w = reload.NewWatcher(map[string]reload.FileState{rt.exe: rt.exeState, rt.envPath(): rt.envState}, rt.settings.ReloadPoll, rt.log)
+		defer w.Close()
+		changes = w.Changed
+	}
+	var idle <-chan time.Time
+	if idleTimeout > 0 {
+		t := time.NewTicker(max(idleTimeout/4, 100*time.Millisecond))
+		defer t.Stop()
+		idle = t.C
+	}
+
+	srv, served := rt.startServer(l)
+	for {
+		ev := rt.nextEvent(served, sigs, changes, idle)
+		switch d := decide(ev, idleTimeout); d.action {
+		case keepServing:
+		case refuseChange:
+			rt.log.Error().Err(d.err).Msg(d.reason)
+			w.Accept(ev.path) // reported again only when it changes once more
+		case exitFailed:
+			rt.log.Error().Err(d.err).Msg(d.reason)
+			stopListening()
+			return 1
+		case stopServing:
+			rt.log.Info().Str("reason", d.reason).Msg("stopping: finishing requests in progress")
+			stopListening()
+			rt.drain(srv, stopGrace, sigs)
+			<-served
+			rt.log.Info().Msg("stopped")
+			return 0
+		case handOver:
+			rt.log.Info().Str("reason", d.reason).Msg("handing over to the new code: finishing requests in progress")
+			if stopped := rt.reexec(srv, served, stopListening, prepareExec, sigs); stopped {
+				return 0
+			}
+			l.Resume()
+			srv, served = rt.startServer(l)
+		}
+	}
+}
+
+// startServer serves l with a new engine, first the connections a previous
+// run passed on; served gets what Serve returns.
+func (rt *Runtime) startServer(l net.Listener) (srv engine, served <-chan error) {
+	srv = rt.newServer()
+	done := make(chan error, 1)
+	rt.adoptConns(srv)
+	go func() { done <- srv.Serve(rt.ext.speaking(l)) }()
+	return srv, done
+}
+
+// nextEvent waits for the next event and gathers the facts decide needs.
+func (rt *Runtime) nextEvent(served <-chan error, sigs <-chan os.Signal, changes <-chan string, idle <-chan time.Time) event {
+	select {
+	case err := <-served:
+		return event{kind: serveEnded, err: err}
+	case sig := <-sigs:
+		return event{kind: gotSignal, sig: sig}
+	case path := <-changes:
+		return rt.changeEvent(path)
+	case why := <-rt.policies.recycle:
+		return event{kind: policyAsked, why: why}
+	case <-idle:
+		return event{kind: idleCheck, idleFor: rt.policies.idleFor()}
+	}
+}
+
+// changeEvent is the change of path, with what stands in its way.
+func (rt *Runtime) changeEvent(path string) event {
+	ev := event{kind: fileChanged, path: path, binary: path == rt.exe}
+	switch {
+	case path == rt.envPath() && rt.settingsErr == nil:
+		ev.err = rt.checkNewSettings()
+	case ev.binary:
+		ev.err = reload.CheckExecutable(rt.exe)
+		ev.newFile = ev.err == nil && rt.spawner == spawnerApache && reload.StatFile(rt.exe).Inode() != rt.spawnIno
+	}
+	return ev
+}
+
+// reexec finishes the requests in progress and re-executes the binary in
+// place, passing on the connections kept alive. It returns stopped when a
+// SIGTERM or SIGINT came meanwhile and the process stopped listening
+// instead; otherwise the hand-over failed, and the old code is to serve on.
+func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(), prepareExec func() ([]string, error), sigs <-chan os.Signal) (stopped bool) {
+	conns, stop := rt.handoff(srv, reloadGrace, sigs)
+	<-served
+	// A SIGTERM or SIGINT that came during the hand-over, or comes until
+	// the exec, would be lost to the new code: stop instead.
+	stopInstead := func() bool {
+		for _, c := range conns {
+			c.Close()
+		}
+		stopListening()
+		rt.log.Info().Msg("stopped instead of handing over: asked to meanwhile")
+		return true
+	}
+	if stop || stopPending(sigs) {
+		return stopInstead()
+	}
+	rt.adopt = conns // served again if the hand-over fails
+	if err := reload.CheckExecutable(rt.exe); err != nil {
+		rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
+		return false
+	}
+	extra, err := prepareExec()
+	if err == nil {
+		extra, err = reload.PassConns(extra, conns)
+	}
+	if err == nil {
+		if stopPending(sigs) {
+			return stopInstead()
+		}
+		rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
+		env := append(slices.Clip(rt.environ), reload.SpawnInodeVar+"="+strconv.FormatUint(rt.spawnIno, 10))
+		err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
+	}
+	rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
+	return false
+}

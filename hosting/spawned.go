@@ -1,0 +1,33 @@
+package hosting
+
+import (
+	"net"
+	"os"
+
+	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
+)
+
+// serveSpawned serves FastCGI on the socket the web server left on fd 0.
+func (rt *Runtime) serveSpawned() int {
+	fd0 := os.NewFile(0, "fastcgi-listener")
+	l, err := net.FileListener(fd0) // a close-on-exec duplicate
+	if err != nil {
+		rt.log.Error().Err(err).Msg("fd 0 is a socket but cannot be served")
+		return 1
+	}
+	rt.spawner = detectSpawner()
+	idle := rt.settings.IdleTimeout
+	if idle > 0 && !rt.spawner.exitWhenIdle() {
+		rt.log.Info().Stringer("spawner", rt.spawner).Msg("IDLE_TIMEOUT ignored: this spawner does not start a new process on demand")
+		idle = 0
+	}
+	stopListening := func() {
+		// Stop listening before the last response completes, so the web
+		// server connects to another process instead of one that is gone.
+		l.Close()
+		fd0.Close()
+	}
+	// fd 0 is inherited by the new code as it is.
+	prepareExec := func() ([]string, error) { return nil, nil }
+	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, idle)
+}
