@@ -14,9 +14,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// seedStreams adds every captured record stream in testdata/requests.
+// seedStreams adds every captured record stream in capturedRequests.
 func seedStreams(f *testing.F) {
-	files, _ := filepath.Glob("testdata/requests/*.fcgi")
+	files, _ := filepath.Glob(filepath.Join(capturedRequests, "*.fcgi"))
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {

@@ -13,11 +13,18 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/responses from the current server")
+// The captured streams and their answers are shared with the rest of the
+// module, so they live in its top-level testdata (see its README.md).
+const (
+	capturedRequests = "../testdata/fcgi/requests"
+	goldenResponses  = "../testdata/fcgi/responses"
+)
+
+var update = flag.Bool("update", false, "rewrite "+goldenResponses+" from the current server")
 
 // TestGolden replays record streams captured from real web servers
-// (testdata/requests: Apache mod_fcgid, cgi-fcgi, nginx with keep-conn) and
-// compares the server's answer byte for byte with testdata/responses.
+// (capturedRequests: Apache mod_fcgid, cgi-fcgi, nginx with keep-conn) and
+// compares the server's answer byte for byte with goldenResponses.
 func TestGolden(t *testing.T) {
 	path := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -26,7 +33,7 @@ func TestGolden(t *testing.T) {
 		w.Header().Set("X-Request-Uri", r.RequestURI)
 		fmt.Fprintf(w, "%s %s script=%q path_info=%q host=%s body=%q\n", r.Method, r.URL.Path, script, pathInfo, r.Host, body)
 	})})
-	files, _ := filepath.Glob("testdata/requests/*.fcgi")
+	files, _ := filepath.Glob(filepath.Join(capturedRequests, "*.fcgi"))
 	if len(files) == 0 {
 		t.Fatal("no captured streams")
 	}
@@ -68,7 +75,7 @@ func TestGolden(t *testing.T) {
 					}
 				}
 			}
-			golden := filepath.Join("testdata/responses", name)
+			golden := filepath.Join(goldenResponses, name)
 			if *update {
 				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
