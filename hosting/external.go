@@ -16,7 +16,7 @@ import (
 
 // externalFlags are runfcgi's options for a server of its own.
 type externalFlags struct {
-	protocol    string
+	protocol    protocol
 	socketMode  string
 	pidfile     string
 	workdir     string
@@ -43,7 +43,7 @@ func (rt *Runtime) serveExternal() int {
 			return 1
 		}
 	}
-	rt.log.Info().Str("listen", rt.listen).Msg(map[string]string{"fcgi": "serving FastCGI", "scgi": "serving SCGI", "ajp": "serving AJP13", "http": "serving HTTP"}[rt.ext.protocol])
+	rt.log.Info().Str("listen", rt.listen).Msg("serving " + rt.ext.protocol.name())
 	socketPath, isUnix := strings.CutPrefix(rt.listen, "unix:")
 	stopListening := func() {
 		l.Close()
@@ -72,9 +72,9 @@ func (rt *Runtime) serveExternal() int {
 // speaking wraps l for the -protocol asked for.
 func (ext *externalFlags) speaking(l net.Listener) net.Listener {
 	switch ext.protocol {
-	case "scgi":
+	case protoSCGI:
 		return responder.NewSCGIListener(l)
-	case "ajp":
+	case protoAJP:
 		return responder.NewAJPListener(l)
 	}
 	return l
@@ -83,7 +83,7 @@ func (ext *externalFlags) speaking(l net.Listener) net.Listener {
 // speakingConn wraps a connection a previous run passed on; only AJP13's,
 // besides FastCGI's, are.
 func (ext *externalFlags) speakingConn(c net.Conn) net.Conn {
-	if ext.protocol == "ajp" {
+	if ext.protocol == protoAJP {
 		return responder.NewAJPConn(c)
 	}
 	return c

@@ -9,6 +9,17 @@ import (
 	"time"
 )
 
+// How long in-flight requests may take to finish.
+const (
+	// stopGrace fits inside the 8 s mod_fcgid gives on Apache's graceful
+	// restart (SIGTERM, again a second later, SIGKILL at 8 s). Its idle and
+	// lifetime kills (SIGKILL 3 s after SIGTERM) only stop idle processes.
+	stopGrace = 7500 * time.Millisecond
+	// reloadGrace bounds a hand-over to new code; requests still running
+	// then (long streams) are cut.
+	reloadGrace = 30 * time.Second
+)
+
 // handoff is drain for a re-execution: kept-alive connections that are
 // idle are returned to be passed on instead of closed. stop reports a
 // SIGTERM or SIGINT come meanwhile: then the process is to stop instead.

@@ -1,9 +1,6 @@
 package hosting
 
 import (
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cgi"
@@ -16,26 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/httpengine"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
-	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 	"github.com/fcgi-hosting/fcgi/responder"
-)
-
-// How long in-flight requests may take to finish.
-const (
-	// stopGrace fits inside the 8 s mod_fcgid gives on Apache's graceful
-	// restart (SIGTERM, again a second later, SIGKILL at 8 s). Its idle and
-	// lifetime kills (SIGKILL 3 s after SIGTERM) only stop idle processes.
-	stopGrace = 7500 * time.Millisecond
-	// reloadGrace bounds a hand-over to new code; requests still running
-	// then (long streams) are cut.
-	reloadGrace = 30 * time.Second
 )
 
 // Run serves h the way the process was started, and exits when done:
@@ -120,11 +103,11 @@ func (rt *Runtime) Main(args []string) int {
 
 	switch {
 	case stdinListens():
-		rt.mode = "fastcgi"
+		rt.mode = fastcgiMode
 		// Web servers pass no arguments here; under CGI, Apache may pass
 		// words of the query string, which are no flags of ours.
 	case os.Getenv("GATEWAY_INTERFACE") != "":
-		rt.mode = "cgi"
+		rt.mode = cgiMode
 	default:
 		code, done := rt.parseFlags(args)
 		if done {
@@ -139,85 +122,18 @@ func (rt *Runtime) Main(args []string) int {
 	rt.logStart()
 
 	switch rt.mode {
-	case "fastcgi":
+	case fastcgiMode:
 		return rt.serveSpawned()
-	case "cgi":
+	case cgiMode:
 		if err := cgi.Serve(rt.handler()); err != nil {
 			rt.log.Error().Err(err).Msg("serving the CGI request")
 			return 1
 		}
 		return 0
-	case "external":
+	case externalMode:
 		return rt.serveExternal()
 	}
 	return 2
-}
-
-// parseFlags handles a start from a shell. It reports done with an exit
-// status when nothing is to be served.
-func (rt *Runtime) parseFlags(args []string) (int, bool) {
-	fs := flag.NewFlagSet(rt.name, flag.ContinueOnError)
-	fs.SetOutput(rt.out)
-	version := fs.Bool("version", false, "print the version and exit")
-	check := fs.Bool("check", false, "print how this binary would run here (paths, settings, log, permissions, fd 0) and exit")
-	listen := fs.String("listen", "", "serve FastCGI as an external server on `ADDR`: host:port, [::1]:port or unix:/path.sock")
-	var ext externalFlags
-	fs.StringVar(&ext.protocol, "protocol", "fcgi", "with -listen, what the web server speaks: `fcgi`, scgi (nginx scgi_pass, mod_proxy_scgi, lighttpd mod_scgi), ajp (Apache mod_proxy_ajp) or http (a reverse proxy)")
-	fs.StringVar(&ext.socketMode, "socket-mode", "", "with -listen unix:, the socket file's `MODE` (octal, e.g. 0660); runfcgi's umask")
-	fs.StringVar(&ext.pidfile, "pidfile", "", "with -listen, write the PID to `FILE` (a stale one is replaced, a live one refused)")
-	fs.StringVar(&ext.workdir, "workdir", "", "with -listen, change to `DIR` first")
-	fs.BoolVar(&ext.daemonize, "daemonize", false, "with -listen, detach from the terminal; output goes to the log file")
-	fs.IntVar(&ext.maxRequests, "maxrequests", 0, "with -listen, hand over to a fresh process after `N` requests (MAX_REQUESTS)")
-	fs.IntVar(&ext.maxConns, "maxconns", 0, "with -listen, connections served at once (default 1000)")
-	fs.IntVar(&ext.maxReqs, "maxreqs", 0, "with -listen, requests in progress at once, FCGI_MAX_REQS (default 1000)")
-	local := fs.Bool("local", false, "run the local emulation of the host even without a terminal")
-	addr := fs.String("addr", "127.0.0.1:8000", "`ADDR` of the local emulation")
-	fs.Usage = func() {
-		fmt.Fprintf(rt.out, `%s: a Go web site for FastCGI hosting.
-
-Upload it as %s.fcgi beside a .htaccess with "AddHandler fcgid-script .fcgi" and
-a %s.env settings file; the web server starts it. Started by hand:
-
-`, rt.name, rt.name, rt.name)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, true
-		}
-		return 2, true
-	}
-	switch {
-	case *version:
-		fmt.Fprintf(os.Stdout, "%s %s %s/%s %s\n", rt.name, rt.Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
-		return 0, true
-	case *check:
-		return rt.check(os.Stdout), true
-	case *listen != "":
-		rt.mode = "external"
-		rt.listen = *listen
-		rt.ext = ext
-		if p := ext.protocol; p != "fcgi" && p != "scgi" && p != "ajp" && p != "http" {
-			fmt.Fprintf(rt.out, "%s: -protocol %q: want fcgi, scgi, ajp or http\n", rt.name, p)
-			return 2, true
-		}
-		if ext.daemonize {
-			return rt.daemonize(args), true
-		}
-		if ext.workdir != "" {
-			if err := os.Chdir(ext.workdir); err != nil {
-				fmt.Fprintf(rt.out, "%s: -workdir: %v\n", rt.name, err)
-				return 1, true
-			}
-		}
-		return 0, false
-	}
-	if *local || isatty.IsTerminal(os.Stdin.Fd()) {
-		return rt.serveLocal(*addr), true
-	}
-	fmt.Fprintf(rt.out, "%s: not started by a web server (fd 0 is no listening socket and GATEWAY_INTERFACE is unset).\n"+
-		"Upload it beside a .htaccess, or run it with -listen ADDR; -help lists the flags.\n", rt.name)
-	return 2, true
 }
 
 // locate finds the binary, its directory and base name. Under suEXEC
@@ -231,43 +147,6 @@ func (rt *Runtime) locate() {
 	rt.dir = filepath.Dir(exe)
 	base := filepath.Base(exe)
 	rt.name = strings.TrimSuffix(base, filepath.Ext(base))
-}
-
-func (rt *Runtime) envPath() string { return filepath.Join(rt.dir, rt.name+".env") }
-
-func (rt *Runtime) loadSettings() {
-	rt.envState = reload.StatFile(rt.envPath()) // before reading: a later edit is seen as a change
-	f, err := settings.ReadEnvFile(rt.envPath())
-	if err != nil {
-		rt.settings, rt.settingsErr = settings.Defaults(), err
-		return
-	}
-	environ := settings.EnvironMap(rt.environ)
-	var errs []error
-	rt.settings, errs = settings.Parse(f, environ)
-	if rt.ext.maxRequests > 0 {
-		rt.settings.MaxRequests = rt.ext.maxRequests
-	}
-	if rt.settings.EmailSubjectPrefix == "" {
-		rt.settings.EmailSubjectPrefix = "[" + rt.name + "] "
-	}
-	rt.settingsErr = errors.Join(errs...)
-	f.Apply(environ)
-}
-
-// checkNewSettings reports why the settings file, as it is now, cannot
-// replace the running settings.
-func (rt *Runtime) checkNewSettings() error {
-	if _, err := os.Stat(rt.envPath()); errors.Is(err, os.ErrNotExist) {
-		return errors.New(rt.name + ".env was removed; the running settings stay until it is back (touch " +
-			filepath.Base(rt.exe) + " to run without it)")
-	}
-	f, err := settings.ReadEnvFile(rt.envPath())
-	if err != nil {
-		return err
-	}
-	_, errs := settings.Parse(f, settings.EnvironMap(rt.environ))
-	return errors.Join(errs...)
 }
 
 func (rt *Runtime) logStart() {
@@ -310,27 +189,13 @@ func (rt *Runtime) handler() http.Handler {
 	return rt.policies.middleware(withPrefix(&rt.settings, pages.middleware(h)))
 }
 
-// maskedSettings lists the settings file's names with secret-looking
-// values masked.
-func (rt *Runtime) maskedSettings() []setting {
-	f, err := settings.ReadEnvFile(rt.envPath())
-	if err != nil {
-		return []setting{{"error", err.Error()}}
-	}
-	var out []setting
-	for _, k := range f.Names() {
-		out = append(out, setting{k, settings.MaskSecret(k, os.Getenv(k))})
-	}
-	return out
-}
-
 func (rt *Runtime) newServer() engine {
 	srv := &responder.Server{Handler: rt.handler(), Logger: &rt.log,
 		MaxConns: rt.ext.maxConns, MaxConcurrentRequests: rt.ext.maxReqs}
 	if rt.ConfigureServer != nil {
 		rt.ConfigureServer(srv)
 	}
-	if rt.ext.protocol == "http" {
+	if rt.ext.protocol == protoHTTP {
 		return httpengine.New(srv, rt.log)
 	}
 	return srv
