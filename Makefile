@@ -2,7 +2,7 @@
 GO         ?= go
 PKGS       := ./...
 FUZZTIME   ?= 20s
-FUZZPKGS   := ./responder/ ./hosting/ ./hosting/emulate/ ./examples/guestbook/
+FUZZPKGS   := ./responder/ ./hosting/internal/settings/ ./hosting/internal/reload/ ./hosting/emulate/ ./examples/guestbook/
 BENCHCOUNT ?= 5
 BENCHRUNS  ?= 5
 BENCHTIME  ?= 5s
@@ -32,6 +32,7 @@ test: vet
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 # Every benchmark in one run, written to BENCHMARKS.md: the engine's Go
 # benchmarks beside net/http/fcgi and net/http, fcgi-bench against spawned

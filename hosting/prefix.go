@@ -12,7 +12,7 @@ import (
 type prefixKey struct{}
 
 // scriptPrefix derives the URL prefix under which the site lives from the
-// variables each web server sends (see ../shared/hosts.md):
+// variables each web server sends (TestPrefix has what each one sends):
 //
 //   - FORCE_SCRIPT_NAME, when set, is the answer.
 //   - Otherwise, when PATH_INFO is the tail of the requested path, the

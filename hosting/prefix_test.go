@@ -12,9 +12,9 @@ import (
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
-// TestPrefix sends the variables each server really sends (see
-// ../shared/hosts.md) through the FastCGI engine and checks the prefix, the
-// path the handler sees and a link it builds.
+// TestPrefix sends the variables each server really sends through the
+// FastCGI engine and checks the prefix, the path the handler sees and a
+// link it builds.
 func TestPrefix(t *testing.T) {
 	apache := map[string]string{"SERVER_SOFTWARE": "Apache/2.4.71 (Debian) mod_fcgid/2.3.9"}
 	tests := []struct {
