@@ -16,6 +16,7 @@ import (
 
 // externalFlags are runfcgi's options for a server of its own.
 type externalFlags struct {
+	listen      string
 	protocol    protocol
 	socketMode  string
 	pidfile     string
@@ -31,11 +32,11 @@ type externalFlags struct {
 func (rt *Runtime) serveExternal() int {
 	l, err := rt.externalListener()
 	if err != nil {
-		rt.log.Error().Err(err).Str("listen", rt.listen).Msg("cannot listen")
+		rt.log.Error().Err(err).Str("listen", rt.ext.listen).Msg("cannot listen")
 		fmt.Fprintf(rt.out, "%s: %v\n", rt.name, err)
 		return 1
 	}
-	if rt.ext.pidfile != "" && rt.inheritedFD == 0 {
+	if rt.ext.pidfile != "" && rt.handover.listenFD == 0 {
 		if err := writePidfile(rt.ext.pidfile); err != nil {
 			rt.log.Error().Err(err).Msg("pidfile")
 			fmt.Fprintf(rt.out, "%s: %v\n", rt.name, err)
@@ -43,8 +44,8 @@ func (rt *Runtime) serveExternal() int {
 			return 1
 		}
 	}
-	rt.log.Info().Str("listen", rt.listen).Msg("serving " + rt.ext.protocol.name())
-	socketPath, isUnix := strings.CutPrefix(rt.listen, "unix:")
+	rt.log.Info().Str("listen", rt.ext.listen).Msg("serving " + rt.ext.protocol.name())
+	socketPath, isUnix := strings.CutPrefix(rt.ext.listen, "unix:")
 	stopListening := func() {
 		l.Close()
 		if isUnix {
@@ -59,7 +60,7 @@ func (rt *Runtime) serveExternal() int {
 		if err != nil {
 			return nil, err
 		}
-		rt.passed = append(rt.passed, f) // no finalizer may close it before exec
+		rt.handover.readied = append(rt.handover.readied, f) // no finalizer may close it before exec
 		// A duplicate without close-on-exec, for the new code to serve.
 		if err := reload.KeepOnExec(f); err != nil {
 			return nil, err
@@ -93,14 +94,14 @@ func (ext *externalFlags) speakingConn(c net.Conn) net.Conn {
 // run of the binary passed on. A unix socket file left by a dead process
 // is replaced; one a live process answers on is not taken over.
 func (rt *Runtime) externalListener() (net.Listener, error) {
-	if rt.inheritedFD > 0 {
-		f := os.NewFile(uintptr(rt.inheritedFD), "listener")
+	if rt.handover.listenFD > 0 {
+		f := os.NewFile(uintptr(rt.handover.listenFD), "listener")
 		defer f.Close()
 		return net.FileListener(f)
 	}
-	path, isUnix := strings.CutPrefix(rt.listen, "unix:")
+	path, isUnix := strings.CutPrefix(rt.ext.listen, "unix:")
 	if !isUnix {
-		return net.Listen("tcp", rt.listen)
+		return net.Listen("tcp", rt.ext.listen)
 	}
 	var mode uint64
 	if rt.ext.socketMode != "" {

@@ -52,8 +52,8 @@ a %s.env settings file; the web server starts it. Started by hand:
 		return rt.check(os.Stdout), true
 	case *listen != "":
 		rt.mode = externalMode
-		rt.listen = *listen
 		rt.ext = ext
+		rt.ext.listen = *listen
 		p, ok := parseProtocol(*protocolFlag)
 		if !ok {
 			fmt.Fprintf(rt.out, "%s: -protocol %q: want fcgi, scgi, ajp or http\n", rt.name, *protocolFlag)

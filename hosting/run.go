@@ -57,16 +57,12 @@ type Runtime struct {
 	policies       *policies
 	out            io.Writer
 	spawner        spawner
-	spawnIno       uint64 // inode of the binary the web server started
-	listen         string // -listen
 	ext            externalFlags
-	inheritedFD    int              // the listening socket passed on by a re-execution
-	exeState       reload.FileState // the binary and the env file as they were
-	envState       reload.FileState // when this process started and read them
-	adopt          []*os.File       // connections passed on, for the next Server
-	sigs           chan os.Signal   // caught from the start when re-executed
-	passed         []*os.File       // descriptors readied for the next exec
-	mailer         *errorMailer
+	// The binary and the env file as they were when this process started
+	// and read them, for the watcher.
+	watched  map[string]reload.FileState
+	handover handover
+	mailer   *errorMailer
 }
 
 // Main runs the site with the command-line arguments args and returns the
@@ -77,14 +73,14 @@ func (rt *Runtime) Main(args []string) int {
 	if v, ok := takeEnv(&rt.environ, reload.SpawnInodeVar); ok {
 		// Re-executed: a signal that comes while the new code starts (the
 		// next reload, a stop) must wait for serveLoop, not end the process.
-		rt.sigs = notifyServeSignals()
-		rt.spawnIno, _ = strconv.ParseUint(v, 10, 64)
+		rt.handover.sigs = notifyServeSignals()
+		rt.handover.spawnIno, _ = strconv.ParseUint(v, 10, 64)
 	}
 	if v, ok := takeEnv(&rt.environ, reload.ListenFDVar); ok {
-		rt.inheritedFD, _ = strconv.Atoi(v)
+		rt.handover.listenFD, _ = strconv.Atoi(v)
 	}
 	if v, ok := takeEnv(&rt.environ, reload.ConnFDsVar); ok {
-		rt.adopt = reload.InheritedConns(v)
+		rt.handover.conns = reload.InheritedConns(v)
 	}
 	rt.out = os.Stderr
 	if rt.Version == "" {
@@ -93,12 +89,13 @@ func (rt *Runtime) Main(args []string) int {
 	rt.locate()
 	// The file this process runs, which a rename-replace upload racing the
 	// start may no longer be at rt.exe: then the watcher sees the change.
-	rt.exeState = reload.StatFile("/proc/self/exe")
-	if !rt.exeState.Exists() {
-		rt.exeState = reload.StatFile(rt.exe)
+	exe := reload.StatFile("/proc/self/exe")
+	if !exe.Exists() {
+		exe = reload.StatFile(rt.exe)
 	}
-	if rt.spawnIno == 0 {
-		rt.spawnIno = rt.exeState.Inode()
+	rt.watched = map[string]reload.FileState{rt.exe: exe}
+	if rt.handover.spawnIno == 0 {
+		rt.handover.spawnIno = exe.Inode()
 	}
 
 	switch {

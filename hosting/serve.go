@@ -19,7 +19,7 @@ import (
 // new code. prepareExec readies the socket for the new process and
 // returns what to add to its environment.
 func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), prepareExec func() ([]string, error), idleTimeout time.Duration) int {
-	sigs := rt.sigs
+	sigs := rt.handover.sigs
 	if sigs == nil {
 		sigs = notifyServeSignals()
 	}
@@ -28,7 +28,7 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 	var changes <-chan string
 	var w *reload.Watcher
 	if rt.settings.ReloadPoll > 0 {
-		w = reload.NewWatcher(map[string]reload.FileState{rt.exe: rt.exeState, rt.envPath(): rt.envState}, rt.settings.ReloadPoll, rt.log)
+		w = reload.NewWatcher(rt.watched, rt.settings.ReloadPoll, rt.log)
 		defer w.Close()
 		changes = w.Changed
 	}
@@ -103,7 +103,7 @@ func (rt *Runtime) changeEvent(path string) event {
 		ev.err = rt.checkNewSettings()
 	case ev.binary:
 		ev.err = reload.CheckExecutable(rt.exe)
-		ev.newFile = ev.err == nil && rt.spawner == spawnerApache && reload.StatFile(rt.exe).Inode() != rt.spawnIno
+		ev.newFile = ev.err == nil && rt.spawner == spawnerApache && reload.StatFile(rt.exe).Inode() != rt.handover.spawnIno
 	}
 	return ev
 }
@@ -128,7 +128,7 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 	if stop || stopPending(sigs) {
 		return stopInstead()
 	}
-	rt.adopt = conns // served again if the hand-over fails
+	rt.handover.conns = conns // served again if the hand-over fails
 	if err := reload.CheckExecutable(rt.exe); err != nil {
 		rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
 		return false
@@ -142,7 +142,7 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 			return stopInstead()
 		}
 		rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
-		env := append(slices.Clip(rt.environ), reload.SpawnInodeVar+"="+strconv.FormatUint(rt.spawnIno, 10))
+		env := append(slices.Clip(rt.environ), reload.SpawnInodeVar+"="+strconv.FormatUint(rt.handover.spawnIno, 10))
 		err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
 	}
 	rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")

@@ -29,7 +29,7 @@ func (rt *Runtime) envPath() string { return filepath.Join(rt.dir, rt.name+".env
 // loadSettings reads the settings file and the environment into
 // rt.settings, then puts the file's values into the environment.
 func (rt *Runtime) loadSettings() {
-	rt.envState = reload.StatFile(rt.envPath()) // before reading: a later edit is seen as a change
+	rt.watched[rt.envPath()] = reload.StatFile(rt.envPath()) // before reading: a later edit is seen as a change
 	f, err := settings.ReadEnvFile(rt.envPath())
 	if err != nil {
 		rt.settings, rt.settingsErr = settings.Defaults(), err
