@@ -51,7 +51,7 @@ a %s.env settings file; the web server starts it. Started by hand:
 	case *check:
 		return rt.check(os.Stdout), true
 	case *listen != "":
-		rt.mode = externalMode
+		rt.mode = modeExternal
 		rt.ext = ext
 		rt.ext.listen = *listen
 		p, ok := parseProtocol(*protocolFlag)

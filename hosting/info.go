@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 	"github.com/fcgi-hosting/fcgi/internal/cgivar"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
@@ -39,10 +40,10 @@ func Describe(r *http.Request) Info {
 	if rt == nil {
 		return info
 	}
-	info.Mode, info.Version, info.Debug = rt.mode, rt.Version, rt.settings.Debug
+	info.Mode, info.Version, info.Debug = rt.mode.String(), rt.Version, rt.settings.Debug
 	if info.Debug {
 		for _, v := range cgiVariables(r) {
-			info.Params = append(info.Params, setting{v.Name, maskSecret(v.Name, v.Value)})
+			info.Params = append(info.Params, setting{v.Name, settings.MaskSecret(v.Name, v.Value)})
 		}
 		info.Settings = rt.maskedSettings()
 	}

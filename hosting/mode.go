@@ -1,8 +1,16 @@
 package hosting
 
-// The start modes, as the start-up log line and Info.Mode name them.
+// startMode is how the process was started, found by Main.
+type startMode int
+
 const (
-	fastcgiMode  = "fastcgi"  // spawned by a web server with a listening socket on fd 0
-	cgiMode      = "cgi"      // started as a CGI program for one request
-	externalMode = "external" // a server of its own on -listen
+	modeUnknown  startMode = iota // from a shell: nothing served yet (flags decide)
+	modeFastCGI                   // spawned by a web server with a listening socket on fd 0
+	modeCGI                       // started as a CGI program for one request
+	modeExternal                  // a server of its own on -listen
 )
+
+// String is the mode as the start-up log line and Info.Mode name it.
+func (m startMode) String() string {
+	return [...]string{modeUnknown: "", modeFastCGI: "fastcgi", modeCGI: "cgi", modeExternal: "external"}[m]
+}

@@ -53,7 +53,7 @@ type Runtime struct {
 	settings       Settings
 	settingsErr    error
 	log            zerolog.Logger
-	mode           string
+	mode           startMode
 	policies       *policies
 	out            io.Writer
 	spawner        spawner
@@ -100,11 +100,11 @@ func (rt *Runtime) Main(args []string) int {
 
 	switch {
 	case stdinListens():
-		rt.mode = fastcgiMode
+		rt.mode = modeFastCGI
 		// Web servers pass no arguments here; under CGI, Apache may pass
 		// words of the query string, which are no flags of ours.
 	case os.Getenv("GATEWAY_INTERFACE") != "":
-		rt.mode = cgiMode
+		rt.mode = modeCGI
 	default:
 		code, done := rt.parseFlags(args)
 		if done {
@@ -119,15 +119,15 @@ func (rt *Runtime) Main(args []string) int {
 	rt.logStart()
 
 	switch rt.mode {
-	case fastcgiMode:
+	case modeFastCGI:
 		return rt.serveSpawned()
-	case cgiMode:
+	case modeCGI:
 		if err := cgi.Serve(rt.handler()); err != nil {
 			rt.log.Error().Err(err).Msg("serving the CGI request")
 			return 1
 		}
 		return 0
-	case externalMode:
+	case modeExternal:
 		return rt.serveExternal()
 	}
 	return 2
@@ -147,7 +147,7 @@ func (rt *Runtime) locate() {
 }
 
 func (rt *Runtime) logStart() {
-	ev := rt.log.Info().Str("version", rt.Version).Str("mode", rt.mode).Str("binary", rt.exe).
+	ev := rt.log.Info().Str("version", rt.Version).Str("mode", rt.mode.String()).Str("binary", rt.exe).
 		Str("go", runtime.Version())
 	if _, err := os.Stat(rt.envPath()); err == nil {
 		ev = ev.Str("settings", rt.envPath())

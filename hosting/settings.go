@@ -20,9 +20,6 @@ type Settings = settings.Settings
 // SettingError is a bad setting, with where it came from.
 type SettingError = settings.SettingError
 
-// maskSecret hides values whose names look secret, for Describe.
-func maskSecret(name, value string) string { return settings.MaskSecret(name, value) }
-
 // envPath is the settings file: NAME.env beside the binary.
 func (rt *Runtime) envPath() string { return filepath.Join(rt.dir, rt.name+".env") }
 
