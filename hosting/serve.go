@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -115,23 +116,30 @@ func (rt *Runtime) changeEvent(path string) event {
 func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(), prepareExec func() ([]string, error), sigs <-chan os.Signal) (stopped bool) {
 	conns, stop := rt.handoff(srv, reloadGrace, sigs)
 	<-served
-	// A SIGTERM or SIGINT that came during the hand-over, or comes until
-	// the exec, would be lost to the new code: stop instead.
-	stopInstead := func() bool {
+	stopInstead := func(why string) bool {
 		for _, c := range conns {
 			c.Close()
 		}
 		stopListening()
-		rt.log.Info().Msg("stopped instead of handing over: asked to meanwhile")
+		rt.log.Info().Str("reason", why).Msg("stopped instead of handing over")
 		return true
 	}
+	// A SIGTERM or SIGINT that came during the hand-over, or comes until
+	// the exec, would be lost to the new code.
+	const askedToStop = "asked to stop meanwhile"
 	if stop || stopPending(sigs) {
-		return stopInstead()
+		return stopInstead(askedToStop)
 	}
 	rt.handover.conns = conns // served again if the hand-over fails
 	if err := reload.CheckExecutable(rt.exe); err != nil {
 		rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
 		return false
+	}
+	if rt.spawner == spawnerApache && reload.StatFile(rt.exe).Inode() != rt.handover.spawnIno {
+		// A new file took the binary's place during the hand-over.
+		// mod_fcgid starts it as a process class of its own; executed
+		// here, it would run in the old class, idle until killed.
+		return stopInstead(filepath.Base(rt.exe) + " replaced by a new file, which Apache starts")
 	}
 	extra, err := prepareExec()
 	if err == nil {
@@ -139,7 +147,7 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 	}
 	if err == nil {
 		if stopPending(sigs) {
-			return stopInstead()
+			return stopInstead(askedToStop)
 		}
 		rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
 		env := append(slices.Clip(rt.environ), reload.SpawnInodeVar+"="+strconv.FormatUint(rt.handover.spawnIno, 10))
