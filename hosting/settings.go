@@ -14,7 +14,9 @@ import (
 // A variable set in the process environment (FcgidInitialEnv, lighttpd's
 // bin-environment, systemd's Environment=) wins over the same name in the
 // file; the application reads its own settings with os.Getenv under the
-// same rule, since the file's values are put into the environment.
+// same rule, since the file's values are put into the environment. Each
+// field's comment names its setting and default; README.md's Settings
+// table lists them all.
 type Settings = settings.Settings
 
 // SettingError is a bad setting, with where it came from.
