@@ -9,7 +9,9 @@ BENCHTIME  ?= 5s
 ADDR       ?= 127.0.0.1:8000
 SITE       := build/site
 VERSION    ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
-LDFLAGS    := -s -w
+# The version the log and -version show, so it says which upload is live.
+STAMP      := -X github.com/fcgi-hosting/fcgi/hosting.stampedVersion=$(VERSION)
+LDFLAGS    := -s -w $(STAMP)
 
 .PHONY: all run site test vet bench bench-deps fuzz dist clean
 
@@ -22,7 +24,7 @@ run: site
 
 site:
 	mkdir -p $(SITE)/static
-	$(GO) build -o $(SITE)/mysite.fcgi ./examples/guestbook
+	$(GO) build -ldflags '$(STAMP)' -o $(SITE)/mysite.fcgi ./examples/guestbook
 	cp deploy/apache-fcgid/htaccess $(SITE)/.htaccess
 	cp examples/guestbook/site/mysite.env examples/guestbook/site/404.html examples/guestbook/site/500.html $(SITE)/
 	cp examples/guestbook/site/static/style.css $(SITE)/static/

@@ -40,7 +40,8 @@ type Runtime struct {
 	// Handler serves the site; nil means http.DefaultServeMux.
 	Handler http.Handler
 	// Version is reported by -version and in the start-up log line.
-	// Empty means the main module's version from the build information.
+	// Empty means the version stamped at build time (see stampedVersion),
+	// else the main module's version from the build information.
 	Version string
 	// ConfigureServer, if set, adjusts each FastCGI engine the Runtime
 	// makes (limits, timeouts) after it set Handler and Logger. With
@@ -209,16 +210,3 @@ func takeEnv(environ *[]string, name string) (string, bool) {
 	return v, ok
 }
 
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v := bi.Main.Version; v != "" && v != "(devel)" {
-			return v
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return s.Value[:12]
-			}
-		}
-	}
-	return "devel"
-}
