@@ -209,4 +209,3 @@ func takeEnv(environ *[]string, name string) (string, bool) {
 	}
 	return v, ok
 }
-
