@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,26 @@ func Layout(t testing.TB, dir, bin, htaccess string) {
 			t.Fatal(err)
 		}
 	}
+	for _, name := range Leftovers {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(Env), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Leftovers are copies of the settings file that editors and FTP clients
+// leave beside it when it is edited on the host; they hold its secrets.
+var Leftovers = []string{"mysite.env~", ".mysite.env.swp", ".mysite.env.swo", "#mysite.env#", "mysite.env.save",
+	"mysite.env.bak", "mysite.env.orig", "mysite.env.old", "mysite.env.tmp", "mysite.env.txt", "mysite.log.1"}
+
+// siteCase is a request to the site and what its answer must be.
+type siteCase struct {
+	name, method, path string
+	body               []byte
+	status             int
+	contains           []string
+	excludes           []string
+	contentType        string
 }
 
 // Run checks the site laid out by Layout and served at base.
@@ -51,14 +72,7 @@ func Run(t *testing.T, base string) {
 	client := &http.Client{Timeout: time.Minute /* a hang only */, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
-	tests := []struct {
-		name, method, path string
-		body               []byte
-		status             int
-		contains           []string
-		excludes           []string
-		contentType        string
-	}{
+	tests := []siteCase{
 		{name: "greeting", path: "/", status: 200, contains: []string{"v1\n"}},
 		{name: "root install", path: "/info", status: 200, contains: []string{"mode: fastcgi", `prefix: ""`, "path: /info",
 			"link_to_echo: /echo", "SCRIPT_NAME=/mysite.fcgi\n", "PATH_INFO=/info\n", "REQUEST_URI=/info\n", "REDIRECT_URL=/info\n",
@@ -79,6 +93,9 @@ func Run(t *testing.T, base string) {
 		{name: "post 100 KiB", method: "POST", path: "/echo", body: bytes.Repeat([]byte("0123456789"), 10<<10), status: 200},
 		{name: "post over FcgidMaxRequestLen", method: "POST", path: "/echo", body: bytes.Repeat([]byte("x"), 200<<10), status: 500},
 		{name: "subdirectory root", path: "/app/", status: 200, contains: []string{"v1\n"}},
+	}
+	for _, name := range Leftovers {
+		tests = append(tests, siteCase{name: "leftover " + name + " refused", path: "/" + url.PathEscape(name), status: 403})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
