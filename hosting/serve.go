@@ -113,7 +113,7 @@ func (rt *Runtime) changeEvent(path string) event {
 // place, passing on the connections kept alive. It returns stopped when a
 // SIGTERM or SIGINT came meanwhile and the process stopped listening
 // instead; otherwise the hand-over failed, and the old code is to serve on.
-func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(), prepareExec func() ([]string, error), sigs <-chan os.Signal) (stopped bool) {
+func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(), prepareExec func() ([]string, error), sigs chan os.Signal) (stopped bool) {
 	conns, stop := rt.handoff(srv, reloadGrace, sigs)
 	<-served
 	stopInstead := func(why string) bool {
@@ -146,12 +146,18 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 		extra, err = reload.PassConns(extra, conns)
 	}
 	if err == nil {
+		// From here a stop signal ends the process at once, as it would the
+		// new code before that catches signals: caught now, it would be lost
+		// with this image. Every request is finished; the connections passed
+		// on are idle.
+		signal.Reset(syscall.SIGTERM, syscall.SIGINT)
 		if stopPending(sigs) {
 			return stopInstead(askedToStop)
 		}
 		rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
 		env := append(slices.Clip(rt.environ), reload.SpawnInodeVar+"="+strconv.FormatUint(rt.handover.spawnIno, 10))
 		err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	}
 	rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
 	return false
