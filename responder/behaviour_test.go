@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
 func echoHandler(w http.ResponseWriter, r *http.Request) {
@@ -538,29 +540,6 @@ func TestServer_ShutdownWaitsForAcceptedConn(t *testing.T) {
 	}
 }
 
-// pipeListener accepts the server ends of net.Pipe connections.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
-
 // A connection is fresh, and kept for its first request during Shutdown,
 // until a request has begun on it: a management record first (here one
 // whose answer the server is still writing as Shutdown comes) does not make
@@ -571,11 +550,10 @@ func TestServer_ShutdownKeepsConnUntilFirstRequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "served") })}
 		s.Logger, _ = newTestLog(t)
-		l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+		l := testenv.NewPipeListener()
 		go s.Serve(l)
-		client, server := net.Pipe()
+		client := l.Dial()
 		defer client.Close()
-		l.conns <- server
 		var q []byte
 		q = appendPair(q, "FCGI_MPXS_CONNS", "")
 		// net.Pipe is unbuffered: the server has read the query once this
@@ -589,7 +567,7 @@ func TestServer_ShutdownKeepsConnUntilFirstRequest(t *testing.T) {
 			close(shutdownDone)
 		}()
 		defer func() { s.Close(); <-shutdownDone }()
-		<-l.done
+		<-l.Closed()
 		c := NewClient(client)
 		if v, err := c.GetValues(context.Background(), "FCGI_MPXS_CONNS"); err != nil || v["FCGI_MPXS_CONNS"] != "1" {
 			t.Fatalf("GetValues: %v %v", v, err)

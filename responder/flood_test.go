@@ -17,6 +17,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
 	"github.com/rs/zerolog"
 )
 
@@ -125,13 +126,12 @@ func TestHostile_SlowAndSilentPeers(t *testing.T) {
 					}
 				}
 			})}
-		l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+		l := testenv.NewPipeListener()
 		serveDone := make(chan struct{})
 		go func() { s.Serve(l); close(serveDone) }()
 		var peers []net.Conn
 		dial := func() net.Conn {
-			c, server := net.Pipe()
-			l.conns <- server
+			c := l.Dial()
 			peers = append(peers, c)
 			return c
 		}

@@ -2,7 +2,6 @@ package emulate
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
@@ -37,11 +37,10 @@ func TestRelay_OutputBuffer(t *testing.T) {
 					time.Sleep(1500 * time.Millisecond)
 					fmt.Fprint(w, "line 2\n")
 				})}
-				ours, theirs := net.Pipe()
-				l := &pipeListener{conns: make(chan net.Conn, 1), closed: make(chan struct{})}
-				l.conns <- theirs
+				l := testenv.NewPipeListener()
 				go app.Serve(l)
 				defer app.Close()
+				ours := l.Dial()
 
 				log := &syncWriter{}
 				e := &Emulator{OutputBufferSize: tc.buffer, Log: log}
@@ -88,26 +87,3 @@ func (p *pieces) String() string {
 	defer p.mu.Unlock()
 	return strings.Join(p.got, "|")
 }
-
-// pipeListener accepts the connections put in conns.
-type pipeListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error   { close(l.closed); return nil }
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
