@@ -167,17 +167,17 @@ func (c *conn) updateReadDeadline(buffered bool) (idle bool) {
 			d = time.Now().Add(freshGrace)
 		}
 	case len(c.reqs) == 0:
-		if cfg.idleTimeout > 0 {
-			d = c.idleSince.Add(cfg.idleTimeout)
+		if cfg.IdleTimeout > 0 {
+			d = c.idleSince.Add(cfg.IdleTimeout)
 		}
-	case cfg.readTimeout > 0:
+	case cfg.ReadTimeout > 0:
 		for _, q := range c.reqs {
 			if !q.inputDone && (d.IsZero() || q.begun.Before(d)) {
 				d = q.begun
 			}
 		}
 		if !d.IsZero() {
-			d = d.Add(cfg.readTimeout)
+			d = d.Add(cfg.ReadTimeout)
 		}
 	}
 	if !d.Equal(c.curDeadline) {
@@ -235,7 +235,7 @@ func (c *conn) handleManagement(h header, content []byte) error {
 	if err != nil && !errors.Is(err, errPairTooMany) {
 		return &ProtocolError{Msg: "FCGI_GET_VALUES: " + err.Error()}
 	}
-	pairs := appendGetValuesResult(nil, query, c.srv.cfg.maxConns, c.srv.cfg.maxReqs)
+	pairs := appendGetValuesResult(nil, query, c.srv.cfg.MaxConns, c.srv.cfg.MaxConcurrentRequests)
 	c.reply = appendRecord(c.reply[:0], typeGetValuesResult, 0, pairs)
 	return c.write(c.reply)
 }
@@ -274,10 +274,10 @@ func (c *conn) beginRequest(id uint16, content []byte) error {
 	case handler == nil:
 		status = statusUnknownRole
 		c.srv.cfg.log.Warn().Stringer("role", role).Msg("request refused: no handler for this FastCGI role (FCGI_UNKNOWN_ROLE)")
-	case c.srv.inFlight.Add(1) > int64(c.srv.cfg.maxReqs):
+	case c.srv.inFlight.Add(1) > int64(c.srv.cfg.MaxConcurrentRequests):
 		c.srv.inFlight.Add(-1)
 		status = statusOverloaded
-		c.srv.cfg.log.Warn().Int("limit", c.srv.cfg.maxReqs).Msg("request refused: MaxConcurrentRequests reached (FCGI_OVERLOADED)")
+		c.srv.cfg.log.Warn().Int("limit", c.srv.cfg.MaxConcurrentRequests).Msg("request refused: MaxConcurrentRequests reached (FCGI_OVERLOADED)")
 	}
 	if status != statusRequestComplete {
 		c.reply = appendEndRequest(c.reply[:0], id, 0, status)
@@ -414,7 +414,7 @@ func (c *conn) write(b []byte) error {
 	if c.werr != nil {
 		return c.werr
 	}
-	if wt := c.srv.cfg.writeTimeout; wt > 0 {
+	if wt := c.srv.cfg.WriteTimeout; wt > 0 {
 		c.rwc.SetWriteDeadline(time.Now().Add(wt))
 	}
 	if _, err := c.rwc.Write(b); err != nil {

@@ -56,10 +56,10 @@ var paramsPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return
 func newRequest(c *conn, id uint16, role Role, keepConn bool, h http.Handler) *request {
 	q := &request{c: c, id: id, role: role, keepConn: keepConn, handler: h, begun: time.Now()}
 	cfg := &c.srv.cfg
-	q.stdin.init(cfg.bodyBuffer, cfg.maxBody, c.srv.TempDir)
+	q.stdin.init(cfg.BodyBufferBytes, cfg.MaxRequestBodyBytes, c.srv.TempDir)
 	if role == RoleFilter {
 		q.data = new(streamBuffer)
-		q.data.init(cfg.bodyBuffer, -1, c.srv.TempDir)
+		q.data.init(cfg.BodyBufferBytes, -1, c.srv.TempDir)
 	}
 	q.response.q = q
 	return q
@@ -94,9 +94,9 @@ func (q *request) addParams(content []byte) error {
 	if q.params == nil {
 		q.params = (*paramsPool.Get().(*[]byte))[:0]
 	}
-	if len(q.params)+len(content) > q.c.srv.cfg.maxParamsBytes {
+	if len(q.params)+len(content) > q.c.srv.cfg.MaxParamsBytes {
 		q.paramsStatus = http.StatusRequestHeaderFieldsTooLarge
-		q.c.srv.cfg.log.Warn().Int("limit", q.c.srv.cfg.maxParamsBytes).Msg("request parameters over MaxParamsBytes; answered 431")
+		q.c.srv.cfg.log.Warn().Int("limit", q.c.srv.cfg.MaxParamsBytes).Msg("request parameters over MaxParamsBytes; answered 431")
 		q.releaseParams()
 		return nil
 	}
@@ -120,11 +120,11 @@ func (q *request) endParams() {
 		block := string(q.params)
 		q.releaseParams()
 		var err error
-		q.pairs, err = parsePairs(make([]param, 0, 48), block, q.c.srv.cfg.maxParams)
+		q.pairs, err = parsePairs(make([]param, 0, 48), block, q.c.srv.cfg.MaxParams)
 		switch {
 		case errors.Is(err, errPairTooMany):
 			q.paramsStatus = http.StatusRequestHeaderFieldsTooLarge
-			log.Warn().Int("limit", q.c.srv.cfg.maxParams).Msg("request has more parameters than MaxParams; answered 431")
+			log.Warn().Int("limit", q.c.srv.cfg.MaxParams).Msg("request has more parameters than MaxParams; answered 431")
 		case err != nil:
 			q.paramsStatus = http.StatusBadRequest
 			log.Error().Err(err).Msg("malformed FCGI_PARAMS; answered 400")

@@ -3,33 +3,34 @@ package responder
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/fcgi-hosting/fcgi/internal/limits"
 )
 
 // ErrServerClosed is returned by Serve after a call to Shutdown or Close.
 var ErrServerClosed = errors.New("fastcgi: Server closed")
 
-// Defaults for the limits of a Server whose fields are left zero.
+// Defaults for the limits of a Server whose fields are left zero. The
+// plain HTTP engine of package hosting applies the same.
 const (
-	DefaultMaxConns              = 1000
-	DefaultMaxConcurrentRequests = 1000
-	DefaultMaxParamsBytes        = 1 << 20
-	DefaultMaxParams             = 1000
-	DefaultMaxRequestBodyBytes   = 32 << 20
-	DefaultBodyBufferBytes       = 64 << 10
-	DefaultReadTimeout           = 60 * time.Second
-	DefaultIdleTimeout           = 120 * time.Second
-	DefaultWriteTimeout          = 120 * time.Second
+	DefaultMaxConns              = limits.MaxConns              // 1000
+	DefaultMaxConcurrentRequests = limits.MaxConcurrentRequests // 1000
+	DefaultMaxParamsBytes        = limits.MaxParamsBytes        // 1 MiB
+	DefaultMaxParams             = limits.MaxParams             // 1000
+	DefaultMaxRequestBodyBytes   = limits.MaxRequestBodyBytes   // 32 MiB
+	DefaultBodyBufferBytes       = limits.BodyBufferBytes       // 64 KiB
+	DefaultReadTimeout           = limits.ReadTimeout           // 60s
+	DefaultIdleTimeout           = limits.IdleTimeout           // 120s
+	DefaultWriteTimeout          = limits.WriteTimeout          // 120s
 )
 
 // A Server serves FastCGI requests from web servers with http.Handlers.
@@ -134,43 +135,30 @@ type Server struct {
 
 // config holds the effective limits, defaults applied, fixed at first use.
 type config struct {
-	maxConns, maxReqs, maxParamsBytes, maxParams, bodyBuffer int
-	maxBody                                                  int64
-	readTimeout, idleTimeout, writeTimeout                   time.Duration
-	allowed                                                  []netip.Addr
-	log                                                      zerolog.Logger
-}
-
-func orDefault[T int | int64 | time.Duration](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
+	limits.Limits
+	allowed []netip.Addr
+	log     zerolog.Logger
 }
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		c := &s.cfg
-		c.maxConns = orDefault(s.MaxConns, DefaultMaxConns)
-		c.maxReqs = orDefault(s.MaxConcurrentRequests, DefaultMaxConcurrentRequests)
-		c.maxParamsBytes = orDefault(s.MaxParamsBytes, DefaultMaxParamsBytes)
-		c.maxParams = orDefault(s.MaxParams, DefaultMaxParams)
-		c.bodyBuffer = orDefault(s.BodyBufferBytes, DefaultBodyBufferBytes)
-		c.maxBody = orDefault(s.MaxRequestBodyBytes, DefaultMaxRequestBodyBytes)
-		c.readTimeout = orDefault(s.ReadTimeout, DefaultReadTimeout)
-		c.idleTimeout = orDefault(s.IdleTimeout, DefaultIdleTimeout)
-		c.writeTimeout = orDefault(s.WriteTimeout, DefaultWriteTimeout)
-		c.allowed = s.AllowedAddrs
-		if c.allowed == nil {
-			var err error
-			if c.allowed, err = ParseWebServerAddrs(os.Getenv("FCGI_WEB_SERVER_ADDRS")); err != nil {
-				l := s.logger()
-				l.Error().Err(err).Msg("bad FCGI_WEB_SERVER_ADDRS")
-			}
-		}
+		c.Limits = s.limits().Effective()
 		c.log = s.logger()
+		var err error
+		if c.allowed, err = limits.AllowedAddrs(s.AllowedAddrs); err != nil {
+			c.log.Error().Err(err).Msg("bad FCGI_WEB_SERVER_ADDRS")
+		}
 		s.onIdle = make(chan struct{})
 	})
+}
+
+// limits are the limits s's fields give, before defaults.
+func (s *Server) limits() limits.Limits {
+	return limits.Limits{MaxConns: s.MaxConns, MaxConcurrentRequests: s.MaxConcurrentRequests,
+		MaxParamsBytes: s.MaxParamsBytes, MaxParams: s.MaxParams, BodyBufferBytes: s.BodyBufferBytes,
+		MaxRequestBodyBytes: s.MaxRequestBodyBytes,
+		ReadTimeout:         s.ReadTimeout, IdleTimeout: s.IdleTimeout, WriteTimeout: s.WriteTimeout}
 }
 
 func (s *Server) logger() zerolog.Logger {
@@ -184,26 +172,7 @@ func (s *Server) logger() zerolog.Logger {
 // the form of FCGI_WEB_SERVER_ADDRS. An entry that is not an IP address is
 // reported in the error and skipped, never widening the list: when every
 // entry is bad, the list is empty but not nil, allowing nobody.
-func ParseWebServerAddrs(v string) ([]netip.Addr, error) {
-	var addrs []netip.Addr
-	var errs []error
-	for f := range strings.SplitSeq(v, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		a, err := netip.ParseAddr(f)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("FCGI_WEB_SERVER_ADDRS: %q is not an IP address; entry ignored", f))
-			continue
-		}
-		addrs = append(addrs, a.Unmap())
-	}
-	if addrs == nil && strings.TrimSpace(v) != "" {
-		addrs = []netip.Addr{}
-	}
-	return addrs, errors.Join(errs...)
-}
+func ParseWebServerAddrs(v string) ([]netip.Addr, error) { return limits.ParseWebServerAddrs(v) }
 
 // allowedPeer reports whether a connection from remote may be served.
 func (s *Server) allowedPeer(remote net.Addr) bool {
@@ -246,7 +215,7 @@ func (s *Server) Serve(l net.Listener) error {
 			panic("fastcgi: BaseContext returned a nil context")
 		}
 	}
-	slots := make(chan struct{}, s.cfg.maxConns)
+	slots := make(chan struct{}, s.cfg.MaxConns)
 	var backoff time.Duration
 	for {
 		slots <- struct{}{}

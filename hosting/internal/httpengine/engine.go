@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/fcgi-hosting/fcgi/internal/limits"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
@@ -44,29 +45,26 @@ type Engine struct {
 // long streams; a peer that stops reading is left to IdleTimeout and the
 // proxy's own timeouts.
 func New(fcgi *responder.Server, l zerolog.Logger) *Engine {
-	readTimeout := orDefault(fcgi.ReadTimeout, responder.DefaultReadTimeout)
-	maxBody := orDefault(fcgi.MaxRequestBodyBytes, responder.DefaultMaxRequestBodyBytes)
-	allowed := fcgi.AllowedAddrs
-	if allowed == nil {
-		var err error
-		if allowed, err = responder.ParseWebServerAddrs(os.Getenv("FCGI_WEB_SERVER_ADDRS")); err != nil {
-			l.Error().Err(err).Msg("bad FCGI_WEB_SERVER_ADDRS")
-		}
+	lim := limits.Limits{MaxConns: fcgi.MaxConns, MaxConcurrentRequests: fcgi.MaxConcurrentRequests,
+		MaxParamsBytes: fcgi.MaxParamsBytes, MaxRequestBodyBytes: fcgi.MaxRequestBodyBytes,
+		ReadTimeout: fcgi.ReadTimeout, IdleTimeout: fcgi.IdleTimeout}.Effective()
+	allowed, err := limits.AllowedAddrs(fcgi.AllowedAddrs)
+	if err != nil {
+		l.Error().Err(err).Msg("bad FCGI_WEB_SERVER_ADDRS")
 	}
 	e := &Engine{
-		maxConns: min(orDefault(fcgi.MaxConns, responder.DefaultMaxConns),
-			orDefault(fcgi.MaxConcurrentRequests, responder.DefaultMaxConcurrentRequests)),
-		allowed: allowed,
-		log:     l,
-		conns:   make(map[*httpConn]struct{}),
-		changed: make(chan struct{}),
+		maxConns: min(lim.MaxConns, lim.MaxConcurrentRequests),
+		allowed:  allowed,
+		log:      l,
+		conns:    make(map[*httpConn]struct{}),
+		changed:  make(chan struct{}),
 	}
 	e.srv = &http.Server{
-		Handler:           e.asFastCGI(limitBody(maxBody, fcgi.Handler)),
-		ReadTimeout:       max(readTimeout, 0),
-		ReadHeaderTimeout: max(readTimeout, 0),
-		IdleTimeout:       max(orDefault(fcgi.IdleTimeout, responder.DefaultIdleTimeout), 0),
-		MaxHeaderBytes:    orDefault(fcgi.MaxParamsBytes, responder.DefaultMaxParamsBytes),
+		Handler:           e.asFastCGI(limitBody(lim.MaxRequestBodyBytes, fcgi.Handler)),
+		ReadTimeout:       max(lim.ReadTimeout, 0),
+		ReadHeaderTimeout: max(lim.ReadTimeout, 0),
+		IdleTimeout:       max(lim.IdleTimeout, 0),
+		MaxHeaderBytes:    lim.MaxParamsBytes,
 		ErrorLog:          log.New(l.With().Str("from", "net/http").Logger(), "", 0),
 		ConnState: func(c net.Conn, st http.ConnState) {
 			if hc, ok := c.(*httpConn); ok {
@@ -75,13 +73,6 @@ func New(fcgi *responder.Server, l zerolog.Logger) *Engine {
 		},
 	}
 	return e
-}
-
-func orDefault[T int | ~int64](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // Serve serves l, and first the connections given to ServeConn, with at
