@@ -33,12 +33,9 @@ type errorPages struct {
 // setting is a name and a value, shown on debug pages and by Describe.
 type setting struct{ Name, Value string }
 
-type errorPagesKey struct{}
-
 func (p *errorPages) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tw := &trackingWriter{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), errorPagesKey{}, p))
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -108,11 +105,12 @@ func maskedHeaders(h http.Header) []setting {
 // 500.html...) and, for 5xx, logs err. Use it instead of http.Error so
 // visitors see the site's own page.
 func Error(w http.ResponseWriter, r *http.Request, status int, err error) {
-	p, _ := r.Context().Value(errorPagesKey{}).(*errorPages)
-	if p == nil {
+	s := siteOf(r)
+	if s == nil {
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
+	p := s.pages
 	detail := ""
 	if err != nil {
 		detail = err.Error()

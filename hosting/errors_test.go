@@ -47,7 +47,8 @@ func TestErrorPages(t *testing.T) {
 			req := httptest.NewRequest("GET", "/x?a=1&b=2", nil)
 			req.Header.Set("Authorization", "Basic c2VjcmV0")
 			rec := httptest.NewRecorder()
-			p.middleware(tc.handler).ServeHTTP(rec, req)
+			s := &site{pages: p}
+			s.middleware(p.middleware(tc.handler)).ServeHTTP(rec, req)
 			body := rec.Body.String()
 			if rec.Code != tc.status {
 				t.Errorf("status %d, want %d", rec.Code, tc.status)

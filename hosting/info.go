@@ -1,21 +1,41 @@
 package hosting
 
 import (
+	"context"
 	"maps"
 	"net"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 	"github.com/fcgi-hosting/fcgi/internal/cgivar"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
-// current is the Runtime serving this process, for Describe.
-var current atomic.Pointer[Runtime]
+// site is what the handlers of a request may ask of the runtime serving
+// it, through Error, NotFound and Describe; it travels in the request's
+// context, the one way the runtime's settings reach them.
+type site struct {
+	pages   *errorPages
+	mode    startMode
+	version string
+}
+
+type siteKey struct{}
+
+func (s *site) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), siteKey{}, s)))
+	})
+}
+
+// siteOf is the site serving r, nil outside the runtime's handler.
+func siteOf(r *http.Request) *site {
+	s, _ := r.Context().Value(siteKey{}).(*site)
+	return s
+}
 
 // Info describes how the process serving a request was started.
 type Info struct {
@@ -36,16 +56,16 @@ type Setting = setting
 // Describe returns how the process serving r runs.
 func Describe(r *http.Request) Info {
 	info := Info{PID: os.Getpid(), Prefix: Prefix(r), Mode: "none"}
-	rt := current.Load()
-	if rt == nil {
+	s := siteOf(r)
+	if s == nil {
 		return info
 	}
-	info.Mode, info.Version, info.Debug = rt.mode.String(), rt.Version, rt.settings.Debug
+	info.Mode, info.Version, info.Debug = s.mode.String(), s.version, s.pages.debug
 	if info.Debug {
 		for _, v := range cgiVariables(r) {
 			info.Params = append(info.Params, setting{v.Name, settings.MaskSecret(v.Name, v.Value)})
 		}
-		info.Settings = rt.maskedSettings()
+		info.Settings = s.pages.settings()
 	}
 	return info
 }

@@ -114,7 +114,6 @@ func (rt *Runtime) Main(args []string) int {
 	}
 
 	rt.loadSettings()
-	current.Store(rt)
 	closeLog := rt.openLog()
 	defer closeLog()
 	rt.logStart()
@@ -184,7 +183,8 @@ func (rt *Runtime) handler() http.Handler {
 			h = http.DefaultServeMux
 		}
 	}
-	return rt.policies.middleware(withPrefix(&rt.settings, pages.middleware(h)))
+	s := &site{pages: pages, mode: rt.mode, version: rt.Version}
+	return rt.policies.middleware(withPrefix(&rt.settings, s.middleware(pages.middleware(h))))
 }
 
 func (rt *Runtime) newServer() engine {
