@@ -64,6 +64,21 @@ func MustBuild(pkgDir string) (bin string, cleanup func()) {
 	return bin, func() { os.RemoveAll(dir) }
 }
 
+// BuildStamped builds the Go package at pkgDir as `make dist` does
+// (static, trimmed) with version stamped, which the site's "starting" log
+// line and hosting.Describe show, into a temporary directory of t.
+func BuildStamped(t testing.TB, pkgDir, version string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkgDir)+"-"+version)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags",
+		"-X github.com/fcgi-hosting/fcgi/hosting.stampedVersion="+version, "-o", bin, pkgDir)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkgDir, err, out)
+	}
+	return bin
+}
+
 // MainWithHello is a TestMain for packages two levels below the root that
 // drive examples/hello: it builds the site into *bin, runs the tests and
 // removes the build.

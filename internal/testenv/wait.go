@@ -25,6 +25,10 @@ func eventually(cond func() bool) bool {
 	}
 }
 
+// Eventually polls cond until it holds or Patience runs out, and reports
+// whether it held: for a wait that must not end the test, as in a cleanup.
+func Eventually(cond func() bool) bool { return eventually(cond) }
+
 // WaitFor polls cond and fails t, ending the test, if it never holds.
 func WaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -38,8 +42,12 @@ func WaitFor(t *testing.T, what string, cond func() bool) {
 type LogEntry struct {
 	PID     int    `json:"pid"`
 	Message string `json:"message"`
-	URI     string `json:"uri"`    // the request's, on lines about one
-	Listen  string `json:"listen"` // the address served, on "serving ..."
+	URI     string `json:"uri"`     // the request's, on lines about one
+	Listen  string `json:"listen"`  // the address served, on "serving ..."
+	Version string `json:"version"` // the build's, on "starting"
+	Level   string `json:"level"`
+	Error   string `json:"error"`
+	Output  string `json:"output"` // a refused binary's own output
 }
 
 // ReadLog returns the lines of the site log at path; a missing file has
