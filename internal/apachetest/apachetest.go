@@ -148,3 +148,33 @@ func (a *Apache) Chown() {
 	filepath.Walk(a.WWW, func(p string, _ os.FileInfo, _ error) error { return os.Chown(p, uid, gid) })
 	os.Chown(filepath.Join(a.Root, "run"), uid, gid)
 }
+
+// SuEXEC is Debian's suEXEC wrapper (apache2-suexec-pristine).
+const SuEXEC = "/usr/lib/apache2/suexec"
+
+// Userdir returns the modules and configuration, for Start, of a
+// cPanel-style shared host: mod_userdir serves ~user/public_html for the
+// home directories below homes, Apache runs the site's programs as that
+// user through suEXEC (which runs nothing outside /var/www and
+// public_html), and the site's .htaccess may override only what cPanel
+// lets it. Without suEXEC the test skips, or fails under CI.
+func Userdir(t *testing.T, homes string) (modules []string, conf string) {
+	t.Helper()
+	out, err := exec.Command(SuEXEC, "-V").CombinedOutput()
+	if err != nil {
+		if testenv.InCI() {
+			t.Fatalf("%s -V: %v: CI must install it (apt-get install -y apache2-suexec-pristine)", SuEXEC, err)
+		}
+		t.Skipf("no suEXEC at %s (apt-get install -y apache2-suexec-pristine): %v", SuEXEC, err)
+	}
+	if !strings.Contains(string(out), `AP_USERDIR_SUFFIX="public_html"`) {
+		t.Fatalf("%s was built for another userdir than public_html:\n%s", SuEXEC, out)
+	}
+	return []string{"suexec", "userdir"}, fmt.Sprintf(`UserDir public_html
+<Directory "%s/*/public_html">
+    AllowOverride AuthConfig FileInfo Indexes Limit Options=ExecCGI,Indexes,IncludesNOEXEC,MultiViews,SymLinksIfOwnerMatch
+    Options MultiViews Indexes SymLinksIfOwnerMatch IncludesNoExec
+    Require all granted
+</Directory>
+`, homes)
+}
