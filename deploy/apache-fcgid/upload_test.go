@@ -182,7 +182,7 @@ func TestApacheFcgid_FTPUpload(t *testing.T) {
 		if before != 500 {
 			t.Errorf("before SITE CHMOD 755: %d, want suEXEC's refusal as a 500", before)
 		}
-		h.ftp.Chmod(t, "755", "public_html/mysite.fcgi")
+		h.ftp.Quote(t, "SITE CHMOD 755 public_html/mysite.fcgi")
 		secs := h.waitLive(t, "v1", time.Now())
 		for path, want := range map[string]int{"/": 200, "/static/style.css": 200, "/mysite.env": 403, "/no/such/page": 404} {
 			if code, body, err := testenv.Get(h.base + path); code != want || err != nil || (want == 404 && body != site404) {
@@ -295,4 +295,72 @@ func testStagedUploads(t *testing.T, h *sharedHost) {
 	}
 	load.Await(t, 20)
 	load.Stop(t, fmt.Sprintf("in step 5 (a binary that panics at start staged, refused %.1f s after its upload)", secs))
+}
+
+// TestApacheFcgid_BrokenUploadShowsSite500: when the program cannot run at
+// all (uploaded but not yet chmod 755, deleted before a re-upload, cut
+// short), Apache answers 500 itself, with its own page. With the lines
+// proposed for the .htaccess (issue 18), put before the front-controller
+// rewrite, the visitor gets the site's own 500.html instead, at the root of
+// ~user and in a subdirectory alike, while the application's own 500 pages
+// pass unchanged:
+//
+//	RewriteCond $0#%{REQUEST_URI} ^(.*)#(.*)\1$
+//	RewriteRule ^.*$ - [E=SITE_BASE:%2]
+//	ErrorDocument 500 /.%{reqenv:SITE_BASE}500.html
+//	RewriteCond %{ENV:REDIRECT_STATUS} =500
+//	RewriteRule ^500\.html$ - [L]
+//	RewriteCond %{REQUEST_FILENAME} !-f
+//	RewriteRule ^mysite\.fcgi/ - [R=500]
+//
+// ErrorDocument takes only a URL-path from the server's root, so the first
+// two compute this directory's (SITE_BASE). The next two keep the
+// front-controller rewrite from sending the error page's own request to the
+// application when a site has no 500.html (it would answer 404). The last
+// two answer 500 for a missing binary, which the front-controller rewrite
+// otherwise loops on until Apache gives up with a 500 no ErrorDocument can
+// serve.
+func TestApacheFcgid_BrokenUploadShowsSite500(t *testing.T) {
+	t.Skip("needs the 500.html lines proposed for deploy/apache-fcgid/htaccess (issue 18)")
+	h := startSharedHost(t)
+	v1 := testenv.BuildStamped(t, "../../examples/hello", "v1")
+	dist, files := distFolder(t, v1)
+	tmp := t.TempDir()
+	half, app500, debug := filepath.Join(tmp, "half"), filepath.Join(tmp, "500.html"), filepath.Join(tmp, "mysite.env")
+	full, _ := os.ReadFile(v1)
+	os.WriteFile(half, full[:len(full)/2], 0o644)
+	os.WriteFile(app500, []byte("<h1>app: something went wrong</h1>\n"), 0o644)
+	os.WriteFile(debug, []byte("DEBUG=true\n"), 0o644)
+	for _, dir := range []string{"", "app/"} {
+		for _, name := range files {
+			h.upload(t, filepath.Join(dist, name), dir+name)
+		}
+		page := site500
+		if dir != "" {
+			h.upload(t, app500, dir+"500.html")
+			page = "<h1>app: something went wrong</h1>\n"
+		}
+		bin := "public_html/" + dir + "mysite.fcgi"
+		expect := func(state string) {
+			t.Helper()
+			for _, path := range []string{"", "some/page?x=1"} {
+				if code, body, err := testenv.Get(h.base + "/" + dir + path); code != 500 || body != page {
+					t.Errorf("mysite.fcgi %s, /%s%s: %d %q %v; want 500 with the site's 500.html", state, dir, path, code, body, err)
+				}
+			}
+		}
+		expect("uploaded, not yet chmod 755")
+		h.ftp.Quote(t, "DELE "+bin)
+		expect("deleted")
+		h.upload(t, half, dir+"mysite.fcgi")
+		h.ftp.Quote(t, "SITE CHMOD 755 "+bin)
+		expect("cut short")
+		h.upload(t, v1, dir+"mysite.fcgi")
+		h.ftp.Quote(t, "SITE CHMOD 755 "+bin)
+		h.upload(t, debug, dir+"mysite.env")
+		testenv.WaitFor(t, "the application's own DEBUG 500 page at /"+dir+"panic", func() bool {
+			code, body, _ := testenv.Get(h.base + "/" + dir + "panic")
+			return code == 500 && strings.Contains(body, "you asked for it")
+		})
+	}
 }

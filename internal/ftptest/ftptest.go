@@ -173,11 +173,12 @@ func (s *Server) Upload(local, path string, args ...string) error {
 	return err
 }
 
-// Chmod sends SITE CHMOD mode path (below the home), as an FTP client's
-// "File permissions..." does.
-func (s *Server) Chmod(t *testing.T, mode, path string) {
+// Quote sends an FTP command whose paths are below the home, such as
+// "SITE CHMOD 755 public_html/mysite.fcgi" (an FTP client's "File
+// permissions...") or "DELE public_html/mysite.fcgi".
+func (s *Server) Quote(t *testing.T, command string) {
 	t.Helper()
-	if _, err := s.run("", "-o", os.DevNull, "-Q", "SITE CHMOD "+mode+" "+path); err != nil {
+	if _, err := s.run("", "-o", os.DevNull, "-Q", command); err != nil {
 		t.Fatal(err)
 	}
 }
