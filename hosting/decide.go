@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 )
 
 // event is one thing the serve loop waited for, with the facts that decide
@@ -13,12 +15,17 @@ type event struct {
 	kind eventKind
 	err  error     // serveEnded: why Serve returned; fileChanged: why the file cannot be used
 	sig  os.Signal // gotSignal
-	// fileChanged: the file, whether it is the binary, and whether that is
-	// a new file Apache starts itself.
+	// fileChanged, trialEnded: the file, whether it is the binary or the
+	// staged upload (gone: no longer there), and whether a new file takes
+	// the binary's place, which Apache starts itself.
 	path    string
+	state   reload.FileState // the file as it was checked or tried
 	binary  bool
+	staged  bool
+	gone    bool
 	newFile bool
-	why     string        // policyAsked: the policy's reason
+	busy    bool          // trialEnded: the file could not run as it is still being written
+	why     string        // policyAsked: the policy's reason; trialEnded: the hand-over tried for
 	idleFor time.Duration // idleCheck: how long no request has been in progress
 }
 
@@ -30,6 +37,7 @@ const (
 	fileChanged                  // the binary or the settings file changed and settled
 	policyAsked                  // a process policy (MAX_REQUESTS, MEMORY_LIMIT) asks for fresh code
 	idleCheck                    // time to look at IDLE_TIMEOUT
+	trialEnded                   // the trial of a new binary ended (err: why it is refused)
 )
 
 // action is what the serve loop does about an event.
@@ -41,6 +49,8 @@ const (
 	exitFailed          // serving failed: stop listening and exit 1
 	stopServing         // finish the requests in progress and exit
 	handOver            // finish the requests in progress and re-execute in place
+	tryStaged           // try the staged upload in the background, serving meanwhile
+	retryLater          // look at the file again once it settles anew
 )
 
 // decision is an action and why.
@@ -48,6 +58,9 @@ type decision struct {
 	action action
 	reason string
 	err    error
+	// adopt: rename the staged upload over the binary first; reject:
+	// rename it NAME.fcgi.rejected.
+	adopt, reject bool
 }
 
 // decide is what the serve loop does about ev.
@@ -63,6 +76,14 @@ func decide(ev event, idleTimeout time.Duration) decision {
 		return decision{action: stopServing, reason: reason}
 	case fileChanged:
 		switch {
+		case ev.staged && ev.gone:
+			return decision{action: keepServing}
+		case ev.staged && ev.err != nil:
+			// An upload in progress or broken off: a later write (the
+			// rest, a resume, a new upload) is looked at again.
+			return decision{action: refuseChange, reason: filepath.Base(ev.path) + " cannot run yet; the old code keeps serving", err: ev.err}
+		case ev.staged:
+			return decision{action: tryStaged, reason: filepath.Base(ev.path) + " uploaded"}
 		case ev.err != nil && ev.binary:
 			return decision{action: refuseChange, reason: "binary changed but cannot run; the old code keeps serving", err: ev.err}
 		case ev.err != nil:
@@ -76,6 +97,19 @@ func decide(ev event, idleTimeout time.Duration) decision {
 		}
 		return decision{action: handOver, reason: filepath.Base(ev.path) + " changed"}
 	case policyAsked:
+		return decision{action: handOver, reason: ev.why}
+	case trialEnded:
+		name := filepath.Base(ev.path)
+		switch {
+		case ev.busy:
+			return decision{action: retryLater, reason: name + " is still being written"}
+		case ev.err != nil:
+			return decision{action: refuseChange, reason: "refused " + name + "; the old code keeps serving", err: ev.err, reject: ev.staged}
+		case ev.staged && ev.newFile:
+			return decision{action: stopServing, reason: name + " adopted; Apache starts it", adopt: true}
+		case ev.staged:
+			return decision{action: handOver, reason: name + " adopted", adopt: true}
+		}
 		return decision{action: handOver, reason: ev.why}
 	case idleCheck:
 		if ev.idleFor >= idleTimeout {

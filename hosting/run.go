@@ -64,6 +64,7 @@ type Runtime struct {
 	watched  map[string]reload.FileState
 	handover handover
 	mailer   *errorMailer
+	upgrade  upgrade
 }
 
 // Main runs the site with the command-line arguments args and returns the
@@ -88,13 +89,18 @@ func (rt *Runtime) Main(args []string) int {
 		rt.Version = buildVersion()
 	}
 	rt.locate()
+	if of, ok := takeEnv(&rt.environ, trialOfVar); ok {
+		rt.enterTrial(of)
+	}
 	// The file this process runs, which a rename-replace upload racing the
 	// start may no longer be at rt.exe: then the watcher sees the change.
 	exe := reload.StatFile("/proc/self/exe")
 	if !exe.Exists() {
 		exe = reload.StatFile(rt.exe)
 	}
-	rt.watched = map[string]reload.FileState{rt.exe: exe}
+	rt.upgrade.running = exe
+	// The staged upload counts as absent: one there already is adopted.
+	rt.watched = map[string]reload.FileState{rt.exe: exe, rt.stagedPath(): {}}
 	if rt.handover.spawnIno == 0 {
 		rt.handover.spawnIno = exe.Inode()
 	}
@@ -114,6 +120,9 @@ func (rt *Runtime) Main(args []string) int {
 	}
 
 	rt.loadSettings()
+	if rt.upgrade.trialRun {
+		rt.settings = trialSettings(rt.settings)
+	}
 	closeLog := rt.openLog()
 	defer closeLog()
 	rt.logStart()

@@ -1,6 +1,7 @@
 package hosting
 
 import (
+	"errors"
 	"net"
 	"os"
 	"os/signal"
@@ -41,25 +42,56 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 	}
 
 	srv, served := rt.startServer(l)
+	defer rt.endTrial()
 	for {
 		ev := rt.nextEvent(served, sigs, changes, idle)
-		switch d := decide(ev, idleTimeout); d.action {
+		d := decide(ev, idleTimeout)
+		if d.action == handOver && !d.adopt {
+			d = rt.checkBinary(d, w)
+		}
+		switch d.action {
 		case keepServing:
 		case refuseChange:
-			rt.log.Error().Err(d.err).Msg(d.reason)
-			w.Accept(ev.path) // reported again only when it changes once more
+			line := rt.log.Error().Err(d.err)
+			if te := (*trialError)(nil); errors.As(d.err, &te) {
+				line = line.Str("output", te.output)
+			}
+			line.Msg(d.reason)
+			if d.reject {
+				rt.reject()
+			}
+			if w != nil {
+				w.Accept(ev.path, ev.state) // reported again only when it changes once more
+			}
+		case retryLater:
+			if w != nil {
+				w.Forget(ev.path)
+			}
+		case tryStaged:
+			if !rt.startTrial(ev.path, true, d.reason) && w != nil {
+				w.Forget(ev.path) // busy with another trial: look again later
+			}
 		case exitFailed:
 			rt.log.Error().Err(d.err).Msg(d.reason)
 			stopListening()
 			return 1
-		case stopServing:
-			rt.log.Info().Str("reason", d.reason).Msg("stopping: finishing requests in progress")
-			stopListening()
-			rt.drain(srv, stopGrace, sigs)
-			<-served
-			rt.log.Info().Msg("stopped")
-			return 0
-		case handOver:
+		case stopServing, handOver:
+			if d.adopt {
+				if err := rt.adopt(); err != nil {
+					rt.log.Error().Err(err).Msg("cannot put the new binary in place; the old code keeps serving")
+					break
+				}
+			}
+			if d.action == stopServing {
+				rt.endTrial()
+				rt.log.Info().Str("reason", d.reason).Msg("stopping: finishing requests in progress")
+				stopListening()
+				rt.drain(srv, stopGrace, sigs)
+				<-served
+				rt.log.Info().Msg("stopped")
+				return 0
+			}
+			rt.endTrial()
 			rt.log.Info().Str("reason", d.reason).Msg("handing over to the new code: finishing requests in progress")
 			if stopped := rt.reexec(srv, served, stopListening, prepareExec, sigs); stopped {
 				return 0
@@ -67,7 +99,33 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 			l.Resume()
 			srv, served = rt.startServer(l)
 		}
+		if ev.kind == trialEnded {
+			rt.endTrial() // only now: the staged file stays locked until renamed
+		}
 	}
+}
+
+// checkBinary lets a hand-over go ahead only to a binary that passed a
+// trial: an untried one is tried first, the old code serving meanwhile,
+// and a refused one is not handed over to.
+func (rt *Runtime) checkBinary(d decision, w *reload.Watcher) decision {
+	switch rt.binaryVerdict() {
+	case good:
+		return d
+	case refused:
+		rt.log.Error().Str("reason", d.reason).Msg("not handing over: " + filepath.Base(rt.exe) + " failed its trial; the old code keeps serving")
+		return decision{action: keepServing}
+	}
+	if t := rt.upgrade.trial; t != nil && t.staged {
+		// The binary in place goes first; the staged upload is looked at
+		// again once the hand-over is done (by the new code) or refused.
+		rt.endTrial()
+		if w != nil {
+			w.Forget(rt.stagedPath())
+		}
+	}
+	rt.startTrial(rt.exe, false, d.reason) // unless one is running: it ends in a hand-over or a refusal
+	return decision{action: keepServing}
 }
 
 // startServer serves l with a new engine, first the connections a previous
@@ -93,13 +151,20 @@ func (rt *Runtime) nextEvent(served <-chan error, sigs <-chan os.Signal, changes
 		return event{kind: policyAsked, why: why}
 	case <-idle:
 		return event{kind: idleCheck, idleFor: rt.policies.idleFor()}
+	case err := <-rt.trialDone():
+		return rt.trialEvent(err)
 	}
 }
 
 // changeEvent is the change of path, with what stands in its way.
 func (rt *Runtime) changeEvent(path string) event {
-	ev := event{kind: fileChanged, path: path, binary: path == rt.exe}
+	ev := event{kind: fileChanged, path: path, state: reload.StatFile(path), binary: path == rt.exe, staged: path == rt.stagedPath()}
 	switch {
+	case ev.staged:
+		ev.gone = !ev.state.Exists()
+		if !ev.gone {
+			ev.err = reload.CheckProgram(path)
+		}
 	case path == rt.envPath() && rt.settingsErr == nil:
 		ev.err = rt.checkNewSettings()
 	case ev.binary:

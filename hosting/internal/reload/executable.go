@@ -14,6 +14,16 @@ import (
 // executable, not a program for this machine, or cut short (an upload
 // still in progress or broken off).
 func CheckExecutable(path string) error {
+	return checkFile(path, true)
+}
+
+// CheckProgram is CheckExecutable with the mode aside: for a staged upload,
+// which arrives 0644 and is given its mode once complete.
+func CheckProgram(path string) error {
+	return checkFile(path, false)
+}
+
+func checkFile(path string, wantExecutable bool) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -23,7 +33,7 @@ func CheckExecutable(path string) error {
 	if err != nil {
 		return err
 	}
-	if fi.Mode()&0o100 == 0 {
+	if wantExecutable && fi.Mode()&0o100 == 0 {
 		return fmt.Errorf("%s is not executable (chmod 755 it)", path)
 	}
 	if runtime.GOOS != "linux" {

@@ -153,12 +153,21 @@ func (w *Watcher) run() {
 	}
 }
 
-// Accept records the current state of path as known, so that a change that
-// could not be acted on (a broken upload) is reported again only when the
-// file changes once more.
-func (w *Watcher) Accept(path string) {
+// Accept records st, the state of path that could not be acted on (a
+// broken upload), as known: a change is reported again only when the file
+// is no longer in that state.
+func (w *Watcher) Accept(path string, st FileState) {
 	w.mu.Lock()
-	w.known[path] = StatFile(path)
+	w.known[path] = st
+	w.mu.Unlock()
+}
+
+// Forget makes path count as absent, so that it is reported again once it
+// has settled: for a file that could not be acted on yet though it will not
+// change (an upload the FTP server still holds open).
+func (w *Watcher) Forget(path string) {
+	w.mu.Lock()
+	w.known[path] = FileState{}
 	w.mu.Unlock()
 }
 

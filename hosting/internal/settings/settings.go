@@ -52,6 +52,11 @@ type Settings struct {
 	// changes besides inotify, which misses changes on NFS. Default 2s;
 	// 0 turns reloading off.
 	ReloadPoll time.Duration
+	// PROOF_PATH: the page a new binary must serve, in a private trial run,
+	// before it takes over: a crash, a panic while starting or a 5xx
+	// there refuses it. Default "/"; choose a cheap page without side
+	// effects.
+	ProofPath string
 
 	// ADMINS: who gets a mail about each server error (at most one a
 	// minute), as "Name <addr>, addr". Mail goes out only when EMAIL_HOST
@@ -78,6 +83,7 @@ func Defaults() Settings {
 		IdleTimeout: 10 * time.Minute,
 		MemoryLimit: 256 << 20,
 		ReloadPoll:  2 * time.Second,
+		ProofPath:   "/",
 		EmailPort:   25,
 		ServerEmail: "root@localhost",
 	}
@@ -125,6 +131,13 @@ func Parse(f *EnvFile, environ map[string]string) (Settings, []error) {
 	get("IDLE_TIMEOUT", "a duration such as 10m or 90s, 0 to stay", func(v string) (err error) { s.IdleTimeout, err = parseDuration(v); return })
 	get("MEMORY_LIMIT", "a size such as 256MB, 0 for no limit", func(v string) (err error) { s.MemoryLimit, err = parseSize(v); return })
 	get("RELOAD_POLL", "a duration such as 2s, 0 to turn reloading off", func(v string) (err error) { s.ReloadPoll, err = parseDuration(v); return })
+	get("PROOF_PATH", "a path on the site such as / or /health", func(v string) error {
+		if !strings.HasPrefix(v, "/") {
+			return errors.New("not a path")
+		}
+		s.ProofPath = v
+		return nil
+	})
 	get("ADMINS", "mail addresses such as \"Ann <ann@example.com>, bob@example.com\"", func(v string) error {
 		list, err := mail.ParseAddressList(v)
 		if err != nil {

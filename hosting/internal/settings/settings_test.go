@@ -35,13 +35,13 @@ func TestParseSettings(t *testing.T) {
 			}
 		}},
 		{name: "every setting", file: "DEBUG=true\nLOG_FILE=logs/site.log\nLOG_LEVEL=WARN\nLOG_MAX_SIZE=5MB\nMAX_REQUESTS=500\n" +
-			"IDLE_TIMEOUT=90\nMEMORY_LIMIT=1G\nFORCE_SCRIPT_NAME=/blog/\nRELOAD_POLL=0\n" +
+			"IDLE_TIMEOUT=90\nMEMORY_LIMIT=1G\nFORCE_SCRIPT_NAME=/blog/\nRELOAD_POLL=0\nPROOF_PATH=/health?deep=1\n" +
 			"ADMINS=\"Ann <ann@example.com>, bob@example.com\"\nEMAIL_HOST=smtp.example.com\nEMAIL_PORT=587\n" +
 			"EMAIL_HOST_USER=me\nEMAIL_HOST_PASSWORD=pw\nSERVER_EMAIL=site@example.com\n",
 			check: func(t *testing.T, s Settings) {
 				want := Settings{Debug: true, LogFile: "logs/site.log", LogLevel: zerolog.WarnLevel, LogMaxSize: 5 << 20, MaxRequests: 500,
 					IdleTimeout: 90 * time.Second, MemoryLimit: 1 << 30, ForceScriptName: "/blog", ForceScriptNameSet: true,
-					Admins: []string{`"Ann" <ann@example.com>`, "<bob@example.com>"}, EmailHost: "smtp.example.com", EmailPort: 587,
+					ProofPath: "/health?deep=1", Admins: []string{`"Ann" <ann@example.com>`, "<bob@example.com>"}, EmailHost: "smtp.example.com", EmailPort: 587,
 					EmailUser: "me", EmailPassword: "pw", ServerEmail: "<site@example.com>"}
 				if !reflect.DeepEqual(s, want) {
 					t.Errorf("got  %+v\nwant %+v", s, want)
@@ -54,10 +54,11 @@ func TestParseSettings(t *testing.T) {
 				}
 			}},
 		{name: "bad values name file, line, setting, value and want",
-			file: "# site settings\nGREETING=hi\nDEBUG=yes please\nMEMORY_LIMIT=lots\nIDLE_TIMEOUT=-5m\n",
+			file: "# site settings\nGREETING=hi\nDEBUG=yes please\nMEMORY_LIMIT=lots\nIDLE_TIMEOUT=-5m\nPROOF_PATH=health\n",
 			errs: []string{`mysite.env:3: DEBUG: want true or false, got "yes please"`,
 				`mysite.env:4: MEMORY_LIMIT: want a size such as 256MB, 0 for no limit, got "lots"`,
-				`mysite.env:5: IDLE_TIMEOUT: want a duration such as 10m or 90s, 0 to stay, got "-5m"`}},
+				`mysite.env:5: IDLE_TIMEOUT: want a duration such as 10m or 90s, 0 to stay, got "-5m"`,
+				`mysite.env:6: PROOF_PATH: want a path on the site such as / or /health, got "health"`}},
 		{name: "bad value in the environment", environ: map[string]string{"LOG_LEVEL": "loud"},
 			errs: []string{`environment: LOG_LEVEL: want debug, info, warn or error, got "loud"`}},
 	}
