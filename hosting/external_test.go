@@ -95,6 +95,13 @@ func TestExternal_UnixSocket(t *testing.T) {
 		t.Errorf("after SIGHUP: %d", code)
 	}
 
+	// An update staged as mysite.fcgi.new is adopted the same way.
+	os.WriteFile(s.staged(), mustRead(t, helloBin), 0o644)
+	waitFor(t, "the staged binary's hand-over", func() bool { return strings.Count(s.log(), `"message":"serving FastCGI"`) == 3 })
+	if _, err := os.Stat(s.staged()); !os.IsNotExist(err) {
+		t.Errorf("mysite.fcgi.new not adopted: %v", err)
+	}
+
 	// SIGTERM stops it and cleans up.
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := s.waitExit("SIGTERM"); err != nil {

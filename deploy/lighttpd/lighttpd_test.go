@@ -81,7 +81,7 @@ func TestLighttpd(t *testing.T) {
 	}
 }
 
-// TestLighttpd_ReloadUnderLoad touches and re-uploads the binary while
+// TestLighttpd_ReloadUnderLoad touches, re-uploads and stages the binary while
 // clients keep requesting: lighttpd must never see the backend go away.
 // Each change comes once the new code of the one before has started (and
 // noted the binary and settings it runs with).
@@ -101,9 +101,14 @@ func TestLighttpd_ReloadUnderLoad(t *testing.T) {
 	os.WriteFile(bin+".part", b, 0o755)
 	os.Rename(bin+".part", bin)
 	testenv.WaitReexecs(t, log, 2)
+	os.WriteFile(bin+".new", b, 0o644) // staged, as FTP users upload
+	testenv.WaitReexecs(t, log, 3)
+	if _, err := os.Stat(bin + ".new"); !os.IsNotExist(err) {
+		t.Errorf("mysite.fcgi.new not adopted: %v", err)
+	}
 	os.WriteFile(filepath.Join(s.site, "mysite.env"), []byte("GREETING=v2\n"), 0o644)
 	testenv.WaitFor(t, "the new greeting", func() bool { _, body, _ := get(s.base, "/"); return body == "v2\n" })
-	load.Stop(t, "through lighttpd across a touch, an upload and a settings edit")
+	load.Stop(t, "through lighttpd across a touch, an upload, a staged upload and a settings edit")
 }
 
 // A graceful restart of lighttpd (SIGUSR1) with a slow request in flight:
