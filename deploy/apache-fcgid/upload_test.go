@@ -266,7 +266,9 @@ func testStagedUploads(t *testing.T, h *sharedHost) {
 	// Only once the site has looked at the settled half can its absence
 	// from the log and from mysite.fcgi show that it was passed over.
 	testenv.WaitFor(t, "mysite.log to say the half-uploaded mysite.fcgi.new is incomplete", func() bool {
-		return slices.ContainsFunc(rawLogLines(h.log)[mark:], func(l string) bool { return strings.Contains(l, "mysite.fcgi.new") })
+		return slices.ContainsFunc(rawLogLines(h.log)[mark:], func(l string) bool {
+			return strings.Contains(l, "mysite.fcgi.new") && strings.Contains(l, "cut short")
+		})
 	})
 	if !sameFile(bin, v2) || listed("mysite.fcgi.rejected") || slices.Contains(slices.Collect(maps.Values(versionsOf(h.log))), "v3") {
 		t.Fatal("the half-uploaded v3 was taken: mysite.fcgi changed, it was rejected, or it started")
