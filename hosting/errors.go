@@ -28,6 +28,7 @@ type errorPages struct {
 	log      zerolog.Logger
 	settings func() []setting // for the debug page, secrets masked
 	mailer   *errorMailer     // nil without ADMINS and EMAIL_HOST
+	redact   *strings.Replacer // the settings' secrets, which a handler's error may quote
 }
 
 // setting is a name and a value, shown on debug pages and by Describe.
@@ -66,6 +67,9 @@ func (p *errorPages) middleware(next http.Handler) http.Handler {
 
 // serve writes the page for status. detail and stack show only with DEBUG.
 func (p *errorPages) serve(w http.ResponseWriter, r *http.Request, status int, detail string, stack []byte) {
+	if p.redact != nil {
+		detail = p.redact.Replace(detail)
+	}
 	h := w.Header()
 	for k := range h {
 		delete(h, k)

@@ -1,6 +1,7 @@
 package hosting
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -67,5 +68,26 @@ func TestErrorPages(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An error that quotes a secret of the settings (a DSN wrapped by a
+// handler) reaches neither the debug page nor the log in clear.
+func TestErrorPages_SecretsRedacted(t *testing.T) {
+	const dsn = "cp_user:S3CRET@tcp(localhost:3306)/cp_db"
+	var logged strings.Builder
+	redact := strings.NewReplacer("S3CRET", "********")
+	log := zerolog.New(redactingWriter{&logged, redact})
+	p := &errorPages{dir: t.TempDir(), debug: true, log: log, settings: func() []setting { return nil }, redact: redact}
+	s := &site{pages: p}
+	h := s.middleware(p.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Error(w, r, 500, errors.New("open "+dsn+": connection refused"))
+	})))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	for where, text := range map[string]string{"debug page": rec.Body.String(), "log": logged.String()} {
+		if strings.Contains(text, "S3CRET") || !strings.Contains(text, "cp_user:********@tcp(localhost:3306)") {
+			t.Errorf("%s: %s", where, text)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -36,6 +37,12 @@ func (rt *Runtime) openLog() func() {
 			w = file
 		}
 	}
+	if rt.redact != nil {
+		// Whatever quotes a secret (a handler's error wrapping a DSN, a
+		// driver's log.Print) writes it masked: zerolog and log write a
+		// line per call, so a secret is never split between two.
+		w = redactingWriter{w, rt.redact}
+	}
 	rt.log = zerolog.New(w).Level(rt.settings.LogLevel).With().Timestamp().Int("pid", os.Getpid()).Logger()
 	// The handler's and its libraries' log.Print lines (a database driver's
 	// complaints) reach the same file, not the web server's error log.
@@ -52,4 +59,18 @@ func (rt *Runtime) openLog() func() {
 			file.Close()
 		}
 	}
+}
+
+type redactingWriter struct {
+	w io.Writer
+	r *strings.Replacer
+}
+
+func (rw redactingWriter) Write(p []byte) (int, error) {
+	// One Write for the line, as the log file's rotation and other
+	// writers expect.
+	if _, err := rw.w.Write([]byte(rw.r.Replace(string(p)))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -65,6 +65,7 @@ type Runtime struct {
 	handover handover
 	mailer   *errorMailer
 	upgrade  upgrade
+	redact   *strings.Replacer // the settings' secrets, kept out of the log and pages
 }
 
 // Main runs the site with the command-line arguments args and returns the
@@ -178,7 +179,8 @@ func (rt *Runtime) handler() http.Handler {
 	if rt.mailer == nil {
 		rt.mailer = newErrorMailer(&rt.settings, rt.log)
 	}
-	pages := &errorPages{dir: rt.dir, debug: rt.settings.Debug, log: rt.log, settings: rt.maskedSettings, mailer: rt.mailer}
+	pages := &errorPages{dir: rt.dir, debug: rt.settings.Debug, log: rt.log, settings: rt.maskedSettings, mailer: rt.mailer,
+		redact: rt.redact}
 	rt.policies = newPolicies(&rt.settings)
 	var h http.Handler
 	if rt.settingsErr != nil {

@@ -30,11 +30,12 @@ func (rt *Runtime) envPath() string { return filepath.Join(rt.dir, rt.name+".env
 func (rt *Runtime) loadSettings() {
 	rt.watched[rt.envPath()] = reload.StatFile(rt.envPath()) // before reading: a later edit is seen as a change
 	f, err := settings.ReadEnvFile(rt.envPath())
+	environ := settings.EnvironMap(rt.environ)
+	rt.redact = settings.Redactor(f.Secrets(environ))
 	if err != nil {
 		rt.settings, rt.settingsErr = settings.Defaults(), err
 		return
 	}
-	environ := settings.EnvironMap(rt.environ)
 	var errs []error
 	rt.settings, errs = settings.Parse(f, environ)
 	if rt.ext.maxRequests > 0 {

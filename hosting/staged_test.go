@@ -72,7 +72,7 @@ func TestSpawned_StagedUpload(t *testing.T) {
 	s.stage(broken)
 	waitFor(t, "the broken binary to be refused", func() bool { _, err := os.Stat(s.rejected()); return err == nil })
 	log := s.log()
-	for _, want := range []string{`"message":"refused mysite.fcgi.new; the old code keeps serving"`, "template: page", `"output":`} {
+	for _, want := range []string{`"message":"refused mysite.fcgi.new; the old code keeps serving"`, "conflicts with pattern", `"output":`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("mysite.log lacks %s", want)
 		}

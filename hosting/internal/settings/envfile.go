@@ -124,6 +124,16 @@ func EnvironMap(environ []string) map[string]string {
 	return m
 }
 
+// Secrets are the secrets among the file's values and environ's (see the
+// package function Secrets); f may be nil when the file cannot be read.
+func (f *EnvFile) Secrets(environ map[string]string) []string {
+	all := maps.Clone(environ)
+	if f != nil {
+		maps.Copy(all, f.values)
+	}
+	return Secrets(all)
+}
+
 // Absent reports that the file does not exist: every setting has its default.
 func (f *EnvFile) Absent() bool { return f.values == nil }
 

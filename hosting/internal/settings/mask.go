@@ -1,23 +1,82 @@
 package settings
 
 import (
-	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
-var secretName = regexp.MustCompile(`(?i)(SECRET|PASSW|PASS$|TOKEN|KEY|DSN|AUTH|CREDENTIAL|PRIVATE|SALT|COOKIE)`)
+const masked = "********"
+
+// secretName matches setting names whose values are secrets: passwords
+// however spelled (MYSQL_PWD, SMTP_PW, DB_PASSPHRASE), keys (STRIPE_SK),
+// tokens, DSNs.
+var secretName = regexp.MustCompile(`(?i)(SECRET|PASSW|PASSPHRASE|PASS$|PWD|(^|_)PW($|_)|(^|_)SK($|_)|TOKEN|KEY|DSN|AUTH|CREDENTIAL|PRIVATE|SALT|COOKIE)`)
 
 // MaskSecret hides values whose names look secret, for logs and pages,
-// and the password of any URL with one (DATABASE=mysql://user:pw@host/db).
+// and the credentials of any value that carries some (see secretSpan).
 func MaskSecret(name, value string) string {
 	if value != "" && secretName.MatchString(name) {
-		return "********"
+		return masked
 	}
-	if u, err := url.Parse(value); err == nil && u.User != nil {
-		return u.Redacted()
-	} else if err != nil && strings.Contains(value, "://") {
-		return "********" // unparsable, and it may hold a password
+	if i, j := secretSpan(value); i < j {
+		return value[:i] + masked + value[j:]
 	}
 	return value
+}
+
+// secretSpan is where the credential in v is, v[i:j]: the password of a
+// URL (mysql://user:pw@host/db) or of a go-sql-driver DSN
+// (user:pw@tcp(host:3306)/db), or the key of a URL with a user alone
+// (Sentry's https://KEY@host/1); i == j when v carries none. The password
+// runs to the last @, so one with @, /, #, spaces or only digits is found
+// whole (a URL parser would read 2024 in user:2024#Summer@host as a port).
+func secretSpan(v string) (i, j int) {
+	at := strings.LastIndexByte(v, '@')
+	if at < 0 {
+		return 0, 0
+	}
+	start := strings.Index(v[:at], "://")
+	if start >= 0 {
+		start += len("://")
+	} else if start = 0; strings.ContainsAny(v[:at], " \t\r\n<>,") {
+		return 0, 0 // mail addresses, prose
+	}
+	userinfo := v[start:at]
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+		return start + len(user) + 1, at
+	}
+	if start > 0 && userinfo != "" && !strings.ContainsAny(userinfo, "/?") {
+		return start, at
+	}
+	return 0, 0
+}
+
+// Secrets are the secret values among values (name to value) and the
+// credentials inside the others, longest first: what must never reach a
+// log line or a page, wherever a handler's error quotes it.
+func Secrets(values map[string]string) []string {
+	var out []string
+	for name, v := range values {
+		i, j := secretSpan(v)
+		s := v[i:j]
+		if secretName.MatchString(name) {
+			s = v
+		}
+		// Short values would mask common words in every message.
+		if len(s) >= 4 && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// Redactor replaces each of secrets in a string by ********.
+func Redactor(secrets []string) *strings.Replacer {
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		pairs = append(pairs, s, masked)
+	}
+	return strings.NewReplacer(pairs...)
 }

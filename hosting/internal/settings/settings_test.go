@@ -126,21 +126,49 @@ func TestReadEnvFile(t *testing.T) {
 
 func TestMaskSecret(t *testing.T) {
 	for name, masked := range map[string]bool{"SECRET_KEY": true, "DB_PASSWORD": true, "DATABASE_DSN": true, "API_TOKEN": true,
-		"EMAIL_HOST_PASS": true, "GREETING": false, "DEBUG": false} {
+		"EMAIL_HOST_PASS": true, "MYSQL_PWD": true, "DB_PASSPHRASE": true, "SMTP_PW": true, "STRIPE_SK": true,
+		"GREETING": false, "DEBUG": false, "SKIN": false, "PWA_NAME": false} {
 		if got := MaskSecret(name, "v") == "********"; got != masked {
 			t.Errorf("%s masked %v, want %v", name, got, masked)
 		}
 	}
 	for value, want := range map[string]string{
-		"mysql://gb:p%40ss@localhost/gb":        "mysql://gb:xxxxx@localhost/gb",
-		"mysql://gb@localhost/gb?socket=/tmp/s": "mysql://gb@localhost/gb?socket=/tmp/s",
-		"mysql://gb:p ss@localhost/gb":          "********",
-		"https://example.com/":                  "https://example.com/",
-		"guestbook.db":                          "guestbook.db",
-		"Hello, world":                          "Hello, world",
+		"mysql://gb:p%40ss@localhost/gb":               "mysql://gb:********@localhost/gb",
+		"mysql://cp_user:2024#Summer@localhost/cp_db":  "mysql://cp_user:********@localhost/cp_db",
+		"mysql://cp_user:20242024@localhost/cp_db":     "mysql://cp_user:********@localhost/cp_db",
+		"mysql://cp_user:a@b/c#d@localhost:3306/cp_db": "mysql://cp_user:********@localhost:3306/cp_db",
+		"mysql://gb:p ss@localhost/gb":                 "mysql://gb:********@localhost/gb",
+		"cp_user:S3CRET@tcp(localhost:3306)/cp_db":     "cp_user:********@tcp(localhost:3306)/cp_db",
+		"https://0123abcd@o1.ingest.sentry.io/42":      "https://********@o1.ingest.sentry.io/42",
+		"mysql://gb@localhost/gb?socket=/tmp/s":        "mysql://********@localhost/gb?socket=/tmp/s",
+		"https://example.com/":                         "https://example.com/",
+		"https://example.com/?mail=ann@example.com":    "https://example.com/?mail=ann@example.com",
+		"Ann <ann@example.com>, bob@example.com":       "Ann <ann@example.com>, bob@example.com",
+		"ann@example.com":                              "ann@example.com",
+		"guestbook.db":                                 "guestbook.db",
+		"Hello, world":                                 "Hello, world",
 	} {
 		if got := MaskSecret("DATABASE", value); got != want {
 			t.Errorf("DATABASE=%s shown as %s, want %s", value, got, want)
+		}
+	}
+}
+
+// A handler's error that quotes a secret of the settings, in any form,
+// reaches the log and the pages masked.
+func TestRedactor(t *testing.T) {
+	f, err := ReadEnvFile(writeEnv(t, "DATABASE=cp_user:S3CRET-pw@tcp(localhost:3306)/cp_db\nAPI_KEY=k-123456\nGREETING=Hello\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Redactor(f.Secrets(map[string]string{"MYSQL_PWD": "from-the-environment", "PATH": "/usr/bin"}))
+	for in, want := range map[string]string{
+		"open cp_user:S3CRET-pw@tcp(localhost:3306)/cp_db: refused": "open cp_user:********@tcp(localhost:3306)/cp_db: refused",
+		"bad key k-123456 and pw from-the-environment":              "bad key ******** and pw ********",
+		"Hello from /usr/bin":                                       "Hello from /usr/bin",
+	} {
+		if got := r.Replace(in); got != want {
+			t.Errorf("%q redacted to %q, want %q", in, got, want)
 		}
 	}
 }
@@ -176,6 +204,21 @@ func FuzzEnvFile(f *testing.F) {
 			if !errors.As(e, &se) || !strings.HasPrefix(se.Source, "mysite.env") {
 				t.Fatalf("error %v does not name the file", e)
 			}
+		}
+	})
+}
+
+// FuzzMaskSecret: the password of a URL is masked whole, whatever it holds.
+func FuzzMaskSecret(f *testing.F) {
+	f.Add("cp_user", "2024#Summer", "localhost/cp_db")
+	f.Add("u", "a@b/c:d", "db.example.com:3306/x?socket=/s")
+	f.Fuzz(func(t *testing.T, user, pw, host string) {
+		if user == "" || pw == "" || strings.ContainsAny(user, ":@/") || strings.Contains(host, "@") {
+			return
+		}
+		v := "mysql://" + user + ":" + pw + "@" + host
+		if got, want := MaskSecret("DATABASE", v), "mysql://"+user+":********@"+host; got != want {
+			t.Fatalf("%q masked as %q, want %q", v, got, want)
 		}
 	})
 }
