@@ -229,7 +229,6 @@ func TestApacheFcgid_FTPUpload(t *testing.T) {
 		return
 	}
 	t.Run("staged uploads", func(t *testing.T) {
-		t.Skip("needs staged uploads (issue 18 runtime part)")
 		testStagedUploads(t, h)
 	})
 }
