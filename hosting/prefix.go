@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/fcgi-hosting/fcgi/responder"
@@ -29,13 +30,17 @@ func scriptPrefix(r *http.Request, s *Settings) string {
 		return s.ForceScriptName
 	}
 	param := func(name string) string { v, _ := responder.Param(r, name); return v }
-	pathInfo := param("PATH_INFO")
+	pathInfo := cleanPath(param("PATH_INFO"))
 	if pathInfo != "" {
+		// The request line may hold dot segments and doubled slashes
+		// (//evil.example/%2e%2e/), which the web server resolved before
+		// it made PATH_INFO: compared raw, they would become the prefix,
+		// and links would point off the site.
 		for _, candidate := range []string{r.URL.Path, param("REDIRECT_URL"), param("SCRIPT_URL")} {
 			if candidate == "" {
 				continue
 			}
-			if p, ok := strings.CutSuffix(candidate, pathInfo); ok {
+			if p, ok := strings.CutSuffix(cleanPath(candidate), pathInfo); ok {
 				return strings.TrimRight(p, "/")
 			}
 		}
@@ -106,7 +111,25 @@ func Prefix(r *http.Request) string {
 }
 
 // URL returns path (which starts with "/") as a link the browser can
-// follow: below the site's prefix.
+// follow: below the site's prefix. It is always a path on the site: never
+// scheme-relative (//host/...), whatever the request or path.
 func URL(r *http.Request, path string) string {
-	return Prefix(r) + path
+	u := Prefix(r) + path
+	if len(u) > 1 && (u[1] == '/' || u[1] == '\\') {
+		u = "/" + strings.TrimLeft(u, "/\\")
+	}
+	return u
+}
+
+// cleanPath resolves dot segments and doubled slashes as web servers do
+// before they map a request, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	c := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }

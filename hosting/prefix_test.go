@@ -45,6 +45,12 @@ func TestPrefix(t *testing.T) {
 			"SCRIPT_FILENAME": "proxy:fcgi://mysite/sub/path"}, prefix: "", path: "/sub/path", linkFor: "/echo"},
 		{name: "FORCE_SCRIPT_NAME", force: "/blog", params: map[string]string{"REQUEST_URI": "/blog/post/1", "SCRIPT_NAME": "/cgi/x.fcgi",
 			"PATH_INFO": "/whatever"}, prefix: "/blog", path: "/post/1", linkFor: "/blog/echo"},
+		{name: "request line with dot segments", params: map[string]string{"REQUEST_URI": "/x/../get", "SCRIPT_NAME": "/mysite.fcgi",
+			"PATH_INFO": "/get", "REDIRECT_URL": "/get"}, prefix: "", path: "/x/../get", linkFor: "/echo"},
+		{name: "request line steering the prefix off the site", params: map[string]string{"REQUEST_URI": "//evil.example/%2e%2e/",
+			"SCRIPT_NAME": "/mysite.fcgi", "PATH_INFO": "/", "REDIRECT_URL": "/"}, prefix: "", path: "//evil.example/../", linkFor: "/echo"},
+		{name: "encoded dot segments in a subdirectory", params: map[string]string{"REQUEST_URI": "/app/anything/%2e%2e/q",
+			"SCRIPT_NAME": "/app/mysite.fcgi", "PATH_INFO": "/q", "REDIRECT_URL": "/app/q"}, prefix: "/app", path: "/anything/../q", linkFor: "/app/echo"},
 		{name: "encoded path", params: map[string]string{"REQUEST_URI": "/app/a%2Fb/c", "SCRIPT_NAME": "/app/mysite.fcgi",
 			"PATH_INFO": "/a/b/c", "REDIRECT_URL": "/app/a/b/c"}, prefix: "/app", path: "/a/b/c", linkFor: "/app/echo"},
 	}
@@ -95,4 +101,22 @@ func serveOnce(t *testing.T, h http.Handler, params map[string]string) (*respond
 	}
 	body, _ := io.ReadAll(resp.Body)
 	return resp, string(body)
+}
+
+// URL yields a path on the site whatever it is given: a browser follows
+// //host/x and /\host/x off the site.
+func TestURLStaysOnSite(t *testing.T) {
+	for _, tc := range []struct{ prefix, path, want string }{
+		{"", "/echo", "/echo"},
+		{"/app", "/echo", "/app/echo"},
+		{"", "//evil.example/x", "/evil.example/x"},
+		{"", "/\\evil.example/x", "/evil.example/x"},
+		{"/", "/evil.example/x", "/evil.example/x"},
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r = r.WithContext(context.WithValue(r.Context(), prefixKey{}, tc.prefix))
+		if got := URL(r, tc.path); got != tc.want {
+			t.Errorf("URL with prefix %q of %q = %q, want %q", tc.prefix, tc.path, got, tc.want)
+		}
+	}
 }
