@@ -2,6 +2,8 @@ package protocols_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +30,7 @@ func TestTemplates(t *testing.T) {
 		{"Apache mod_proxy_ajp", "ajp", "apache-ajp.conf", "127.0.0.1:8009", startApache("proxy_ajp"), false},
 		{"lighttpd mod_scgi", "scgi", "lighttpd-scgi.conf", "4000", startLighttpd, false},
 		{"nginx proxy_pass", "http", "nginx-http.conf", "127.0.0.1:8080", startNginx, true},
-		{"Apache mod_proxy_http", "http", "apache-http.conf", "127.0.0.1:8080", startApache("proxy_http"), false},
+		{"Apache mod_proxy_http", "http", "apache-http.conf", "127.0.0.1:8080", startApache("proxy_http", "headers"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tmpl, err := os.ReadFile(tc.template)
@@ -49,9 +51,30 @@ func TestTemplates(t *testing.T) {
 			base := tc.start(t, conf)
 			testenv.WaitUp(t, base+"/")
 			testenv.CheckHelloSite(t, base, "mode: external")
+			if tc.protocol == "http" {
+				checkForwardedNotSpoofed(t, base)
+			}
 			testenv.CheckClientAbort(t, base, filepath.Join(appDir, "mysite.log"), tc.watchesClient)
 			testenv.ReloadUnderLoad(t, tc.name, base+"/", "v1\n", app, filepath.Join(appDir, "mysite.log"))
 		})
+	}
+}
+
+// checkForwardedNotSpoofed: a client's own X-Forwarded-For and
+// X-Forwarded-Proto are not believed; the proxy's entries are.
+func checkForwardedNotSpoofed(t *testing.T, base string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/info", nil)
+	req.Header.Set("X-Forwarded-For", "10.6.6.6")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "REMOTE_ADDR=127.0.0.1\n") || strings.Contains(string(body), "HTTPS=on") {
+		t.Errorf("a client's X-Forwarded-For: 10.6.6.6 and X-Forwarded-Proto: https; want REMOTE_ADDR=127.0.0.1 and no HTTPS=on:\n%s", body)
 	}
 }
 
@@ -63,9 +86,9 @@ func staticFiles(t *testing.T, root string) {
 	}
 }
 
-func startApache(module string) func(t *testing.T, conf string) string {
+func startApache(modules ...string) func(t *testing.T, conf string) string {
 	return func(t *testing.T, conf string) string {
-		a := apachetest.Start(t, []string{"proxy", module}, conf, func(a *apachetest.Apache) { staticFiles(t, a.WWW) })
+		a := apachetest.Start(t, append([]string{"proxy"}, modules...), conf, func(a *apachetest.Apache) { staticFiles(t, a.WWW) })
 		return a.Base
 	}
 }

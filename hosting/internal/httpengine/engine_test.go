@@ -41,6 +41,19 @@ func TestHTTPEngine_Forwarded(t *testing.T) {
 			t.Errorf("from %s: RemoteAddr %s, TLS %v; want %s, %v", tc.peer, got.RemoteAddr, got.TLS != nil, tc.wantAddr, tc.wantTLS)
 		}
 	}
+
+	// HAProxy's option forwardfor appends a line of its own: a client's
+	// line before it, naming any address, must not be believed.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "127.0.0.1:4000"
+	r.Header.Add("X-Forwarded-For", "10.0.0.1")
+	r.Header.Add("X-Forwarded-For", "198.51.100.7")
+	r.Header.Add("X-Forwarded-Proto", "https")
+	r.Header.Add("X-Forwarded-Proto", "http")
+	e.srv.Handler.ServeHTTP(httptest.NewRecorder(), r)
+	if got.RemoteAddr != "198.51.100.7:0" || got.TLS != nil {
+		t.Errorf("behind HAProxy: RemoteAddr %s, TLS %v; want the proxy's entry 198.51.100.7 and plain http", got.RemoteAddr, got.TLS != nil)
+	}
 }
 
 // With FCGI_WEB_SERVER_ADDRS (here AllowedAddrs) set, other peers are

@@ -17,14 +17,17 @@ import (
 func (e *Engine) asFastCGI(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.trusts(r.RemoteAddr) {
-			if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-				// The last entry is the one the proxy added.
+			// The right-most entry is the one the proxy added: HAProxy
+			// appends a header line of its own after the client's, nginx
+			// and Apache a comma-separated entry.
+			if xff := lastValue(r.Header, "X-Forwarded-For"); xff != "" {
 				client := strings.TrimSpace(xff[strings.LastIndexByte(xff, ',')+1:])
 				if a, err := netip.ParseAddr(client); err == nil {
 					r.RemoteAddr = netip.AddrPortFrom(a, 0).String()
 				}
 			}
-			if strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") && r.TLS == nil {
+			proto := lastValue(r.Header, "X-Forwarded-Proto")
+			if strings.EqualFold(strings.TrimSpace(proto[strings.LastIndexByte(proto, ',')+1:]), "https") && r.TLS == nil {
 				r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: r.Host}
 			}
 		}
@@ -34,6 +37,15 @@ func (e *Engine) asFastCGI(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// lastValue is the last line of the header name.
+func lastValue(h http.Header, name string) string {
+	v := h.Values(name)
+	if len(v) == 0 {
+		return ""
+	}
+	return v[len(v)-1]
 }
 
 func (e *Engine) trusts(remoteAddr string) bool {
