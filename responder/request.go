@@ -284,6 +284,11 @@ func (q *request) buildHTTPRequest() error {
 		values = values[1:]
 	}
 	for _, p := range ps {
+		// nginx sends Content-Type and Content-Length both as the CGI
+		// variables and as HTTP_ copies; net/http has each once.
+		if (p.name == "HTTP_CONTENT_TYPE" && contentType != "") || (p.name == "HTTP_CONTENT_LENGTH" && contentLength != "") {
+			continue
+		}
 		if key, ok := cgivar.ToHeader(p.name); ok {
 			if p.name == "HTTP_HOST" {
 				host = p.value

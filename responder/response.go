@@ -238,7 +238,7 @@ func (w *response) appendHeaderRecords(b []byte, body []byte, final bool) []byte
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if !validHeaderName(k) || k == "Status" || k == "Transfer-Encoding" {
+		if !validHeaderName(k) || k == "Status" || k == "Transfer-Encoding" || suppressed(w.status, k) {
 			continue
 		}
 		for _, v := range h[k] {
@@ -286,6 +286,19 @@ func validHeaderName(k string) bool {
 		}
 	}
 	return true
+}
+
+// suppressed reports whether net/http leaves header k out of a response
+// with status: a body's length where there is no body, and its type too
+// for a 304 (RFC 9110 section 15.4.5).
+func suppressed(status int, k string) bool {
+	switch {
+	case status == http.StatusNotModified:
+		return k == "Content-Length" || k == "Content-Type"
+	case !bodyAllowedForStatus(status):
+		return k == "Content-Length"
+	}
+	return false
 }
 
 func bodyAllowedForStatus(status int) bool {

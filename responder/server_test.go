@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -140,12 +141,47 @@ func TestServer_Headers(t *testing.T) {
 	c := dialClient(t, path)
 	do(t, c, &ClientRequest{Params: withParams(map[string]string{
 		"HTTP_X_CUSTOM_THING": "1", "HTTP_ACCEPT_LANGUAGE": "de", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "0",
-		"HTTP_COOKIE": "a=b"})})
+		"HTTP_COOKIE": "a=b", "HTTP_CONTENT_TYPE": "text/plain", "HTTP_CONTENT_LENGTH": "0"})}) // nginx sends both
 	h := <-got
 	for k, v := range map[string]string{"X-Custom-Thing": "1", "Accept-Language": "de", "Content-Type": "text/plain",
 		"Content-Length": "0", "Cookie": "a=b", "User-Agent": "curl/7.88.1", "Host": "127.0.0.1:18090"} {
-		if h.Get(k) != v {
-			t.Errorf("header %s = %q, want %q (all: %v)", k, h.Get(k), v, h)
+		if len(h[k]) != 1 || h.Get(k) != v {
+			t.Errorf("header %s = %q, want %q once, as net/http has it (all: %v)", k, h[k], v, h)
+		}
+	}
+}
+
+// A response without a body carries no length, and a 304 no type either,
+// as net/http sends them.
+func TestServer_HeadersOfBodilessResponses(t *testing.T) {
+	path := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Length", "42")
+		w.Header().Set("ETag", `"v1"`)
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		w.WriteHeader(code)
+	})})
+	for _, tc := range []struct {
+		code     int
+		want     []string
+		withheld []string
+	}{
+		{304, []string{"Etag"}, []string{"Content-Type", "Content-Length"}},
+		{204, []string{"Etag", "Content-Type"}, []string{"Content-Length"}},
+		{200, []string{"Etag", "Content-Type", "Content-Length"}, nil},
+	} {
+		c := dialClient(t, path)
+		resp, _ := do(t, c, &ClientRequest{Params: withParams(map[string]string{"QUERY_STRING": "code=" + strconv.Itoa(tc.code),
+			"REQUEST_URI": "/?code=" + strconv.Itoa(tc.code)})})
+		for _, k := range tc.want {
+			if _, ok := resp.Header[k]; !ok {
+				t.Errorf("%d: %s missing (%v)", tc.code, k, resp.Header)
+			}
+		}
+		for _, k := range tc.withheld {
+			if v, ok := resp.Header[k]; ok {
+				t.Errorf("%d: %s: %q sent; net/http leaves it out", tc.code, k, v)
+			}
 		}
 	}
 }
