@@ -22,11 +22,19 @@ import (
 func newTestLog(t *testing.T) (*zerolog.Logger, func() string) {
 	var mu = make(chan struct{}, 1)
 	var buf bytes.Buffer
+	ended := false // Close does not wait for the connections' goroutines, which may log after the test
+	t.Cleanup(func() {
+		mu <- struct{}{}
+		ended = true
+		<-mu
+	})
 	w := writerFunc(func(p []byte) (int, error) {
 		mu <- struct{}{}
+		defer func() { <-mu }()
 		buf.Write(p)
-		<-mu
-		t.Logf("server log: %s", bytes.TrimSpace(p))
+		if !ended {
+			t.Logf("server log: %s", bytes.TrimSpace(p))
+		}
 		return len(p), nil
 	})
 	l := zerolog.New(w).Level(zerolog.DebugLevel)
