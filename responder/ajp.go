@@ -248,11 +248,21 @@ func (a *ajp) forward(g *gatewayConn, p []byte) error {
 			if !ok {
 				return ajpError("truncated request header")
 			}
-			name = string(cgivar.AppendFromHeader(nameBuf[:0], n))
+			if bytes.IndexByte(n, '_') >= 0 {
+				// X_Remote_User would pass for X-Remote-User once mapped to
+				// HTTP_X_REMOTE_USER: dropped, as Apache and nginx drop
+				// such names for CGI and FastCGI.
+				name = ""
+			} else {
+				name = string(cgivar.AppendFromHeader(nameBuf[:0], n))
+			}
 		}
 		value, ok := r.string()
 		if !ok {
 			return ajpError("truncated request header")
+		}
+		if name == "" {
+			continue
 		}
 		// CGI gives the body's type and length variables of their own.
 		switch name {

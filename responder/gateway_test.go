@@ -170,9 +170,9 @@ type ajpResponse struct {
 
 // ajpDo sends a request as mod_proxy_ajp does: the first body chunk of a
 // known length unasked, the rest when asked.
-func ajpDo(t *testing.T, c net.Conn, method byte, uri string, body []byte, chunked bool) ajpResponse {
+func ajpDo(t *testing.T, c net.Conn, method byte, uri string, body []byte, chunked bool, extra ...[2]string) ajpResponse {
 	t.Helper()
-	headers := [][2]string{{"Host", "example.org"}, {"X-Test", "yes"}}
+	headers := append([][2]string{{"Host", "example.org"}, {"X-Test", "yes"}}, extra...)
 	if chunked {
 		headers = append(headers, [2]string{"Transfer-Encoding", "chunked"})
 	} else if body != nil {
@@ -298,6 +298,25 @@ func TestAJP(t *testing.T) {
 		{"container packet", string(ajpPacket([]byte{ajpSendHeaders})), "packet of type 4"},
 	} {
 		checkRefused(t, path, logged, tc.name, tc.raw, tc.log)
+	}
+}
+
+// Header names with underscores are dropped, as Apache and nginx drop them
+// for CGI and FastCGI: X_Remote_User would reach the handler as
+// X-Remote-User, and Content_Length as the body's length.
+func TestAJP_UnderscoreHeadersDropped(t *testing.T) {
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "user=%q length=%d", r.Header.Get("X-Remote-User"), r.ContentLength)
+	})}
+	path := startServerWith(t, srv, NewAJPListener)
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := ajpDo(t, c, 2, "/", nil, false, [2]string{"X_Remote_User", "admin"}, [2]string{"Content_Length", "5"})
+	if r.status != 200 || string(r.body) != `user="" length=0` {
+		t.Errorf("%d %q; want the underscore headers dropped", r.status, r.body)
 	}
 }
 
