@@ -166,11 +166,13 @@ func (g *gatewayConn) fill(n int) error {
 		g.raw = g.raw[:copy(g.raw, g.raw[g.rOff:])]
 		g.rOff = 0
 	}
-	if g.rOff+n > cap(g.raw) {
-		g.raw = append(make([]byte, 0, g.rOff+n), g.raw...)
-		*g.rawp = g.raw
-	}
 	for len(g.raw)-g.rOff < n {
+		if len(g.raw) == cap(g.raw) {
+			// Grown as bytes arrive, not to the length the peer
+			// announced: "1048576:" alone must not hold a megabyte.
+			g.raw = append(make([]byte, 0, min(g.rOff+n, max(2*cap(g.raw), 4<<10))), g.raw...)
+			*g.rawp = g.raw
+		}
 		m, err := g.Conn.Read(g.raw[len(g.raw):cap(g.raw)])
 		g.raw = g.raw[:len(g.raw)+m]
 		if err != nil {

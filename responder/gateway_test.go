@@ -338,3 +338,21 @@ func checkRefused(t *testing.T, path string, logged func() string, name, raw, lo
 		t.Errorf("%s: no log line saying %q", name, log)
 	}
 }
+
+// The read buffer grows with the bytes that arrive, not to the length a
+// peer announces: 900 connections each sending "1048576:" must not hold
+// 900 MiB.
+func TestGateway_BufferGrowsAsBytesArrive(t *testing.T) {
+	a, b := net.Pipe()
+	g := &gatewayConn{Conn: a}
+	done := make(chan error, 1)
+	go func() { done <- g.fill(1 << 20) }()
+	b.Write(make([]byte, 100<<10))
+	b.Close()
+	if err := <-done; err != io.ErrUnexpectedEOF {
+		t.Fatalf("fill: %v, want io.ErrUnexpectedEOF", err)
+	}
+	if c := cap(g.raw); c > 256<<10 {
+		t.Errorf("%d KiB held for 100 KiB received of an announced 1 MiB", c>>10)
+	}
+}
