@@ -3,7 +3,10 @@ package apachefcgid_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -300,68 +303,123 @@ func testStagedUploads(t *testing.T, h *sharedHost) {
 
 // TestApacheFcgid_BrokenUploadShowsSite500: when the program cannot run at
 // all (uploaded but not yet chmod 755, deleted before a re-upload, cut
-// short), Apache answers 500 itself, with its own page. With the lines
-// proposed for the .htaccess (issue 18), put before the front-controller
-// rewrite, the visitor gets the site's own 500.html instead, at the root of
-// ~user and in a subdirectory alike, while the application's own 500 pages
-// pass unchanged:
-//
-//	RewriteCond $0#%{REQUEST_URI} ^(.*)#(.*)\1$
-//	RewriteRule ^.*$ - [E=SITE_BASE:%2]
-//	ErrorDocument 500 /.%{reqenv:SITE_BASE}500.html
-//	RewriteCond %{ENV:REDIRECT_STATUS} =500
-//	RewriteRule ^500\.html$ - [L]
-//	RewriteCond %{REQUEST_FILENAME} !-f
-//	RewriteRule ^mysite\.fcgi/ - [R=500]
-//
-// ErrorDocument takes only a URL-path from the server's root, so the first
-// two compute this directory's (SITE_BASE). The next two keep the
-// front-controller rewrite from sending the error page's own request to the
-// application when a site has no 500.html (it would answer 404). The last
-// two answer 500 for a missing binary, which the front-controller rewrite
-// otherwise loops on until Apache gives up with a 500 no ErrorDocument can
-// serve.
+// short), Apache answers 500 itself. The .htaccess makes that the site's
+// own 500.html (ErrorDocument 500, with the path of the directory it is
+// in), at the root of ~user, in a subdirectory, and at a domain's root,
+// while the application's own 500 pages pass unchanged. Without the line
+// that answers 500 for a missing mysite.fcgi/, the front-controller
+// rewrite loops until Apache gives up with a 500 no ErrorDocument serves.
 func TestApacheFcgid_BrokenUploadShowsSite500(t *testing.T) {
-	t.Skip("needs the 500.html lines proposed for deploy/apache-fcgid/htaccess (issue 18)")
-	h := startSharedHost(t)
-	v1 := testenv.BuildStamped(t, "../../examples/hello", "v1")
-	dist, files := distFolder(t, v1)
-	tmp := t.TempDir()
-	half, app500, debug := filepath.Join(tmp, "half"), filepath.Join(tmp, "500.html"), filepath.Join(tmp, "mysite.env")
-	full, _ := os.ReadFile(v1)
-	os.WriteFile(half, full[:len(full)/2], 0o644)
-	os.WriteFile(app500, []byte("<h1>app: something went wrong</h1>\n"), 0o644)
-	os.WriteFile(debug, []byte("DEBUG=true\n"), 0o644)
-	for _, dir := range []string{"", "app/"} {
-		for _, name := range files {
-			h.upload(t, filepath.Join(dist, name), dir+name)
-		}
-		page := site500
-		if dir != "" {
-			h.upload(t, app500, dir+"500.html")
-			page = "<h1>app: something went wrong</h1>\n"
-		}
-		bin := "public_html/" + dir + "mysite.fcgi"
-		expect := func(state string) {
-			t.Helper()
-			for _, path := range []string{"", "some/page?x=1"} {
-				if code, body, err := testenv.Get(h.base + "/" + dir + path); code != 500 || body != page {
-					t.Errorf("mysite.fcgi %s, /%s%s: %d %q %v; want 500 with the site's 500.html", state, dir, path, code, body, err)
+	paths := []string{"", "some/page?x=1", "caf%C3%A9/a%20b%2B?q=%26%20"}
+	t.Run("~user over FTP", func(t *testing.T) {
+		h := startSharedHost(t)
+		v1 := testenv.BuildStamped(t, "../../examples/hello", "v1")
+		dist, files := distFolder(t, v1)
+		tmp := t.TempDir()
+		half, app500, debug := filepath.Join(tmp, "half"), filepath.Join(tmp, "500.html"), filepath.Join(tmp, "mysite.env")
+		full, _ := os.ReadFile(v1)
+		os.WriteFile(half, full[:len(full)/2], 0o644)
+		os.WriteFile(app500, []byte("<h1>app: something went wrong</h1>\n"), 0o644)
+		os.WriteFile(debug, []byte("DEBUG=true\n"), 0o644)
+		for _, dir := range []string{"", "app/"} {
+			for _, name := range files {
+				h.upload(t, filepath.Join(dist, name), dir+name)
+			}
+			page := site500
+			if dir != "" {
+				h.upload(t, app500, dir+"500.html")
+				page = "<h1>app: something went wrong</h1>\n"
+			}
+			bin := "public_html/" + dir + "mysite.fcgi"
+			expect := func(state string) {
+				t.Helper()
+				for _, path := range paths {
+					if code, body, err := testenv.Get(h.base + "/" + dir + path); code != 500 || body != page {
+						t.Errorf("mysite.fcgi %s, /%s%s: %d %q %v; want 500 with the site's 500.html", state, dir, path, code, body, err)
+					}
 				}
 			}
+			expect("uploaded, not yet chmod 755")
+			h.ftp.Quote(t, "DELE "+bin)
+			expect("deleted")
+			h.upload(t, half, dir+"mysite.fcgi")
+			h.ftp.Quote(t, "SITE CHMOD 755 "+bin)
+			expect("cut short")
+			h.upload(t, v1, dir+"mysite.fcgi")
+			h.ftp.Quote(t, "SITE CHMOD 755 "+bin)
+			h.upload(t, debug, dir+"mysite.env")
+			testenv.WaitFor(t, "the application's own DEBUG 500 page at /"+dir+"panic", func() bool {
+				code, body, _ := testenv.Get(h.base + "/" + dir + "panic")
+				return code == 500 && strings.Contains(body, "you asked for it")
+			})
 		}
-		expect("uploaded, not yet chmod 755")
-		h.ftp.Quote(t, "DELE "+bin)
-		expect("deleted")
-		h.upload(t, half, dir+"mysite.fcgi")
-		h.ftp.Quote(t, "SITE CHMOD 755 "+bin)
-		expect("cut short")
-		h.upload(t, v1, dir+"mysite.fcgi")
-		h.ftp.Quote(t, "SITE CHMOD 755 "+bin)
-		h.upload(t, debug, dir+"mysite.env")
-		testenv.WaitFor(t, "the application's own DEBUG 500 page at /"+dir+"panic", func() bool {
-			code, body, _ := testenv.Get(h.base + "/" + dir + "panic")
-			return code == 500 && strings.Contains(body, "you asked for it")
-		})
-	}
+	})
+	// A domain's DocumentRoot, without suEXEC, and a subdirectory whose
+	// name needs escaping in a URL (not a space: mod_fcgid splits the
+	// program's path there); POST and HEAD get the page too.
+	t.Run("domain root", func(t *testing.T) {
+		a := startApache(t)
+		const sub = "été/"
+		a.installSite(sub)
+		pages := [][2]string{{"", site500}, {sub, "<h1>été: something went wrong</h1>\n"}}
+		for _, p := range pages {
+			os.WriteFile(filepath.Join(a.www, p[0], "500.html"), []byte(p[1]), 0o644)
+			os.WriteFile(filepath.Join(a.www, p[0], "mysite.env"), []byte("DEBUG=true\n"), 0o644)
+		}
+		full, err := os.ReadFile(helloBin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pages {
+			dir, page := p[0], p[1]
+			base := a.base + (&url.URL{Path: "/" + dir}).EscapedPath()
+			bin := filepath.Join(a.www, dir, "mysite.fcgi")
+			// A new file each time, as an upload makes: mod_fcgid never
+			// runs it with a process of the one it replaces.
+			put := func(b []byte, mode os.FileMode) {
+				tmp := bin + ".part"
+				os.WriteFile(tmp, b, mode)
+				os.Chmod(tmp, mode)
+				if err := os.Rename(tmp, bin); err != nil {
+					t.Fatal(err)
+				}
+			}
+			expect := func(state string) {
+				t.Helper()
+				a.chown()
+				for _, path := range paths {
+					if code, body, err := testenv.Get(base + path); code != 500 || body != page {
+						t.Errorf("mysite.fcgi %s, GET /%s%s: %d %q %v; want 500 with the site's 500.html", state, dir, path, code, body, err)
+					}
+				}
+				resp, err := http.Post(base+"form", "application/x-www-form-urlencoded", strings.NewReader("name=ann&text=hi"))
+				if err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 500 || string(b) != page {
+						t.Errorf("mysite.fcgi %s, POST /%sform: %d %q; want 500 with the site's 500.html", state, dir, resp.StatusCode, b)
+					}
+				} else {
+					t.Error(err)
+				}
+				if resp, err := http.Head(base); err != nil {
+					t.Error(err)
+				} else if resp.Body.Close(); resp.StatusCode != 500 {
+					t.Errorf("mysite.fcgi %s, HEAD /%s: %d, want 500", state, dir, resp.StatusCode)
+				}
+			}
+			put(full, 0o644)
+			expect("mode 0644")
+			os.Remove(bin)
+			expect("missing")
+			put(full[:len(full)/2], 0o755)
+			expect("cut short")
+			put(full, 0o755)
+			a.chown()
+			testenv.WaitFor(t, "the application's own DEBUG 500 page at /"+dir+"panic", func() bool {
+				code, body, _ := testenv.Get(base + "panic")
+				return code == 500 && strings.Contains(body, "you asked for it")
+			})
+		}
+	})
 }
