@@ -316,6 +316,32 @@ func TestServer_Overloaded(t *testing.T) {
 	do(t, c2, &ClientRequest{KeepConn: true, Params: baseParams()})
 }
 
+// One connection multiplexing requests that never finish takes at most
+// MaxRequestsPerConn of the MaxConcurrentRequests slots: another
+// connection's request is still served.
+func TestServer_MaxRequestsPerConn(t *testing.T) {
+	const perConn = 3
+	path := startServer(t, &Server{MaxConcurrentRequests: 10, MaxRequestsPerConn: perConn, Handler: http.NotFoundHandler()})
+	hog := dialRaw(t, path)
+	var b []byte
+	for id := uint16(1); id <= 20; id++ {
+		b = append(b, beginRecord(id, RoleResponder, true)...) // parameters never end
+	}
+	hog.send(append(b, marker...))
+	refused := 0
+	for _, r := range hog.readUntil(isMarkerAnswer) {
+		if r.typ == typeEndRequest && r.content[4] == statusOverloaded {
+			refused++
+		}
+	}
+	if refused != 20-perConn {
+		t.Errorf("%d of 20 unfinished requests on one connection refused, want %d", refused, 20-perConn)
+	}
+	if resp, _ := do(t, dialClient(t, path), &ClientRequest{Params: baseParams()}); resp.StatusCode != 404 {
+		t.Errorf("another connection's request: %d, want it served", resp.StatusCode)
+	}
+}
+
 func TestServer_ParamLimits(t *testing.T) {
 	path := startServer(t, &Server{MaxParamsBytes: 4 << 10, MaxParams: 40, Handler: http.NotFoundHandler()})
 	many := baseParams()

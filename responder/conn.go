@@ -266,6 +266,7 @@ func (c *conn) beginRequest(id uint16, content []byte) error {
 		c.mu.Unlock()
 		return &ProtocolError{Msg: "FCGI_BEGIN_REQUEST for request " + strconv.Itoa(int(id)) + ", which is still in progress"}
 	}
+	onConn := len(c.reqs)
 	c.mu.Unlock()
 
 	handler := c.srv.handlerFor(role)
@@ -274,6 +275,9 @@ func (c *conn) beginRequest(id uint16, content []byte) error {
 	case handler == nil:
 		status = statusUnknownRole
 		c.srv.cfg.log.Warn().Stringer("role", role).Msg("request refused: no handler for this FastCGI role (FCGI_UNKNOWN_ROLE)")
+	case onConn >= c.srv.cfg.MaxRequestsPerConn:
+		status = statusOverloaded
+		c.srv.cfg.log.Warn().Int("limit", c.srv.cfg.MaxRequestsPerConn).Msg("request refused: MaxRequestsPerConn reached on this connection (FCGI_OVERLOADED)")
 	case c.srv.inFlight.Add(1) > int64(c.srv.cfg.MaxConcurrentRequests):
 		c.srv.inFlight.Add(-1)
 		status = statusOverloaded

@@ -219,7 +219,7 @@ func TestHostile_Floods(t *testing.T) {
 	var release = make(chan struct{})
 	var cancelled, peakConns atomic.Int64
 	var s *Server
-	s = &Server{Logger: logger, MaxConns: maxConns, MaxConcurrentRequests: maxReqs, ReadTimeout: 2 * time.Second,
+	s = &Server{Logger: logger, MaxConns: maxConns, MaxConcurrentRequests: maxReqs, MaxRequestsPerConn: maxReqs, ReadTimeout: 2 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
 			case "/hold":
@@ -332,7 +332,8 @@ func TestHostile_Floods(t *testing.T) {
 		logger, count := quietLog()
 		var ends, late int
 		synctest.Test(t, func(t *testing.T) {
-			fs := &Server{Logger: logger, MaxConcurrentRequests: maxReqs, ReadTimeout: 2 * time.Second, Handler: http.NotFoundHandler()}
+			fs := &Server{Logger: logger, MaxConcurrentRequests: maxReqs, MaxRequestsPerConn: maxReqs,
+				ReadTimeout: 2 * time.Second, Handler: http.NotFoundHandler()}
 			client, server := net.Pipe()
 			defer client.Close()
 			fs.ServeConn(server)

@@ -24,6 +24,7 @@ var ErrServerClosed = errors.New("fastcgi: Server closed")
 const (
 	DefaultMaxConns              = limits.MaxConns              // 1000
 	DefaultMaxConcurrentRequests = limits.MaxConcurrentRequests // 1000
+	DefaultMaxRequestsPerConn    = limits.MaxRequestsPerConn    // 100
 	DefaultMaxParamsBytes        = limits.MaxParamsBytes        // 1 MiB
 	DefaultMaxParams             = limits.MaxParams             // 1000
 	DefaultMaxRequestBodyBytes   = limits.MaxRequestBodyBytes   // 32 MiB
@@ -63,6 +64,13 @@ type Server struct {
 	// refused with FCGI_OVERLOADED, which web servers turn into a 502 or
 	// 503 or retry elsewhere. Zero means DefaultMaxConcurrentRequests.
 	MaxConcurrentRequests int
+
+	// MaxRequestsPerConn limits the requests in progress on one
+	// connection, refused beyond it like MaxConcurrentRequests, so that one
+	// peer multiplexing unfinished requests cannot take every slot. Web
+	// servers send one request at a time per connection. Zero means
+	// DefaultMaxRequestsPerConn.
+	MaxRequestsPerConn int
 
 	// MaxParamsBytes limits the size of a request's parameters (the CGI
 	// variables, HTTP headers among them). Beyond it the request is
@@ -155,7 +163,7 @@ func (s *Server) init() {
 
 // limits are the limits s's fields give, before defaults.
 func (s *Server) limits() limits.Limits {
-	return limits.Limits{MaxConns: s.MaxConns, MaxConcurrentRequests: s.MaxConcurrentRequests,
+	return limits.Limits{MaxConns: s.MaxConns, MaxConcurrentRequests: s.MaxConcurrentRequests, MaxRequestsPerConn: s.MaxRequestsPerConn,
 		MaxParamsBytes: s.MaxParamsBytes, MaxParams: s.MaxParams, BodyBufferBytes: s.BodyBufferBytes,
 		MaxRequestBodyBytes: s.MaxRequestBodyBytes,
 		ReadTimeout:         s.ReadTimeout, IdleTimeout: s.IdleTimeout, WriteTimeout: s.WriteTimeout}

@@ -16,6 +16,7 @@ import (
 const (
 	MaxConns              = 1000
 	MaxConcurrentRequests = 1000
+	MaxRequestsPerConn    = 100
 	MaxParamsBytes        = 1 << 20
 	MaxParams             = 1000
 	MaxRequestBodyBytes   = 32 << 20
@@ -28,9 +29,9 @@ const (
 // Limits are a server's limits as its fields give them: zero means the
 // default; for the body size and the timeouts, negative means no limit.
 type Limits struct {
-	MaxConns, MaxConcurrentRequests, MaxParamsBytes, MaxParams, BodyBufferBytes int
-	MaxRequestBodyBytes                                                         int64
-	ReadTimeout, IdleTimeout, WriteTimeout                                      time.Duration
+	MaxConns, MaxConcurrentRequests, MaxRequestsPerConn, MaxParamsBytes, MaxParams, BodyBufferBytes int
+	MaxRequestBodyBytes                                                                             int64
+	ReadTimeout, IdleTimeout, WriteTimeout                                                          time.Duration
 }
 
 // Effective returns l with each zero field set to its default.
@@ -38,6 +39,7 @@ func (l Limits) Effective() Limits {
 	return Limits{
 		MaxConns:              orDefault(l.MaxConns, MaxConns),
 		MaxConcurrentRequests: orDefault(l.MaxConcurrentRequests, MaxConcurrentRequests),
+		MaxRequestsPerConn:    orDefault(l.MaxRequestsPerConn, MaxRequestsPerConn),
 		MaxParamsBytes:        orDefault(l.MaxParamsBytes, MaxParamsBytes),
 		MaxParams:             orDefault(l.MaxParams, MaxParams),
 		BodyBufferBytes:       orDefault(l.BodyBufferBytes, BodyBufferBytes),
