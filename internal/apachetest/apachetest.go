@@ -178,3 +178,16 @@ func Userdir(t *testing.T, homes string) (modules []string, conf string) {
 </Directory>
 `, homes)
 }
+
+// StartShared starts the cPanel-style shared host of Userdir for the home
+// directories below homes: Apache with mod_rewrite and mod_fcgid (its
+// sockets and shared memory under the ServerRoot), userdir and suEXEC. A
+// site is then ~user/public_html, served at Base + "/~user/".
+func StartShared(t *testing.T, homes string) *Apache {
+	t.Helper()
+	modules, conf := Userdir(t, homes)
+	return Start(t, append([]string{"rewrite", "fcgid"}, modules...), `LogLevel warn fcgid:info
+FcgidIPCDir "{{ROOT}}/run/fcgidsock"
+FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"
+`+conf, nil)
+}

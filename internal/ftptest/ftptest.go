@@ -115,6 +115,22 @@ func runsAs(uid int) bool {
 type Server struct {
 	base string // ftp://name:password@127.0.0.1:port/, the account's home
 	curl string
+	port int
+	tls  bool
+}
+
+// Port is the port the server listens on, on 127.0.0.1.
+func (s *Server) Port() int { return s.port }
+
+// Options change the server's configuration for StartWith.
+type Options struct {
+	// MaxRate bounds each transfer to this many bytes a second (vsftpd's
+	// local_max_rate), so that a test can cut an upload half-way; 0: no
+	// bound.
+	MaxRate int
+	// TLS requires explicit FTPS (AUTH TLS) for logins and data, with a
+	// throwaway self-signed certificate, as hosts offer it.
+	TLS bool
 }
 
 // Start runs vsftpd for local users on a free port of 127.0.0.1, with
@@ -123,6 +139,12 @@ type Server struct {
 // stopped by PID at the end of the test, which shows its log if it failed.
 // Without vsftpd or curl the test skips, or fails under CI.
 func Start(t *testing.T, a *Account) *Server {
+	t.Helper()
+	return StartWith(t, a, Options{})
+}
+
+// StartWith is Start with the options o.
+func StartWith(t *testing.T, a *Account, o Options) *Server {
 	t.Helper()
 	bin := testenv.Require(t, "vsftpd", "vsftpd")
 	curl := testenv.Require(t, "curl", "curl")
@@ -145,18 +167,34 @@ xferlog_std_format=NO
 log_ftp_protocol=YES
 vsftpd_log_file=%s
 `, port, logPath)
+	if o.MaxRate > 0 {
+		conf += fmt.Sprintf("local_max_rate=%d\n", o.MaxRate)
+	}
+	if o.TLS {
+		cert, key := selfSigned(t, dir)
+		conf += fmt.Sprintf(`ssl_enable=YES
+force_local_logins_ssl=YES
+force_local_data_ssl=YES
+rsa_cert_file=%s
+rsa_private_key_file=%s
+`, cert, key)
+	}
 	confPath := filepath.Join(dir, "vsftpd.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	testenv.StartProcess(t, exec.Command(bin, confPath), logPath)
 	testenv.WaitListening(t, "vsftpd", port)
-	return &Server{base: fmt.Sprintf("ftp://%s:%s@127.0.0.1:%d/", a.Name, a.Password, port), curl: curl}
+	return &Server{base: fmt.Sprintf("ftp://%s:%s@127.0.0.1:%d/", a.Name, a.Password, port), curl: curl, port: port, tls: o.TLS}
 }
 
 // run runs curl on the URL of path, below the home, with args before it.
 func (s *Server) run(path string, args ...string) (string, error) {
 	args = append([]string{"-sS", "--ftp-create-dirs"}, args...)
+	if s.tls {
+		// The throwaway certificate verifies against nothing.
+		args = append([]string{"--ssl-reqd", "--insecure"}, args...)
+	}
 	out, err := exec.Command(s.curl, append(args, s.base+path)...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("curl %s %s: %v: %s", strings.Join(args, " "), path, err, strings.TrimSpace(string(out)))

@@ -80,6 +80,18 @@ func SitePID(base string) string {
 	return ""
 }
 
+// SiteVersion returns the version the hello site's /info at base says it
+// runs ("version: V"), "" if it does not answer with one.
+func SiteVersion(base string) string {
+	_, info, _ := Get(base + "/info")
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(line, "version: "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // WaitUp waits for url to answer 200, ending the test if it never does.
 func WaitUp(t *testing.T, url string) {
 	t.Helper()

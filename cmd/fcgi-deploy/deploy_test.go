@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/ftptest"
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+)
+
+// TestDeploy_FTP is issue 19's proof over FTP (vsftpd with the umask of
+// real hosts) to Apache + mod_fcgid + suEXEC + userdir on loopback.
+func TestDeploy_FTP(t *testing.T) {
+	h := startHost(t)
+	ftp := ftptest.Start(t, h.acct)
+	// A second server for the same account, slow enough to cut an upload
+	// of the binary half-way.
+	slow := ftptest.StartWith(t, h.acct, ftptest.Options{MaxRate: 1 << 20})
+	testDeploys(t, h, h.deployEnv(t, "ftp", ftp.Port()), h.deployEnv(t, "ftp", slow.Port()))
+}
+
+// testDeploys runs a site's life through the tool, with deploy settings
+// env, and slowEnv for a server that transfers slowly: a first deploy, an
+// update under 4 clients, a deploy with nothing changed, a binary that
+// panics at start, and a deploy cut half-way then run again. Each step
+// logs its figures: requests, failures, seconds to live.
+func testDeploys(t *testing.T, h *host, env, slowEnv string) {
+	files := siteFiles(t, "body{}")
+	settings := filepath.Join(t.TempDir(), "mysite.env")
+	os.WriteFile(settings, []byte("GREETING=Deployed with fcgi-deploy\n"), 0o644)
+	deployArgs := func(env, version, pkg string, extra ...string) []string {
+		return append(append([]string{"-config", env, "-version", version, "-files", files}, extra...), pkg)
+	}
+
+	ok := t.Run("1 first deploy", func(t *testing.T) {
+		r := runDeploy(t, deployArgs(env, "v1", "./examples/hello", "-settings", settings)...)
+		if r.code != 0 || !strings.Contains(r.out, "v1 is live") {
+			t.Fatalf("exit %d, want 0 and v1 live", r.code)
+		}
+		// The report is true: live when the tool says so, not later.
+		if v := h.version(); v != "v1" {
+			t.Errorf("the tool said v1 is live; /info says %q", v)
+		}
+		for path, want := range map[string]string{"/": "Deployed with fcgi-deploy\n", "/static/style.css": "body{}"} {
+			if code, body, _ := testenv.Get(h.base + path); code != 200 || body != want {
+				t.Errorf("%s: %d %q, want 200 %q", path, code, body, want)
+			}
+		}
+		for _, secret := range []string{"/mysite.env", "/" + manifestName, "/mysite.log"} {
+			if code, _, _ := testenv.Get(h.base + secret); code != 403 {
+				t.Errorf("%s: %d, want 403 from the .htaccess", secret, code)
+			}
+		}
+		fi, err := os.Stat(filepath.Join(h.site, "mysite.fcgi"))
+		if err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("mysite.fcgi: %v %v, want mode 755", fi.Mode(), err)
+		}
+		if strings.Contains(r.out, h.acct.Password) {
+			t.Error("the output shows the password")
+		}
+		t.Logf("step 1 (first deploy): live %.1f s after the upload, %.1f s in all", r.secsUp, r.took.Seconds())
+	})
+	if !ok {
+		return
+	}
+
+	ok = t.Run("2 update under load", func(t *testing.T) {
+		os.WriteFile(filepath.Join(files, "static", "style.css"), []byte("body{color:red}"), 0o644)
+		load := h.startLoad(t)
+		r := runDeploy(t, deployArgs(env, "v2", "./examples/hello")...)
+		if r.code != 0 || !strings.Contains(r.out, "v2 is live") {
+			t.Fatalf("exit %d, want 0 and v2 live", r.code)
+		}
+		if v := h.version(); v != "v2" {
+			t.Errorf("the tool said v2 is live; /info says %q", v)
+		}
+		if _, body, _ := testenv.Get(h.base + "/static/style.css"); body != "body{color:red}" {
+			t.Errorf("static/style.css: %q, want the new one", body)
+		}
+		for _, want := range []string{"uploaded static/style.css (", "uploaded mysite.fcgi as mysite.fcgi.new"} {
+			if !strings.Contains(r.out, want) {
+				t.Errorf("the report lacks %q", want)
+			}
+		}
+		if strings.Contains(r.out, "uploaded 404.html") || h.listed("mysite.fcgi.new") {
+			t.Error("an unchanged file was uploaded, or mysite.fcgi.new is left")
+		}
+		load.Await(t, 20)
+		load.Stop(t, fmt.Sprintf("in step 2 (v2 and a new stylesheet deployed, live %.1f s after the upload, %.1f s in all)", r.secsUp, r.took.Seconds()))
+	})
+	if !ok {
+		return
+	}
+
+	ok = t.Run("3 nothing changed", func(t *testing.T) {
+		before := h.mtimes()
+		r := runDeploy(t, deployArgs(env, "v2", "./examples/hello")...)
+		if r.code != 0 || !strings.Contains(r.out, "nothing uploaded") {
+			t.Errorf("exit %d, want 0 and nothing uploaded", r.code)
+		}
+		after := h.mtimes()
+		for p, m := range after {
+			if !before[p].Equal(m) {
+				t.Errorf("%s was written", p)
+			}
+		}
+		if len(after) != len(before) {
+			t.Errorf("files on the host: %d before, %d after", len(before), len(after))
+		}
+		t.Logf("step 3 (nothing changed): nothing uploaded, %.1f s", r.took.Seconds())
+	})
+	if !ok {
+		return
+	}
+
+	ok = t.Run("4 a binary that panics at start", func(t *testing.T) {
+		load := h.startLoad(t)
+		r := runDeploy(t, deployArgs(env, "v-bad", "./internal/testenv/startpanic")...)
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1", r.code)
+		}
+		for _, want := range []string{"REFUSED", "previous version keeps serving", "conflicts with pattern", "mysite.fcgi.rejected"} {
+			if !strings.Contains(r.out, want) {
+				t.Errorf("the report lacks %q", want)
+			}
+		}
+		if v := h.version(); v != "v2" {
+			t.Errorf("after the refusal /info says %q, want v2", v)
+		}
+		load.Await(t, 20)
+		load.Stop(t, fmt.Sprintf("in step 4 (a binary that panics at start, refused; the tool said so %.1f s after it began)", r.took.Seconds()))
+	})
+	if !ok {
+		return
+	}
+
+	t.Run("5 cut half-way, then again", func(t *testing.T) {
+		load := h.startLoad(t)
+		args := deployArgs(slowEnv, "v3", "./examples/hello")
+		n := h.killWhenStaged(t, 1<<20, args...)
+		if v := h.version(); v != "v2" || !h.listed("mysite.fcgi.new") {
+			t.Errorf("after the cut /info says %q, want v2; or no partial mysite.fcgi.new is there", v)
+		}
+		start := time.Now()
+		r := runDeploy(t, deployArgs(env, "v3", "./examples/hello")...)
+		if r.code != 0 || !strings.Contains(r.out, "v3 is live") || !strings.Contains(r.out, "resumed at") {
+			t.Fatalf("exit %d, want 0, the upload resumed and v3 live", r.code)
+		}
+		if v := h.version(); v != "v3" {
+			t.Errorf("the tool said v3 is live; /info says %q", v)
+		}
+		if h.listed("mysite.fcgi.rejected") {
+			t.Error("the resumed binary was refused")
+		}
+		load.Await(t, 20)
+		load.Stop(t, fmt.Sprintf("in step 5 (cut once %d bytes of mysite.fcgi.new had arrived; the rerun resumed it, live %.1f s after its upload, %.1f s after the rerun began)",
+			n, r.secsUp, time.Since(start).Seconds()))
+	})
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/apachetest"
+	"github.com/fcgi-hosting/fcgi/internal/ftptest"
+	"github.com/fcgi-hosting/fcgi/internal/testenv"
+)
+
+// tool is this command, built once by TestMain; the tests run it as a
+// user does, in the site's module (this repository) with a deploy.env.
+var tool string
+
+func TestMain(m *testing.M) {
+	bin, cleanup := testenv.MustBuild("../fcgi-deploy")
+	tool = bin
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// host is a cPanel-style account on loopback, as in deploy/apache-fcgid:
+// the site in ~user/public_html, served through mod_userdir by Apache +
+// mod_fcgid, which runs it as the user through suEXEC.
+type host struct {
+	acct *ftptest.Account
+	base string // http://127.0.0.1:PORT/~user
+	site string // public_html on this machine, to check what the tool says
+}
+
+func startHost(t *testing.T) *host {
+	acct := ftptest.NewAccount(t)
+	a := apachetest.StartShared(t, filepath.Dir(acct.Home))
+	h := &host{acct: acct, base: a.Base + "/~" + acct.Name, site: acct.PublicHTML()}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(h.site, "mysite.log"))
+			t.Logf("public_html: %v\nmysite.log:\n%s", h.names(), b)
+		}
+	})
+	return h
+}
+
+// names lists public_html, dot files included.
+func (h *host) names() []string {
+	entries, _ := os.ReadDir(h.site)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// version is what the hello site's /info says it runs.
+func (h *host) version() string { return testenv.SiteVersion(h.base) }
+
+// startLoad starts 4 clients on the site's page, which must answer 200.
+func (h *host) startLoad(t *testing.T) *testenv.Load {
+	load := testenv.StartLoad(testenv.GetWant(h.base+"/", func(string) bool { return true }))
+	load.Await(t, 20)
+	return load
+}
+
+// deployEnv writes the deploy.env a user would, for the protocol and port,
+// and returns its path.
+func (h *host) deployEnv(t *testing.T, protocol string, port int, extra ...string) string {
+	env := filepath.Join(t.TempDir(), "deploy.env")
+	lines := append([]string{"DEPLOY_PROTOCOL=" + protocol, "DEPLOY_HOST=127.0.0.1", "DEPLOY_PORT=" + strconv.Itoa(port),
+		"DEPLOY_USER=" + h.acct.Name, "DEPLOY_PASSWORD=" + h.acct.Password, "DEPLOY_DIR=public_html",
+		"DEPLOY_SITE_URL=" + h.base + "/"}, extra...)
+	if err := os.WriteFile(env, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// siteFiles lays out the files folder a site keeps beside its package:
+// error pages and a stylesheet with css.
+func siteFiles(t *testing.T, css string) string {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "static"), 0o755)
+	for name, body := range map[string]string{"404.html": "<h1>mysite: no such page</h1>\n",
+		"500.html": "<h1>mysite: something went wrong</h1>\n", "static/style.css": css} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// deployCmd is the tool run in this module with args; the working
+// directory is the module's root, where a user runs it.
+func deployCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(tool, args...)
+	cmd.Dir = "../.."
+	cmd.Env = os.Environ()
+	return cmd
+}
+
+// result is a run of the tool.
+type result struct {
+	code   int
+	out    string // stdout and stderr
+	took   time.Duration
+	secsUp float64 // "live ..., N s after its upload", -1 if not said
+}
+
+// runDeploy runs the tool to its end.
+func runDeploy(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := deployCmd(args...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	r := result{out: string(out), took: time.Since(start), secsUp: -1}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`is live at \S+, ([0-9.]+) s after its upload`).FindStringSubmatch(r.out); m != nil {
+		r.secsUp, _ = strconv.ParseFloat(m[1], 64)
+	}
+	t.Logf("fcgi-deploy %s: exit %d in %.1f s\n%s", strings.Join(args, " "), r.code, r.took.Seconds(), r.out)
+	return r
+}
+
+// mtimes are the modification times of public_html's files, dot files
+// included, to tell whether a run wrote anything.
+func (h *host) mtimes() map[string]time.Time {
+	m := map[string]time.Time{}
+	filepath.Walk(h.site, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && !strings.HasPrefix(fi.Name(), "mysite.log") {
+			m[p] = fi.ModTime()
+		}
+		return nil
+	})
+	return m
+}
+
+// killWhenStaged runs the tool and kills it (SIGKILL, by PID) once the
+// host holds more than from bytes of mysite.fcgi.new: a connection cut
+// half-way through the upload of the binary. It returns the bytes there.
+func (h *host) killWhenStaged(t *testing.T, from int64, args ...string) int64 {
+	t.Helper()
+	cmd := deployCmd(args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	staged := filepath.Join(h.site, "mysite.fcgi.new")
+	size := func() int64 {
+		fi, err := os.Stat(staged)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	var ended error
+	testenv.WaitFor(t, fmt.Sprintf("mysite.fcgi.new to pass %d bytes", from), func() bool {
+		select {
+		case ended = <-exited:
+			t.Fatalf("the deploy ended (%v) before it was cut:\n%s", ended, out.String())
+		default:
+		}
+		return size() > from
+	})
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	t.Logf("fcgi-deploy %s: killed with %d bytes of mysite.fcgi.new on the host\n%s", strings.Join(args, " "), size(), out.String())
+	return size()
+}
+
+// listed reports whether public_html has name.
+func (h *host) listed(name string) bool { return slices.Contains(h.names(), name) }
