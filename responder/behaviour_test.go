@@ -610,6 +610,41 @@ func TestServer_ShutdownKeepsConnUntilFirstRequest(t *testing.T) {
 	})
 }
 
+// Peers that connect and send nothing do not hold MaxConns: with every slot
+// taken, one silent for a second is closed and the request waiting in the
+// backlog is served, long before IdleTimeout would have freed a slot.
+func TestServer_SilentConnsDoNotHoldMaxConns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Server{MaxConns: 2, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "served") })}
+		var logged func() string
+		s.Logger, logged = newTestLog(t)
+		l := testenv.NewPipeListener()
+		go s.Serve(l)
+		defer s.Close()
+		silent := []net.Conn{l.Dial(), l.Dial()}
+		start := time.Now()
+		c := NewClient(l.Dial()) // waits in the backlog
+		resp, err := c.Do(context.Background(), &ClientRequest{Params: baseParams()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body, _ := io.ReadAll(resp.Body); string(body) != "served" {
+			t.Errorf("body %q", body)
+		}
+		if waited := time.Since(start); waited >= DefaultIdleTimeout {
+			t.Errorf("the request waited %v, as long as IdleTimeout", waited)
+		}
+		for i, sc := range silent {
+			if _, err := sc.Read(make([]byte, 1)); err == nil {
+				t.Errorf("silent connection %d still open", i)
+			}
+		}
+		if !strings.Contains(logged(), "no request within 1s while MaxConns connections are open") {
+			t.Error("no log line for the silent connections closed")
+		}
+	})
+}
+
 // A client must give up when its context ends, even on an application
 // that never answers (a hung process, a request lost on the wire).
 func TestClient_ContextEndsWait(t *testing.T) {

@@ -39,6 +39,7 @@ type conn struct {
 	closeIdle   bool      // close once no request is in progress
 	lastDone    bool      // a request without FCGI_KEEP_CONN ended: no more may begin
 	fresh       bool      // no request begun yet: the first is on the way
+	accepted    bool      // by Serve, not passed on by a previous run (ServeConn)
 	handoff     bool      // Handoff: pass the connection on once idle
 	lingering   bool      // our side is shut; waiting for the peer's EOF
 	idleSince   time.Time // when the last request ended (or the connection began)

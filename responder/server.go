@@ -226,7 +226,11 @@ func (s *Server) Serve(l net.Listener) error {
 	slots := make(chan struct{}, s.cfg.MaxConns)
 	var backoff time.Duration
 	for {
-		slots <- struct{}{}
+		select {
+		case slots <- struct{}{}:
+		default:
+			s.waitForSlot(slots)
+		}
 		rwc, err := l.Accept()
 		if err != nil {
 			<-slots
@@ -249,6 +253,7 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		c := s.newConn(ctx, rwc)
+		c.accepted = true
 		if !s.trackConn(c, true) {
 			rwc.Close()
 			<-slots
@@ -265,6 +270,39 @@ func (s *Server) Serve(l net.Listener) error {
 			defer func() { <-slots }()
 			c.serve()
 		}()
+	}
+}
+
+// waitForSlot waits for a connection to end while MaxConns are open. Web
+// servers send a request as soon as they connect, so meanwhile one accepted
+// freshGrace ago that has sent none is closed: peers that connect and stay
+// silent cannot hold every slot while requests wait in the backlog.
+// Connections kept alive between requests are left alone: a request may
+// be on its way on one.
+func (s *Server) waitForSlot(slots chan struct{}) {
+	t := time.NewTicker(freshGrace)
+	defer t.Stop()
+	for {
+		select {
+		case slots <- struct{}{}:
+			return
+		case <-t.C:
+			s.closeSilent()
+		}
+	}
+}
+
+func (s *Server) closeSilent() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.mu.Lock()
+		silent := c.accepted && c.fresh && !c.lingering && time.Since(c.idleSince) >= freshGrace
+		c.mu.Unlock()
+		if silent {
+			s.cfg.log.Warn().Str("peer", peerName(c.rwc)).Msg("connection closed: no request within " + freshGrace.String() + " while MaxConns connections are open")
+			c.close()
+		}
 	}
 }
 
