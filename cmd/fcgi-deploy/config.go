@@ -36,6 +36,7 @@ type config struct {
 	siteFiles  string // the folder of 404.html, 500.html, static/...
 	settings   string // a local file to upload as SITE.env; "" leaves the host's alone
 	htaccess   string // "" takes deploy/apache-fcgid/htaccess of the fcgi module the site builds with
+	limitRate  int64  // bytes a second per upload; 0: no limit
 	wait       time.Duration
 	noWait     bool
 	configFile string
@@ -87,6 +88,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.configFile, "config", "", "the deploy settings `file` (default deploy.env, if present)")
 	fs.DurationVar(&c.wait, "wait", c.wait, "how long to wait for the new version to be live")
 	fs.BoolVar(&c.noWait, "no-wait", false, "upload, and do not wait for the new version")
+	fs.Func("limit-rate", "upload at most `RATE` bytes a second, such as 500k or 2M (DEPLOY_LIMIT_RATE)", func(v string) error {
+		n, err := parseRate(v)
+		c.limitRate = n
+		return err
+	})
 	set := map[string]bool{}
 	for _, s := range c.all() {
 		switch {
@@ -102,6 +108,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if v := getenv("DEPLOY_LIMIT_RATE"); v != "" && !set["limit-rate"] {
+		n, err := parseRate(v)
+		if err != nil {
+			return nil, fmt.Errorf("DEPLOY_LIMIT_RATE: %w", err)
+		}
+		c.limitRate = n
+	}
 	switch fs.NArg() {
 	case 0:
 	case 1:
@@ -202,4 +215,20 @@ func (c *config) check() error {
 // address is host:port.
 func (c *config) address() string {
 	return net.JoinHostPort(strings.Trim(c.host, "[]"), strconv.Itoa(c.port))
+}
+
+// parseRate reads a rate in bytes a second: 500000, 500k, 2M.
+func parseRate(v string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(v, "k"), strings.HasSuffix(v, "K"):
+		mult, v = 1000, v[:len(v)-1]
+	case strings.HasSuffix(v, "M"), strings.HasSuffix(v, "m"):
+		mult, v = 1000*1000, v[:len(v)-1]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want bytes a second such as 500k or 2M, got %q", v)
+	}
+	return n * mult, nil
 }

@@ -35,6 +35,7 @@ type deployer struct {
 func deploy(ctx context.Context, cfg *config, out *reporter) error {
 	start := time.Now()
 	d := &deployer{cfg: cfg, out: out, listed: map[string]map[string]int64{}}
+	out.rate = cfg.limitRate
 	d.version = cfg.version
 	if d.version == "" {
 		v, err := gitVersion(ctx)

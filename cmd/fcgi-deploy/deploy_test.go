@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fcgi-hosting/fcgi/internal/ftptest"
+	"github.com/fcgi-hosting/fcgi/internal/sshtest"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
@@ -20,21 +21,32 @@ func TestDeploy_FTP(t *testing.T) {
 	// A second server for the same account, slow enough to cut an upload
 	// of the binary half-way.
 	slow := ftptest.StartWith(t, h.acct, ftptest.Options{MaxRate: 1 << 20})
-	testDeploys(t, h, h.deployEnv(t, "ftp", ftp.Port()), h.deployEnv(t, "ftp", slow.Port()))
+	testDeploys(t, h, h.deployEnv(t, "ftp", ftp.Port()), "-config", h.deployEnv(t, "ftp", slow.Port()))
+}
+
+// TestDeploy_SFTP is the same over SFTP: OpenSSH's sshd and sftp-server,
+// key authentication, the host's key checked against a known_hosts file.
+// The cut upload is slowed down by the tool's own -limit-rate.
+func TestDeploy_SFTP(t *testing.T) {
+	h := startHost(t)
+	s := sshtest.Start(t, h.acct)
+	env := h.deployEnv(t, "sftp", s.Port, "DEPLOY_SSH_KEY="+s.Key, "DEPLOY_KNOWN_HOSTS="+s.KnownHosts)
+	testDeploys(t, h, env, "-config", env, "-limit-rate", "1M")
 }
 
 // testDeploys runs a site's life through the tool, with deploy settings
-// env, and slowEnv for a server that transfers slowly: a first deploy, an
+// env, and the settings slow (flags) for an upload slow enough to cut: a first deploy, an
 // update under 4 clients, a deploy with nothing changed, a binary that
 // panics at start, and a deploy cut half-way then run again. Each step
 // logs its figures: requests, failures, seconds to live.
-func testDeploys(t *testing.T, h *host, env, slowEnv string) {
+func testDeploys(t *testing.T, h *host, env string, slow ...string) {
 	files := siteFiles(t, "body{}")
 	settings := filepath.Join(t.TempDir(), "mysite.env")
 	os.WriteFile(settings, []byte("GREETING=Deployed with fcgi-deploy\n"), 0o644)
 	deployArgs := func(env, version, pkg string, extra ...string) []string {
 		return append(append([]string{"-config", env, "-version", version, "-files", files}, extra...), pkg)
 	}
+	slowArgs := append(append([]string{}, slow...), "-version", "v3", "-files", files, "./examples/hello")
 
 	ok := t.Run("1 first deploy", func(t *testing.T) {
 		r := runDeploy(t, deployArgs(env, "v1", "./examples/hello", "-settings", settings)...)
@@ -140,8 +152,7 @@ func testDeploys(t *testing.T, h *host, env, slowEnv string) {
 
 	t.Run("5 cut half-way, then again", func(t *testing.T) {
 		load := h.startLoad(t)
-		args := deployArgs(slowEnv, "v3", "./examples/hello")
-		n := h.killWhenStaged(t, 1<<20, args...)
+		n := h.killWhenStaged(t, 1<<20, slowArgs...)
 		if v := h.version(); v != "v2" || !h.listed("mysite.fcgi.new") {
 			t.Errorf("after the cut /info says %q, want v2; or no partial mysite.fcgi.new is there", v)
 		}

@@ -73,13 +73,16 @@ func (h *host) startLoad(t *testing.T) *testenv.Load {
 	return load
 }
 
-// deployEnv writes the deploy.env a user would, for the protocol and port,
-// and returns its path.
+// deployEnv writes the deploy.env a user would, for the protocol and port
+// (with the account's password but for sftp) and extra lines, and returns
+// its path.
 func (h *host) deployEnv(t *testing.T, protocol string, port int, extra ...string) string {
 	env := filepath.Join(t.TempDir(), "deploy.env")
 	lines := append([]string{"DEPLOY_PROTOCOL=" + protocol, "DEPLOY_HOST=127.0.0.1", "DEPLOY_PORT=" + strconv.Itoa(port),
-		"DEPLOY_USER=" + h.acct.Name, "DEPLOY_PASSWORD=" + h.acct.Password, "DEPLOY_DIR=public_html",
-		"DEPLOY_SITE_URL=" + h.base + "/"}, extra...)
+		"DEPLOY_USER=" + h.acct.Name, "DEPLOY_DIR=public_html", "DEPLOY_SITE_URL=" + h.base + "/"}, extra...)
+	if protocol != "sftp" {
+		lines = append(lines, "DEPLOY_PASSWORD="+h.acct.Password)
+	}
 	if err := os.WriteFile(env, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 type reporter struct {
 	w        io.Writer
 	terminal bool
+	rate     int64 // bytes a second per upload; 0: no limit
 	total    int64 // bytes to upload in this run
 	done     int64 // uploaded so far
 }
@@ -41,14 +42,22 @@ type progress struct {
 	src     io.Reader
 	name    string
 	size, n int64
+	sent    int64 // read in this run
 	start   time.Time
 	mu      sync.Mutex
 	drawn   time.Time
 }
 
 func (p *progress) Read(b []byte) (int, error) {
+	if p.r.rate > 0 {
+		b = b[:min(len(b), 32<<10)]
+		// Read no faster than the rate allows since the upload began.
+		due := p.start.Add(time.Duration(float64(p.sent) / float64(p.r.rate) * float64(time.Second)))
+		time.Sleep(time.Until(due))
+	}
 	n, err := p.src.Read(b)
 	p.mu.Lock()
+	p.sent += int64(n)
 	p.n += int64(n)
 	p.r.done += int64(n)
 	if p.r.terminal && time.Since(p.drawn) > 100*time.Millisecond {
