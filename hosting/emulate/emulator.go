@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cgi"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fcgi-hosting/fcgi/internal/cgivar"
@@ -89,7 +91,7 @@ func (e *Emulator) init() error {
 			return
 		}
 		e.Root = root
-		e.pool, e.initErr = newPool(env, e.Stderr, max)
+		e.pool, e.initErr = newPool(env, e.Stderr, e.logf, max)
 	})
 	return e.initErr
 }
@@ -142,6 +144,9 @@ type dirConfig struct {
 	errorDocs map[int]string
 	rewrite   *htaccess // the deepest file with rules in force
 	rewriteAt string    // its directory's URL
+	// vars are the request's variables and environment after the rewrite,
+	// for the ErrorDocument expression and the application.
+	vars *rewriteVars
 }
 
 // config merges the .htaccess files from the root down to the directory
@@ -242,6 +247,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	query := r.URL.RawQuery
 	rewritten := false
+	env := map[string]string{}
 	var cfg *dirConfig
 	for round := 0; ; round++ {
 		if round == 10 {
@@ -250,12 +256,12 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cfg = e.config(uriPath)
+		cfg.vars = &rewriteVars{r: r, uri: uriPath, filename: e.requestFilename(uriPath), query: query, env: env}
 		if cfg.rewrite == nil {
 			break
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(uriPath, cfg.rewriteAt), "/")
-		v := &rewriteVars{r: r, uri: uriPath, filename: e.requestFilename(uriPath), query: query}
-		res := cfg.rewrite.apply(v, cfg.rewriteAt, rel)
+		res := cfg.rewrite.apply(cfg.vars, cfg.rewriteAt, rel)
 		if res.status != 0 {
 			if res.location != "" {
 				loc := res.location
@@ -272,6 +278,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		uriPath, query, rewritten = res.uri, res.query, true
+		env = redirected(env, http.StatusOK)
 	}
 
 	file, pathInfo, fi := e.resolve(uriPath)
@@ -406,22 +413,35 @@ func (e *Emulator) serveFile(w http.ResponseWriter, r *http.Request, file string
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
 }
 
-// errorPage answers with Apache's page for code, or the ErrorDocument.
+// errorPage answers with Apache's page for code, or the ErrorDocument: a
+// file of the site, at a URL-path that may be an expression.
 func (e *Emulator) errorPage(w http.ResponseWriter, r *http.Request, cfg *dirConfig, code int) {
+	additionally := ""
 	if cfg != nil {
 		if doc, ok := cfg.errorDocs[code]; ok && strings.HasPrefix(doc, "/") {
-			if b, err := os.ReadFile(e.filename(doc)); err == nil {
-				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				w.WriteHeader(code)
-				w.Write(b)
-				return
+			if cfg.vars != nil {
+				doc = cfg.vars.expr(doc)
 			}
+			// Apache redirects to it internally, as to a URL it decodes.
+			status := http.StatusBadRequest
+			if name, err := url.PathUnescape(doc); err == nil {
+				b, err := os.ReadFile(e.filename(name))
+				if err == nil {
+					w.Header().Set("Content-Type", "text/html; charset=utf-8")
+					w.WriteHeader(code)
+					w.Write(b)
+					return
+				}
+				status = http.StatusNotFound
+				e.logf("error: ErrorDocument %d %s: %v", code, doc, err)
+			}
+			additionally = fmt.Sprintf("<p>Additionally, a %s\nerror was encountered while trying to use an ErrorDocument to handle the request.</p>\n", statusText(status))
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=iso-8859-1")
 	w.WriteHeader(code)
-	fmt.Fprintf(w, "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>%s</title>\n</head><body>\n<h1>%s</h1>\n</body></html>\n",
-		statusText(code), http.StatusText(code))
+	fmt.Fprintf(w, "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>%s</title>\n</head><body>\n<h1>%s</h1>\n%s</body></html>\n",
+		statusText(code), http.StatusText(code), additionally)
 }
 
 // params are the CGI variables Apache sends (see ../shared/hosts.md).
@@ -461,6 +481,12 @@ func (e *Emulator) params(r *http.Request, cfg *dirConfig, file, scriptName, pat
 		p["REDIRECT_STATUS"] = "200"
 		if query != "" {
 			p["REDIRECT_QUERY_STRING"] = query
+		}
+	}
+	// What the .htaccess set (E=), and REDIRECT_ copies of it.
+	for k, v := range cfg.vars.env {
+		if _, ok := p[k]; !ok {
+			p[k] = v
 		}
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -504,9 +530,22 @@ func (e *Emulator) serveFastCGI(w http.ResponseWriter, r *http.Request, cfg *dir
 	c := e.pool.classFor(file)
 	for attempt := 0; ; attempt++ {
 		proc, err := e.pool.acquire(r.Context(), c)
-		if err != nil {
-			e.logf("error: %v", err)
+		if err != nil && r.Context().Err() != nil {
 			e.errorPage(w, r, cfg, http.StatusServiceUnavailable)
+			return
+		}
+		if err != nil {
+			// As on the host, where suEXEC or the kernel refuses it: a 500
+			// with the site's ErrorDocument.
+			hint := ""
+			switch {
+			case errors.Is(err, syscall.EACCES):
+				hint = ": give it mode 755, which the host needs too"
+			case errors.Is(err, syscall.ENOEXEC):
+				hint = ": not a program for this machine, or cut short; upload it again"
+			}
+			e.logf("error: %v%s", err, hint)
+			e.errorPage(w, r, cfg, http.StatusInternalServerError)
 			return
 		}
 		conn, err := proc.dial()
@@ -518,7 +557,7 @@ func (e *Emulator) serveFastCGI(w http.ResponseWriter, r *http.Request, cfg *dir
 				continue
 			}
 			e.logf("error: cannot connect to %s: %v", file, err)
-			e.errorPage(w, r, cfg, http.StatusServiceUnavailable)
+			e.errorPage(w, r, cfg, http.StatusInternalServerError)
 			return
 		}
 		e.relay(w, r, cfg, conn, params, body)
@@ -600,7 +639,11 @@ func (e *Emulator) serveCGI(w http.ResponseWriter, r *http.Request, cfg *dirConf
 	r2.URL.Path = scriptName + pathInfo
 	r2.URL.RawPath = ""
 	r2.URL.RawQuery = query
-	h := &cgi.Handler{Path: file, Dir: filepath.Dir(file), Root: scriptName, Env: e.Env, Stderr: e.Stderr}
+	env := slices.Clone(e.Env)
+	for k, v := range cfg.vars.env {
+		env = append(env, k+"="+v)
+	}
+	h := &cgi.Handler{Path: file, Dir: filepath.Dir(file), Root: scriptName, Env: env, Stderr: e.Stderr}
 	h.ServeHTTP(w, r2)
 }
 

@@ -259,3 +259,74 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// As on the host (deploy/apache-fcgid's TestApacheFcgid_BrokenUploadShowsSite500):
+// with the shipped .htaccess, a program that cannot run (mode 0644,
+// missing, cut short) gets the site's own 500.html, at the root and in a
+// subdirectory, for GET, POST and HEAD; the application's own 500 pages
+// pass unchanged, and it sees SITE_BASE among its variables.
+func TestEmulator_BrokenProgramShowsSite500(t *testing.T) {
+	dir := t.TempDir()
+	sitecheck.Layout(t, dir, helloBin, "../../deploy/apache-fcgid/htaccess")
+	pages := [][2]string{{"", "<h1>mysite: something went wrong</h1>\n"}, {"été/", "<h1>été: something went wrong</h1>\n"}}
+	os.Rename(filepath.Join(dir, "app"), filepath.Join(dir, "été"))
+	for _, p := range pages {
+		os.WriteFile(filepath.Join(dir, p[0], "500.html"), []byte(p[1]), 0o644)
+	}
+	full, err := os.ReadFile(helloBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncWriter{}
+	e := &Emulator{Root: dir, Log: log}
+	if w := e.Warnings(); len(w) > 0 {
+		t.Errorf("warnings on the shipped .htaccess: %q", w)
+	}
+	base := serveSite(t, e)
+	for _, p := range pages {
+		dir, page := filepath.Join(dir, p[0]), p[1]
+		url := base + "/" + strings.ReplaceAll(p[0], "é", "%C3%A9")
+		bin := filepath.Join(dir, "mysite.fcgi")
+		put := func(b []byte, mode os.FileMode) {
+			os.WriteFile(bin+".part", b, mode)
+			if err := os.Rename(bin+".part", bin); err != nil {
+				t.Fatal(err)
+			}
+		}
+		expect := func(state, logged string) {
+			t.Helper()
+			mark := len(log.String())
+			for _, path := range []string{"", "some/page?x=1", "caf%C3%A9/a%20b%2B?q=%26%20"} {
+				if code, body, err := testenv.Get(url + path); code != 500 || body != page {
+					t.Errorf("mysite.fcgi %s, GET /%s%s: %d %q %v; want 500 with the site's 500.html", state, p[0], path, code, body, err)
+				}
+			}
+			if resp, err := http.Post(url+"form", "text/plain", strings.NewReader("hi")); err != nil {
+				t.Error(err)
+			} else if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 500 || string(b) != page {
+				t.Errorf("mysite.fcgi %s, POST /%sform: %d %q; want 500 with the site's 500.html", state, p[0], resp.StatusCode, b)
+			}
+			if resp, err := http.Head(url); err != nil || resp.StatusCode != 500 {
+				t.Errorf("mysite.fcgi %s, HEAD /%s: %v %v; want 500", state, p[0], resp, err)
+			}
+			if !testenv.Eventually(func() bool { return strings.Contains(log.String()[mark:], logged) }) {
+				t.Errorf("mysite.fcgi %s: the log does not say %q:\n%s", state, logged, log.String()[mark:])
+			}
+		}
+		put(full, 0o644)
+		expect("mode 0644", "give it mode 755")
+		os.Remove(bin)
+		expect("missing", "-> 500")
+		put(full[:len(full)/2], 0o755)
+		expect("cut short", "upload it again")
+		put(full, 0o755)
+		code, body, err := testenv.Get(url + "panic")
+		if code != 500 || !strings.Contains(body, "you asked for it") {
+			t.Errorf("GET /%spanic: %d %v, want the application's DEBUG page:\n%s", p[0], code, err, body)
+		}
+		site := "/" + p[0]
+		if _, body, _ := testenv.Get(url + "info"); !strings.Contains(body, "  SITE_BASE="+site+"\n") || !strings.Contains(body, "  REDIRECT_SITE_BASE="+site+"\n") {
+			t.Errorf("GET /%sinfo: no SITE_BASE=%s and REDIRECT_SITE_BASE=%[2]s:\n%s", p[0], site, body)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,21 +34,23 @@ type htaccess struct {
 
 type rewriteCond struct {
 	test    string // %{REQUEST_FILENAME}...
-	pattern string
+	pattern string // without its !; for a file test (-f) or a comparison (=), what it is
+	operand string // what a comparison (=, <, >, <=, >=) compares with
 	negate  bool
-	re      *regexp.Regexp // nil for -f, -d, -s, -l
+	re      pattern // nil for file tests and comparisons
 	nocase  bool
 	or      bool
 }
 
 type rewriteRule struct {
-	pattern     *regexp.Regexp
+	pattern     pattern
 	negate      bool
 	subst       string
 	conds       []*rewriteCond
 	last        bool // L or END
 	qsa         bool
-	redirect    int // R=code
+	redirect    int      // R=code: a redirect (3xx) or an error answered with its ErrorDocument
+	env         []string // E=NAME:value, E=!NAME
 	forbidden   bool
 	gone        bool
 	passThrough bool
@@ -235,6 +238,12 @@ func readHtaccess(path string, r io.Reader) (*htaccess, error) {
 			if len(args) == 2 {
 				if code, err := strconv.Atoi(args[0]); err == nil {
 					h.errorDocs[code] = args[1]
+					// Apache 2.4.13+ evaluates it as an expression.
+					for _, ref := range varRef.FindAllStringSubmatch(args[1], -1) {
+						if fn, _, ok := strings.Cut(ref[1], ":"); ok && !strings.EqualFold(fn, "reqenv") && !strings.EqualFold(fn, "env") {
+							warn("ErrorDocument: %%{%s} is not emulated (%%{reqenv:NAME}, %%{env:NAME} and %%{VARIABLE} are)", ref[1])
+						}
+					}
 					continue
 				}
 			}
@@ -330,14 +339,24 @@ func parseCond(args []string) (*rewriteCond, error) {
 		c.negate, p = true, p[1:]
 	}
 	switch p {
-	case "-f", "-d", "-s", "-l", "-F", "-U":
+	case "-f", "-d", "-s", "-l", "-h", "-L", "-x", "-F", "-U":
 		c.pattern = p
 		return c, nil
+	}
+	if strings.HasPrefix(p, "-") {
+		return nil, fmt.Errorf("%s is not emulated (-f, -d, -s, -l, -x and regular expressions are)", p)
+	}
+	// A lexicographic comparison: =500, !=500, ="" for the empty string.
+	for _, op := range []string{"<=", ">=", "=", "<", ">"} {
+		if operand, ok := strings.CutPrefix(p, op); ok {
+			c.pattern, c.operand = op, operand
+			return c, nil
+		}
 	}
 	if c.nocase {
 		p = "(?i)" + p
 	}
-	re, err := regexp.Compile(p)
+	re, err := compilePattern(p)
 	if err != nil {
 		return nil, err
 	}
@@ -365,18 +384,28 @@ func parseRule(args []string) (*rewriteRule, []string, error) {
 			case "NC", "NOCASE":
 				nocase = true
 			case "R", "REDIRECT":
-				r.redirect = 302
-				if v != "" {
-					code, err := strconv.Atoi(v)
-					if err != nil {
-						return nil, nil, fmt.Errorf("flag R=%s: want a status code", v)
-					}
+				switch code, err := strconv.Atoi(v); {
+				case v == "" || strings.EqualFold(v, "temp"):
+					r.redirect = http.StatusFound
+				case strings.EqualFold(v, "permanent"):
+					r.redirect = http.StatusMovedPermanently
+				case strings.EqualFold(v, "seeother"):
+					r.redirect = http.StatusSeeOther
+				case err != nil || code < 200 || http.StatusText(code) == "":
+					return nil, nil, fmt.Errorf("flag R=%s: want a status code", v)
+				default:
 					r.redirect = code
 				}
 			case "F", "FORBIDDEN":
 				r.forbidden = true
 			case "G", "GONE":
 				r.gone = true
+			case "E", "ENV":
+				name, _, _ := strings.Cut(strings.TrimPrefix(v, "!"), ":")
+				if name == "" {
+					return nil, nil, fmt.Errorf("flag %s: want E=NAME:value or E=!NAME", f)
+				}
+				r.env = append(r.env, v)
 			case "NE", "NOESCAPE", "B":
 			default:
 				unknown = append(unknown, f)
@@ -390,7 +419,7 @@ func parseRule(args []string) (*rewriteRule, []string, error) {
 	if nocase {
 		p = "(?i)" + p
 	}
-	re, err := regexp.Compile(p)
+	re, err := compilePattern(p)
 	if err != nil {
 		return nil, nil, err
 	}

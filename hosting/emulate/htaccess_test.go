@@ -23,6 +23,9 @@ func FuzzHtaccess(f *testing.F) {
 	f.Add([]byte("RewriteEngine On\nRewriteCond %{REQUEST_FILENAME} !-f\nRewriteRule ^(.*)$ mysite.fcgi/$1 [QSA,L]\n"), "/a/b")
 	f.Add([]byte("<FilesMatch \"\\.(env|log)$\">\nRequire all denied\n</FilesMatch>\nErrorDocument 404 /404.html\n"), "/mysite.env")
 	f.Add([]byte("RewriteRule ^old/(.*) /new/$1 [R=301,L]\nRewriteRule ^gone - [G]\n"), "/old/x")
+	f.Add([]byte("RewriteCond $0#%{REQUEST_URI} ^(.*)#(.*)\\1$\nRewriteRule ^.*$ - [E=SITE_BASE:%2]\nErrorDocument 500 /.%{reqenv:SITE_BASE}500.html\n"), "/a#b/$1")
+	f.Add([]byte("RewriteCond %{ENV:REDIRECT_STATUS} !=500 [NC,OR]\nRewriteCond %{ENV:A} <=b\nRewriteRule ^x - [R=500,E=!A,E=B:\\%1]\n"), "/x")
+	f.Add([]byte("RewriteCond %{REQUEST_URI}::$0 ^(/.+)/(.*)::\\2$\nRewriteRule .* - [E=BASE:%1]\nRewriteCond %{ENV:BASE} -x\nRewriteRule ^ %{ENV:BASE}/index.php [L]\n"), "/app/p")
 	f.Fuzz(func(t *testing.T, data []byte, uri string) {
 		h, err := readHtaccess("site/.htaccess", strings.NewReader(string(data)))
 		if err != nil {
@@ -38,6 +41,10 @@ func FuzzHtaccess(f *testing.F) {
 			return
 		}
 		r := httptest.NewRequest("GET", "/", nil)
-		h.apply(&rewriteVars{r: r, uri: path, filename: "/srv/site" + path, query: query}, "/", strings.TrimPrefix(path, "/"))
+		v := &rewriteVars{r: r, uri: path, filename: "/srv/site" + path, query: query, env: map[string]string{"REDIRECT_STATUS": "500"}}
+		h.apply(v, "/", strings.TrimPrefix(path, "/"))
+		for _, doc := range h.errorDocs {
+			v.expr(doc)
+		}
 	})
 }

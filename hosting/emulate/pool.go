@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,9 +21,10 @@ import (
 // listening unix socket on fd 0, the script's directory as working
 // directory, and an environment of PATH plus what the user configures.
 type process struct {
-	cmd    *exec.Cmd
-	sock   string
-	exited chan struct{}
+	cmd     *exec.Cmd
+	sock    string
+	exited  chan struct{}
+	stopped atomic.Bool // by the emulator, which an exit then does not report
 }
 
 // class is mod_fcgid's process class: the processes of one script file,
@@ -41,6 +44,7 @@ type pool struct {
 	dir    string // for sockets
 	env    []string
 	stderr io.Writer
+	logf   func(format string, args ...any)
 	max    int
 
 	mu      sync.Mutex
@@ -48,12 +52,12 @@ type pool struct {
 	seq     int
 }
 
-func newPool(env []string, stderr io.Writer, max int) (*pool, error) {
+func newPool(env []string, stderr io.Writer, logf func(string, ...any), max int) (*pool, error) {
 	dir, err := os.MkdirTemp("", "fcgi-emulate-")
 	if err != nil {
 		return nil, err
 	}
-	return &pool{dir: dir, env: env, stderr: stderr, max: max, classes: map[string]*class{}}, nil
+	return &pool{dir: dir, env: env, stderr: stderr, logf: logf, max: max, classes: map[string]*class{}}, nil
 }
 
 func inode(path string) uint64 {
@@ -164,7 +168,15 @@ func (p *pool) spawn(c *class) (*process, error) {
 	}
 	proc := &process{cmd: cmd, sock: sock, exited: make(chan struct{})}
 	go func() {
-		cmd.Wait()
+		if err := cmd.Wait(); err != nil && !proc.stopped.Load() {
+			// As mod_fcgid logs it; a binary cut short crashes as it starts.
+			hint := ""
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() &&
+				slices.Contains([]syscall.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGILL}, ws.Signal()) {
+				hint = ": a binary cut short, or built for another machine? upload it again"
+			}
+			p.logf("error: %s (pid %d) exited: %v%s", c.script, cmd.Process.Pid, err, hint)
+		}
 		os.Remove(sock)
 		close(proc.exited)
 		c.mu.Lock()
@@ -212,6 +224,7 @@ func (c *class) stop(grace time.Duration) {
 
 func stopProcesses(procs []*process, grace time.Duration) {
 	for _, proc := range procs {
+		proc.stopped.Store(true)
 		proc.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	deadline := time.After(grace)

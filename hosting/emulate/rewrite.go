@@ -11,7 +11,7 @@ import (
 // rewriteResult is the outcome of one pass of a directory's rules.
 type rewriteResult struct {
 	uri, query string
-	status     int    // 403 (F), 410 (G) or a redirect code (R)
+	status     int    // 403 (F), 410 (G), a redirect (R) or an error (R=500)
 	location   string // for R
 	changed    bool
 }
@@ -23,13 +23,22 @@ type rewriteVars struct {
 	uri      string
 	filename string
 	query    string
+	// env is the request's environment (Apache's subprocess_env): what E=
+	// sets, and after an internal redirect REDIRECT_STATUS and the earlier
+	// pass's variables renamed REDIRECT_NAME. The application gets it.
+	env map[string]string
 }
 
-var varRef = regexp.MustCompile(`%\{([A-Za-z_:\-]+)\}`)
+var varRef = regexp.MustCompile(`%\{([A-Za-z0-9_:\-]+)\}`)
 
 func (v *rewriteVars) get(name string) string {
 	if h, ok := strings.CutPrefix(name, "HTTP:"); ok {
 		return v.r.Header.Get(h)
+	}
+	// Not the process environment Apache falls back on: the host's is
+	// not the developer's.
+	if n, ok := strings.CutPrefix(name, "ENV:"); ok {
+		return v.env[n]
 	}
 	switch name {
 	case "REQUEST_FILENAME", "SCRIPT_FILENAME":
@@ -65,18 +74,30 @@ func (v *rewriteVars) get(name string) string {
 	return ""
 }
 
+// expand substitutes %{NAME}, $N and %N in s in one pass, as mod_rewrite
+// does: a value put in (a path holding "$1") is not expanded again. A
+// backslash makes the next character literal.
 func (v *rewriteVars) expand(s string, ruleGroups, condGroups []string) string {
-	s = varRef.ReplaceAllStringFunc(s, func(m string) string { return v.get(m[2 : len(m)-1]) })
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if (c == '$' || c == '%') && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
+		switch {
+		case c == '\\' && i+1 < len(s):
+			i++
+			b.WriteByte(s[i])
+			continue
+		case c == '%' && strings.HasPrefix(s[i:], "%{"):
+			if m := varRef.FindStringSubmatch(s[i:]); m != nil && strings.HasPrefix(s[i:], m[0]) {
+				b.WriteString(v.get(m[1]))
+				i += len(m[0]) - 1
+				continue
+			}
+		case (c == '$' || c == '%') && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
 			groups := ruleGroups
 			if c == '%' {
 				groups = condGroups
 			}
-			n := int(s[i+1] - '0')
-			if n < len(groups) {
+			if n := int(s[i+1] - '0'); n < len(groups) {
 				b.WriteString(groups[n])
 			}
 			i++
@@ -87,11 +108,66 @@ func (v *rewriteVars) expand(s string, ruleGroups, condGroups []string) string {
 	return b.String()
 }
 
+// expr evaluates an ErrorDocument as Apache 2.4.13+ does, an expression
+// whose %{reqenv:NAME} and %{env:NAME} are the request's environment.
+func (v *rewriteVars) expr(s string) string {
+	return varRef.ReplaceAllStringFunc(s, func(m string) string {
+		name := m[2 : len(m)-1]
+		if fn, arg, ok := strings.Cut(name, ":"); ok && (strings.EqualFold(fn, "reqenv") || strings.EqualFold(fn, "env")) {
+			return v.env[arg]
+		}
+		return v.get(name)
+	})
+}
+
+// redirected is the environment after an internal redirect with status:
+// Apache renames each variable REDIRECT_NAME and sets REDIRECT_STATUS.
+func redirected(env map[string]string, status int) map[string]string {
+	out := make(map[string]string, len(env)+1)
+	for k, val := range env {
+		out["REDIRECT_"+k] = val
+	}
+	out["REDIRECT_STATUS"] = strconv.Itoa(status)
+	return out
+}
+
+// setEnv applies a rule's E= flags, with its back-references expanded.
+func (v *rewriteVars) setEnv(flags, ruleGroups, condGroups []string) {
+	if v.env == nil && len(flags) > 0 {
+		v.env = map[string]string{}
+	}
+	for _, f := range flags {
+		if name, ok := strings.CutPrefix(f, "!"); ok {
+			delete(v.env, name)
+			continue
+		}
+		name, value, _ := strings.Cut(f, ":")
+		v.env[name] = v.expand(value, ruleGroups, condGroups)
+	}
+}
+
 func (c *rewriteCond) match(v *rewriteVars, ruleGroups []string) (bool, []string) {
 	test := v.expand(c.test, ruleGroups, nil)
 	var ok bool
 	var groups []string
+	operand := c.operand
+	if c.nocase {
+		test, operand = strings.ToLower(test), strings.ToLower(operand)
+	}
 	switch c.pattern {
+	case "=":
+		ok = test == operand
+	case "<":
+		ok = test < operand
+	case ">":
+		ok = test > operand
+	case "<=":
+		ok = test <= operand
+	case ">=":
+		ok = test >= operand
+	case "-x":
+		fi, err := os.Stat(test)
+		ok = err == nil && fi.Mode()&0o111 != 0
 	case "-f", "-F":
 		fi, err := os.Stat(test)
 		ok = err == nil && fi.Mode().IsRegular()
@@ -101,7 +177,7 @@ func (c *rewriteCond) match(v *rewriteVars, ruleGroups []string) (bool, []string
 	case "-s":
 		fi, err := os.Stat(test)
 		ok = err == nil && fi.Mode().IsRegular() && fi.Size() > 0
-	case "-l":
+	case "-l", "-h", "-L":
 		fi, err := os.Lstat(test)
 		ok = err == nil && fi.Mode()&os.ModeSymlink != 0
 	case "-U":
@@ -129,7 +205,13 @@ func (h *htaccess) apply(v *rewriteVars, dirURL, rel string) rewriteResult {
 		if !ok {
 			continue
 		}
+		v.setEnv(rule.env, groups, condGroups)
 		switch {
+		case rule.redirect != 0 && (rule.redirect < 300 || rule.redirect > 399):
+			// Not a redirect: the substitution is dropped, the status is
+			// answered with its ErrorDocument.
+			res.status = rule.redirect
+			return res
 		case rule.forbidden:
 			res.status = http.StatusForbidden
 			return res
