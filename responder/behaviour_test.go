@@ -342,6 +342,35 @@ func TestServer_MaxRequestsPerConn(t *testing.T) {
 	}
 }
 
+// The parameters of requests that never finish hold at most the server's
+// budget together: beyond it a request is answered 503, and the budget
+// comes back when they go.
+func TestServer_ParamsBudget(t *testing.T) {
+	s := &Server{MaxParamsBytes: 64 << 10, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
+	s.cfg.paramsBudget = 200 << 10
+	path := startServer(t, s)
+	pad := strings.Repeat("p", 60<<10)
+	hog := dialRaw(t, path)
+	var b []byte
+	for id := uint16(1); id <= 3; id++ { // 180 KiB, never ended
+		b = append(b, beginRecord(id, RoleResponder, true)...)
+		b = appendStream(b, typeParams, id, appendPair(nil, "HTTP_X_PAD", pad))
+	}
+	hog.send(append(b, marker...))
+	hog.readUntil(isMarkerAnswer)
+	status := func() int {
+		resp, _ := do(t, dialClient(t, path), &ClientRequest{Params: withParams(map[string]string{"HTTP_X_PAD": pad})})
+		return resp.StatusCode
+	}
+	if got := status(); got != 503 {
+		t.Errorf("a request past the budget: %d, want 503", got)
+	}
+	hog.Close()
+	if !waitUntil(func() bool { return status() == 200 }) {
+		t.Error("the budget did not come back after the connection holding it closed")
+	}
+}
+
 func TestServer_ParamLimits(t *testing.T) {
 	path := startServer(t, &Server{MaxParamsBytes: 4 << 10, MaxParams: 40, Handler: http.NotFoundHandler()})
 	many := baseParams()

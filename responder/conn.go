@@ -65,6 +65,7 @@ func (c *conn) serve() {
 		for _, q := range reqs {
 			c.srv.inFlight.Add(-1)
 			q.lose(errConnLost)
+			q.releaseParams() // of one whose parameters never ended
 		}
 		c.handlers.Wait()
 		c.srv.trackConn(c, false)

@@ -94,9 +94,19 @@ func (q *request) addParams(content []byte) error {
 	if q.params == nil {
 		q.params = (*paramsPool.Get().(*[]byte))[:0]
 	}
-	if len(q.params)+len(content) > q.c.srv.cfg.MaxParamsBytes {
+	srv := q.c.srv
+	if len(q.params)+len(content) > srv.cfg.MaxParamsBytes {
 		q.paramsStatus = http.StatusRequestHeaderFieldsTooLarge
-		q.c.srv.cfg.log.Warn().Int("limit", q.c.srv.cfg.MaxParamsBytes).Msg("request parameters over MaxParamsBytes; answered 431")
+		srv.cfg.log.Warn().Int("limit", srv.cfg.MaxParamsBytes).Msg("request parameters over MaxParamsBytes; answered 431")
+		q.releaseParams()
+		return nil
+	}
+	if srv.paramsHeld.Add(int64(len(content))) > srv.cfg.paramsBudget {
+		// Each request within MaxParamsBytes, a thousand unfinished
+		// ones would still hold a gigabyte.
+		srv.paramsHeld.Add(-int64(len(content)))
+		q.paramsStatus = http.StatusServiceUnavailable
+		srv.cfg.log.Warn().Int64("limit", srv.cfg.paramsBudget).Msg("unfinished requests' parameters over the server's budget; answered 503")
 		q.releaseParams()
 		return nil
 	}
@@ -105,7 +115,11 @@ func (q *request) addParams(content []byte) error {
 }
 
 func (q *request) releaseParams() {
-	if q.params != nil && cap(q.params) <= 64<<10 {
+	if q.params == nil {
+		return
+	}
+	q.c.srv.paramsHeld.Add(-int64(len(q.params)))
+	if cap(q.params) <= 64<<10 {
 		b := q.params[:0]
 		paramsPool.Put(&b)
 	}

@@ -137,6 +137,7 @@ type Server struct {
 	handedOff  []*os.File    // connections passed on by Handoff; guarded by mu
 	onIdle     chan struct{} // closed and replaced when a connection ends
 	inFlight   atomic.Int64  // requests in progress
+	paramsHeld atomic.Int64  // bytes of parameters read for requests whose parameters have not ended
 	initOnce   sync.Once
 	cfg        config
 }
@@ -144,14 +145,22 @@ type Server struct {
 // config holds the effective limits, defaults applied, fixed at first use.
 type config struct {
 	limits.Limits
-	allowed []netip.Addr
-	log     zerolog.Logger
+	paramsBudget int64 // paramsHeld's bound
+	allowed      []netip.Addr
+	log          zerolog.Logger
 }
+
+// minParamsBudget is the least memory the parameters of unfinished
+// requests may hold together; four maximal requests' worth if more.
+const minParamsBudget = 64 << 20
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		c := &s.cfg
 		c.Limits = s.limits().Effective()
+		if c.paramsBudget == 0 {
+			c.paramsBudget = max(minParamsBudget, 4*int64(c.MaxParamsBytes))
+		}
 		c.log = s.logger()
 		var err error
 		if c.allowed, err = limits.AllowedAddrs(s.AllowedAddrs); err != nil {
