@@ -109,7 +109,8 @@ func (bt *backtracker) submatch(s string) ([]string, int) {
 		for i := range m.caps {
 			m.caps[i] = -1
 		}
-		if m.match(bt.re, start, func(end int) bool { m.caps[0], m.caps[1] = start, end; return true }) {
+		// Past the limit, a way that got through is no match either.
+		if m.match(bt.re, start, func(end int) bool { m.caps[0], m.caps[1] = start, end; return true }) && m.steps <= matchLimit {
 			out := make([]string, bt.ncap+1)
 			for g := range out {
 				if m.caps[2*g] >= 0 {
