@@ -45,6 +45,12 @@ func dialFTP(ctx context.Context, cfg *config, tlsConf *tls.Config) (*ftpRemote,
 	r.stop = context.AfterFunc(ctx, func() { c.Quit() })
 	if err := c.Login(cfg.user, cfg.password); err != nil {
 		c.Quit()
+		// The TLS handshake comes with the first command, before USER.
+		var ce *tls.CertificateVerificationError
+		if errors.As(err, &ce) {
+			return nil, fmt.Errorf("the certificate of %s does not verify, so the password was not sent: %v; "+
+				"if the host uses a self-signed certificate, set DEPLOY_INSECURE_TLS=true (-insecure-tls)", cfg.address(), ce.Err)
+		}
 		return nil, fmt.Errorf("log in to %s as %s: %w; check DEPLOY_USER and DEPLOY_PASSWORD", cfg.address(), cfg.user, err)
 	}
 	if err := c.ChangeDir(cfg.remoteDir); err != nil {

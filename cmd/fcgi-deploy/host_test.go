@@ -165,14 +165,7 @@ func (h *host) killWhenStaged(t *testing.T, from int64, args ...string) int64 {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	staged := filepath.Join(h.site, "mysite.fcgi.new")
-	size := func() int64 {
-		fi, err := os.Stat(staged)
-		if err != nil {
-			return 0
-		}
-		return fi.Size()
-	}
+	size := h.stagedSize
 	var ended error
 	testenv.WaitFor(t, fmt.Sprintf("mysite.fcgi.new to pass %d bytes", from), func() bool {
 		select {
@@ -186,6 +179,15 @@ func (h *host) killWhenStaged(t *testing.T, from int64, args ...string) int64 {
 	<-exited
 	t.Logf("fcgi-deploy %s: killed with %d bytes of mysite.fcgi.new on the host\n%s", strings.Join(args, " "), size(), out.String())
 	return size()
+}
+
+// stagedSize is the size of mysite.fcgi.new on the host, 0 without one.
+func (h *host) stagedSize() int64 {
+	fi, err := os.Stat(filepath.Join(h.site, "mysite.fcgi.new"))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // listed reports whether public_html has name.
