@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -698,4 +700,49 @@ func TestClient_ContextEndsWait(t *testing.T) {
 	if _, err := c.Do(ctx, &ClientRequest{Params: baseParams()}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Do on a silent application: %v, want DeadlineExceeded", err)
 	}
+}
+
+// Bodies spilled to disk take at most MaxSpillBytes together: past it a
+// body waits in its connection until room is made, and none is lost.
+func TestServer_SpillBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		s := &Server{BodyBufferBytes: 1 << 10, MaxSpillBytes: 16 << 10, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-release // reads nothing until then: its body spills
+			n, _ := io.Copy(io.Discard, r.Body)
+			fmt.Fprint(w, n)
+		})}
+		l := testenv.NewPipeListener()
+		go s.Serve(l)
+		defer s.Close()
+		body := bytes.Repeat([]byte("b"), 12<<10)
+		results := make(chan string, 2)
+		for range 2 {
+			go func() {
+				c := NewClient(l.Dial())
+				resp, err := c.Do(context.Background(), &ClientRequest{Stdin: bytes.NewReader(body),
+					Params: withParams(map[string]string{"REQUEST_METHOD": "POST", "CONTENT_LENGTH": strconv.Itoa(len(body))})})
+				if err != nil {
+					results <- err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				results <- string(b)
+			}()
+		}
+		time.Sleep(time.Second) // the bubble's clock: past spillDelay, when unread bodies spill
+		synctest.Wait()
+		s.spill.mu.Lock()
+		held := s.spill.held
+		s.spill.mu.Unlock()
+		if held > 16<<10 {
+			t.Errorf("%d KiB spilled, MaxSpillBytes is 16 KiB", held>>10)
+		}
+		close(release)
+		for range 2 {
+			if got := <-results; got != strconv.Itoa(len(body)) {
+				t.Errorf("handler read %s bytes, want %d", got, len(body))
+			}
+		}
+	})
 }

@@ -39,11 +39,13 @@ type streamBuffer struct {
 	memLimit int
 	maxBytes int64 // < 0 means unlimited
 	tempDir  string
+	spill    *spillBudget // the server's; fileW bytes of it are this stream's
 }
 
 var errBodyClosed = errors.New("fastcgi: read on closed request body")
 
-func (b *streamBuffer) init(memLimit int, maxBytes int64, tempDir string) {
+func (b *streamBuffer) init(memLimit int, maxBytes int64, tempDir string, spill *spillBudget) {
+	b.spill = spill
 	b.wake = make(chan struct{}, 1)
 	b.room = make(chan struct{}, 1)
 	b.memLimit = memLimit
@@ -113,11 +115,15 @@ func (b *streamBuffer) write(p []byte, alone bool) error {
 			return nil
 		}
 	}
-	b.total += int64(len(p))
-	if b.maxBytes >= 0 && b.total > b.maxBytes {
+	if b.maxBytes >= 0 && b.total+int64(len(p)) > b.maxBytes {
+		b.total += int64(len(p))
 		b.failLocked(&http.MaxBytesError{Limit: b.maxBytes})
 		return nil
 	}
+	if !b.reserveSpillLocked(len(p)) {
+		return nil
+	}
+	b.total += int64(len(p))
 	if err := b.storeLocked(p); err != nil {
 		b.failLocked(err)
 		return err
@@ -144,11 +150,39 @@ func (b *streamBuffer) waitForRoomLocked(n int) {
 	}
 }
 
-func (b *streamBuffer) storeLocked(p []byte) error {
+// spillsLocked reports whether n more bytes go to the file.
+func (b *streamBuffer) spillsLocked(n int) bool {
 	if b.file != nil && b.fileR == b.fileW && b.memOff == len(b.mem) {
 		// The handler has caught up: go back to memory.
+		b.spill.release(b.fileW)
 		b.fileR, b.fileW = 0, 0
 	}
+	return b.fileW > 0 || len(b.mem)-b.memOff+n > b.memLimit
+}
+
+// reserveSpillLocked takes the disk n more bytes need, if they spill,
+// waiting while the server's spill budget is spent until this handler
+// reads or other spills end. It returns false if the stream ended meanwhile.
+func (b *streamBuffer) reserveSpillLocked(n int) bool {
+	for b.spillsLocked(n) {
+		ok, freed := b.spill.reserve(int64(n))
+		if ok {
+			return true
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.room:
+		case <-freed:
+		}
+		b.mu.Lock()
+		if b.closed || b.err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *streamBuffer) storeLocked(p []byte) error {
 	if b.fileW == 0 && len(b.mem)-b.memOff+len(p) <= b.memLimit {
 		if b.memOff > 0 && len(b.mem)+len(p) > cap(b.mem) {
 			n := copy(b.mem, b.mem[b.memOff:])
@@ -160,6 +194,7 @@ func (b *streamBuffer) storeLocked(p []byte) error {
 	if b.file == nil {
 		f, err := os.CreateTemp(b.tempDir, "fcgi-body-")
 		if err != nil {
+			b.spill.release(int64(len(p)))
 			return errors.New("fastcgi: request body over the in-memory buffer and no temporary file: " + err.Error())
 		}
 		// Unlinked at once: nothing is left behind if the process dies.
@@ -167,6 +202,7 @@ func (b *streamBuffer) storeLocked(p []byte) error {
 		b.file = f
 	}
 	if _, err := b.file.WriteAt(p, b.fileW); err != nil {
+		b.spill.release(int64(len(p)))
 		return errors.New("fastcgi: spilling request body to disk: " + err.Error())
 	}
 	b.fileW += int64(len(p))
@@ -237,6 +273,8 @@ func (b *streamBuffer) Close() error {
 	if b.file != nil {
 		b.file.Close()
 		b.file = nil
+		b.spill.release(b.fileW)
+		b.fileR, b.fileW = 0, 0
 	}
 	b.signal()
 	return nil

@@ -223,7 +223,7 @@ func (c *Client) GetValues(ctx context.Context, names ...string) (map[string]str
 // body still to come, return ctx's error.
 func (c *Client) Do(ctx context.Context, r *ClientRequest) (*ClientResponse, error) {
 	call := &clientCall{c: c, ended: make(chan struct{})}
-	call.stdout.init(1<<20, -1, "")
+	call.stdout.init(1<<20, -1, "", nil) // no spill budget: the caller reads its own responses
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()

@@ -56,10 +56,10 @@ var paramsPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return
 func newRequest(c *conn, id uint16, role Role, keepConn bool, h http.Handler) *request {
 	q := &request{c: c, id: id, role: role, keepConn: keepConn, handler: h, begun: time.Now()}
 	cfg := &c.srv.cfg
-	q.stdin.init(cfg.BodyBufferBytes, cfg.MaxRequestBodyBytes, c.srv.TempDir)
+	q.stdin.init(cfg.BodyBufferBytes, cfg.MaxRequestBodyBytes, c.srv.TempDir, c.srv.spill)
 	if role == RoleFilter {
 		q.data = new(streamBuffer)
-		q.data.init(cfg.BodyBufferBytes, -1, c.srv.TempDir)
+		q.data.init(cfg.BodyBufferBytes, -1, c.srv.TempDir, c.srv.spill)
 	}
 	q.response.q = q
 	return q

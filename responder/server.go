@@ -29,6 +29,7 @@ const (
 	DefaultMaxParams             = limits.MaxParams             // 1000
 	DefaultMaxRequestBodyBytes   = limits.MaxRequestBodyBytes   // 32 MiB
 	DefaultBodyBufferBytes       = limits.BodyBufferBytes       // 64 KiB
+	DefaultMaxSpillBytes         = limits.MaxSpillBytes         // 256 MiB
 	DefaultReadTimeout           = limits.ReadTimeout           // 60s
 	DefaultIdleTimeout           = limits.IdleTimeout           // 120s
 	DefaultWriteTimeout          = limits.WriteTimeout          // 120s
@@ -97,6 +98,13 @@ type Server struct {
 	// TempDir holds spilled request bodies. Empty means os.TempDir().
 	TempDir string
 
+	// MaxSpillBytes bounds the disk that spilled request bodies take
+	// together. Past it a body waits in the connection, as with net/http,
+	// until its handler reads or other requests end, rather than filling
+	// the account's disk quota. Zero means DefaultMaxSpillBytes, negative
+	// no limit.
+	MaxSpillBytes int64
+
 	// ReadTimeout is the longest a web server may take to send a whole
 	// request, parameters and body, counted from its FCGI_BEGIN_REQUEST.
 	// A connection that overruns it is closed. Zero means
@@ -138,6 +146,7 @@ type Server struct {
 	onIdle     chan struct{} // closed and replaced when a connection ends
 	inFlight   atomic.Int64  // requests in progress
 	paramsHeld atomic.Int64  // bytes of parameters read for requests whose parameters have not ended
+	spill      *spillBudget
 	initOnce   sync.Once
 	cfg        config
 }
@@ -162,6 +171,7 @@ func (s *Server) init() {
 			c.paramsBudget = max(minParamsBudget, 4*int64(c.MaxParamsBytes))
 		}
 		c.log = s.logger()
+		s.spill = newSpillBudget(c.MaxSpillBytes)
 		var err error
 		if c.allowed, err = limits.AllowedAddrs(s.AllowedAddrs); err != nil {
 			c.log.Error().Err(err).Msg("bad FCGI_WEB_SERVER_ADDRS")
@@ -174,8 +184,8 @@ func (s *Server) init() {
 func (s *Server) limits() limits.Limits {
 	return limits.Limits{MaxConns: s.MaxConns, MaxConcurrentRequests: s.MaxConcurrentRequests, MaxRequestsPerConn: s.MaxRequestsPerConn,
 		MaxParamsBytes: s.MaxParamsBytes, MaxParams: s.MaxParams, BodyBufferBytes: s.BodyBufferBytes,
-		MaxRequestBodyBytes: s.MaxRequestBodyBytes,
-		ReadTimeout:         s.ReadTimeout, IdleTimeout: s.IdleTimeout, WriteTimeout: s.WriteTimeout}
+		MaxRequestBodyBytes: s.MaxRequestBodyBytes, MaxSpillBytes: s.MaxSpillBytes,
+		ReadTimeout: s.ReadTimeout, IdleTimeout: s.IdleTimeout, WriteTimeout: s.WriteTimeout}
 }
 
 func (s *Server) logger() zerolog.Logger {

@@ -21,6 +21,7 @@ const (
 	MaxParams             = 1000
 	MaxRequestBodyBytes   = 32 << 20
 	BodyBufferBytes       = 64 << 10
+	MaxSpillBytes         = 256 << 20
 	ReadTimeout           = 60 * time.Second
 	IdleTimeout           = 120 * time.Second
 	WriteTimeout          = 120 * time.Second
@@ -30,7 +31,7 @@ const (
 // default; for the body size and the timeouts, negative means no limit.
 type Limits struct {
 	MaxConns, MaxConcurrentRequests, MaxRequestsPerConn, MaxParamsBytes, MaxParams, BodyBufferBytes int
-	MaxRequestBodyBytes                                                                             int64
+	MaxRequestBodyBytes, MaxSpillBytes                                                              int64
 	ReadTimeout, IdleTimeout, WriteTimeout                                                          time.Duration
 }
 
@@ -44,6 +45,7 @@ func (l Limits) Effective() Limits {
 		MaxParams:             orDefault(l.MaxParams, MaxParams),
 		BodyBufferBytes:       orDefault(l.BodyBufferBytes, BodyBufferBytes),
 		MaxRequestBodyBytes:   orDefault(l.MaxRequestBodyBytes, MaxRequestBodyBytes),
+		MaxSpillBytes:         orDefault(l.MaxSpillBytes, MaxSpillBytes),
 		ReadTimeout:           orDefault(l.ReadTimeout, ReadTimeout),
 		IdleTimeout:           orDefault(l.IdleTimeout, IdleTimeout),
 		WriteTimeout:          orDefault(l.WriteTimeout, WriteTimeout),

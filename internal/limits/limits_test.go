@@ -12,10 +12,10 @@ func TestEffective(t *testing.T) {
 		in, out Limits
 	}{
 		{"zero means the defaults", Limits{}, Limits{MaxConns, MaxConcurrentRequests, MaxRequestsPerConn, MaxParamsBytes, MaxParams,
-			BodyBufferBytes, MaxRequestBodyBytes, ReadTimeout, IdleTimeout, WriteTimeout}},
+			BodyBufferBytes, MaxRequestBodyBytes, MaxSpillBytes, ReadTimeout, IdleTimeout, WriteTimeout}},
 		{"set values and negatives (no limit) stay",
 			Limits{MaxConns: 5, MaxRequestBodyBytes: -1, ReadTimeout: -1, IdleTimeout: time.Second},
-			Limits{5, MaxConcurrentRequests, MaxRequestsPerConn, MaxParamsBytes, MaxParams, BodyBufferBytes, -1, -1, time.Second, WriteTimeout}},
+			Limits{5, MaxConcurrentRequests, MaxRequestsPerConn, MaxParamsBytes, MaxParams, BodyBufferBytes, -1, MaxSpillBytes, -1, time.Second, WriteTimeout}},
 	} {
 		if got := tc.in.Effective(); got != tc.out {
 			t.Errorf("%s: %+v.Effective() = %+v, want %+v", tc.name, tc.in, got, tc.out)
