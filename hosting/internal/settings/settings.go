@@ -72,7 +72,31 @@ type Settings struct {
 	ServerEmail string
 	// EMAIL_SUBJECT_PREFIX: default "[mysite] ".
 	EmailSubjectPrefix string
+
+	// STATUS_PATH: the path (below the site's prefix) of the status page,
+	// which answers only requests carrying "Authorization: Bearer
+	// STATUS_TOKEN"; others get what the site answers for that path.
+	// Unset by default: no status page.
+	StatusPath string
+	// STATUS_TOKEN: the status page's secret, 16 characters or more;
+	// required when STATUS_PATH is set.
+	StatusToken string
+	// SLOW_REQUEST: a request still running after this long logs one
+	// line with its handler's stack. Default 0: off.
+	SlowRequest time.Duration
+	// REQUEST_TIMEOUT: the request's context is cancelled after this
+	// long and, if nothing was written yet, the visitor gets 503 with the
+	// site's page; the handler is told, never killed. Default 0: off.
+	RequestTimeout time.Duration
+	// MANAGERS: who gets a mail about a broken link on the site (a 404
+	// whose Referer is a page of the same site), batched, at most one
+	// mail a minute. Needs EMAIL_HOST too.
+	Managers []string
 }
+
+// minTokenLen is the least length of STATUS_TOKEN: the status page shows
+// what the site is doing to whoever holds it, so it must not be guessable.
+const minTokenLen = 16
 
 // Defaults are the settings when neither the file nor the environment
 // sets a name.
@@ -138,16 +162,42 @@ func Parse(f *EnvFile, environ map[string]string) (Settings, []error) {
 		s.ProofPath = v
 		return nil
 	})
-	get("ADMINS", "mail addresses such as \"Ann <ann@example.com>, bob@example.com\"", func(v string) error {
-		list, err := mail.ParseAddressList(v)
-		if err != nil {
-			return err
+	addresses := func(dst *[]string) func(string) error {
+		return func(v string) error {
+			list, err := mail.ParseAddressList(v)
+			if err != nil {
+				return err
+			}
+			for _, a := range list {
+				*dst = append(*dst, a.String())
+			}
+			return nil
 		}
-		for _, a := range list {
-			s.Admins = append(s.Admins, a.String())
+	}
+	get("ADMINS", "mail addresses such as \"Ann <ann@example.com>, bob@example.com\"", addresses(&s.Admins))
+	get("MANAGERS", "mail addresses such as \"Ann <ann@example.com>, bob@example.com\"", addresses(&s.Managers))
+	get("SLOW_REQUEST", "a duration such as 5s, 0 for off", func(v string) (err error) { s.SlowRequest, err = parseDuration(v); return })
+	get("REQUEST_TIMEOUT", "a duration such as 30s, 0 for off", func(v string) (err error) { s.RequestTimeout, err = parseDuration(v); return })
+	get("STATUS_PATH", "a path on the site such as /status, or nothing for no status page", func(v string) error {
+		if v != "" && (!strings.HasPrefix(v, "/") || strings.ContainsAny(v, "?#")) {
+			return errors.New("not a path")
 		}
+		s.StatusPath = v
 		return nil
 	})
+	if v, _, _, ok := f.lookup(environ, "STATUS_TOKEN"); ok {
+		s.StatusToken = strings.TrimSpace(v)
+	}
+	if s.StatusPath != "" && len(s.StatusToken) < minTokenLen {
+		// Named at STATUS_PATH's line when the token is missing: that is
+		// the line that asks for it. The token itself is never quoted.
+		_, src, line, _ := f.lookup(environ, "STATUS_PATH")
+		if _, tsrc, tline, ok := f.lookup(environ, "STATUS_TOKEN"); ok {
+			src, line = tsrc, tline
+		}
+		bad = append(bad, &SettingError{Source: src, Name: "STATUS_TOKEN", Value: MaskSecret("STATUS_TOKEN", s.StatusToken), line: line,
+			Want: "a secret of " + strconv.Itoa(minTokenLen) + " characters or more when STATUS_PATH is set (such as the output of: openssl rand -hex 16)"})
+	}
 	get("EMAIL_PORT", "a port number", func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 || n > 65535 {

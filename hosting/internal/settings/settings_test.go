@@ -37,12 +37,15 @@ func TestParseSettings(t *testing.T) {
 		{name: "every setting", file: "DEBUG=true\nLOG_FILE=logs/site.log\nLOG_LEVEL=WARN\nLOG_MAX_SIZE=5MB\nMAX_REQUESTS=500\n" +
 			"IDLE_TIMEOUT=90\nMEMORY_LIMIT=1G\nFORCE_SCRIPT_NAME=/blog/\nRELOAD_POLL=0\nPROOF_PATH=/health?deep=1\n" +
 			"ADMINS=\"Ann <ann@example.com>, bob@example.com\"\nEMAIL_HOST=smtp.example.com\nEMAIL_PORT=587\n" +
-			"EMAIL_HOST_USER=me\nEMAIL_HOST_PASSWORD=pw\nSERVER_EMAIL=site@example.com\n",
+			"EMAIL_HOST_USER=me\nEMAIL_HOST_PASSWORD=pw\nSERVER_EMAIL=site@example.com\n" +
+			"STATUS_PATH=/status\nSTATUS_TOKEN=0123456789abcdef\nSLOW_REQUEST=5s\nREQUEST_TIMEOUT=30\nMANAGERS=Meg <meg@example.com>\n",
 			check: func(t *testing.T, s Settings) {
 				want := Settings{Debug: true, LogFile: "logs/site.log", LogLevel: zerolog.WarnLevel, LogMaxSize: 5 << 20, MaxRequests: 500,
 					IdleTimeout: 90 * time.Second, MemoryLimit: 1 << 30, ForceScriptName: "/blog", ForceScriptNameSet: true,
 					ProofPath: "/health?deep=1", Admins: []string{`"Ann" <ann@example.com>`, "<bob@example.com>"}, EmailHost: "smtp.example.com", EmailPort: 587,
-					EmailUser: "me", EmailPassword: "pw", ServerEmail: "<site@example.com>"}
+					EmailUser: "me", EmailPassword: "pw", ServerEmail: "<site@example.com>",
+					StatusPath: "/status", StatusToken: "0123456789abcdef", SlowRequest: 5 * time.Second, RequestTimeout: 30 * time.Second,
+					Managers: []string{`"Meg" <meg@example.com>`}}
 				if !reflect.DeepEqual(s, want) {
 					t.Errorf("got  %+v\nwant %+v", s, want)
 				}
@@ -59,6 +62,21 @@ func TestParseSettings(t *testing.T) {
 				`mysite.env:4: MEMORY_LIMIT: want a size such as 256MB, 0 for no limit, got "lots"`,
 				`mysite.env:5: IDLE_TIMEOUT: want a duration such as 10m or 90s, 0 to stay, got "-5m"`,
 				`mysite.env:6: PROOF_PATH: want a path on the site such as / or /health, got "health"`}},
+		{name: "operating settings: bad values",
+			file: "SLOW_REQUEST=soon\nREQUEST_TIMEOUT=-1s\nMANAGERS=nobody\nSTATUS_PATH=status\n",
+			errs: []string{`mysite.env:1: SLOW_REQUEST: want a duration such as 5s, 0 for off, got "soon"`,
+				`mysite.env:2: REQUEST_TIMEOUT: want a duration such as 30s, 0 for off, got "-1s"`,
+				`mysite.env:3: MANAGERS: want mail addresses such as "Ann <ann@example.com>, bob@example.com", got "nobody"`,
+				`mysite.env:4: STATUS_PATH: want a path on the site such as /status, or nothing for no status page, got "status"`}},
+		{name: "STATUS_PATH without STATUS_TOKEN is named at STATUS_PATH's line", file: "GREETING=hi\nSTATUS_PATH=/status\n",
+			errs: []string{`mysite.env:2: STATUS_TOKEN: want a secret of 16 characters or more when STATUS_PATH is set (such as the output of: openssl rand -hex 16), got ""`}},
+		{name: "a short STATUS_TOKEN is named at its line, never quoted", file: "STATUS_PATH=/status\nSTATUS_TOKEN=hunter2\n",
+			errs: []string{`mysite.env:2: STATUS_TOKEN: want a secret of 16 characters or more when STATUS_PATH is set (such as the output of: openssl rand -hex 16), got "********"`}},
+		{name: "STATUS_TOKEN alone is no error", file: "STATUS_TOKEN=x\n", check: func(t *testing.T, s Settings) {
+			if s.StatusPath != "" {
+				t.Errorf("StatusPath %q", s.StatusPath)
+			}
+		}},
 		{name: "bad value in the environment", environ: map[string]string{"LOG_LEVEL": "loud"},
 			errs: []string{`environment: LOG_LEVEL: want debug, info, warn or error, got "loud"`}},
 	}
