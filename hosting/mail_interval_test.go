@@ -18,16 +18,16 @@ func TestErrorMailer_Interval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hold := make(chan struct{}) // the mail server takes the first mail only when closed
 		var mails []string
-		sendMail = func(m *errorMailer, msg []byte) error {
+		sendMail = func(q *mailQueue, msg []byte) error {
 			if len(mails) == 0 {
 				<-hold
 			}
 			mails = append(mails, string(msg))
 			return nil
 		}
-		t.Cleanup(func() { sendMail = (*errorMailer).send })
+		t.Cleanup(func() { sendMail = (*mailQueue).send })
 		m := newErrorMailer(&Settings{Admins: []string{"ann@example.com"}, EmailHost: "mail.example.com"}, zerolog.Nop())
-		defer close(m.queue) // ends run
+		defer close(m.q.queue) // ends run
 		r := httptest.NewRequest("GET", "/panic", nil)
 
 		m.report(r, 500, "first", nil) // returns while the mail server holds the mail
