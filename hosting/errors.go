@@ -3,6 +3,7 @@ package hosting
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -26,8 +27,8 @@ type errorPages struct {
 	dir      string
 	debug    bool
 	log      zerolog.Logger
-	settings func() []setting // for the debug page, secrets masked
-	mailer   *errorMailer     // nil without ADMINS and EMAIL_HOST
+	settings func() []setting  // for the debug page, secrets masked
+	mailer   *errorMailer      // nil without ADMINS and EMAIL_HOST
 	redact   *strings.Replacer // the settings' secrets, which a handler's error may quote
 }
 
@@ -56,7 +57,7 @@ func (p *errorPages) middleware(next http.Handler) http.Handler {
 			p.serve(w, r, http.StatusInternalServerError, fmt.Sprint(v), stack)
 		}()
 		next.ServeHTTP(tw, r)
-		if err := context.Cause(r.Context()); err != nil {
+		if err := context.Cause(r.Context()); err != nil && !errors.Is(err, errTimeLimit) { // the time limit logs its own
 			// The engine cancelled the request: the web server aborted it
 			// or the connection went. Worth knowing when pages are slow.
 			p.log.Info().Str("method", r.Method).Str("uri", r.RequestURI).AnErr("cause", err).

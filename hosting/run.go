@@ -66,6 +66,11 @@ type Runtime struct {
 	mailer   *errorMailer
 	upgrade  upgrade
 	redact   *strings.Replacer // the settings' secrets, kept out of the log and pages
+	// The status page, slow requests, time limit and broken-link mail:
+	// made with the first handler, for the life of the process image.
+	requests  *requests // nil when no setting asks for them
+	operating bool
+	reloads   reloadNotes
 }
 
 // Main runs the site with the command-line arguments args and returns the
@@ -194,8 +199,21 @@ func (rt *Runtime) handler() http.Handler {
 			h = http.DefaultServeMux
 		}
 	}
+	if !rt.operating {
+		rt.operating = true
+		rt.takeReloads()
+		status := newStatusPage(&rt.settings, rt.Version, rt.mode, &rt.reloads)
+		rt.requests = newRequests(&rt.settings, pages, status, newBrokenLinks(&rt.settings, rt.log), rt.log)
+		if rt.requests != nil {
+			go rt.requests.watch(nil) // until the process exits or re-executes
+		}
+	}
+	h = pages.middleware(h)
+	if rt.requests != nil {
+		h = rt.requests.middleware(h)
+	}
 	s := &site{pages: pages, mode: rt.mode, version: rt.Version}
-	return rt.policies.middleware(withPrefix(&rt.settings, s.middleware(pages.middleware(h))))
+	return rt.policies.middleware(withPrefix(&rt.settings, s.middleware(h)))
 }
 
 func (rt *Runtime) newServer() engine {

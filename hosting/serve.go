@@ -92,6 +92,7 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 				return 0
 			}
 			rt.endTrial()
+			rt.noteReload(d.reason)
 			rt.log.Info().Str("reason", d.reason).Msg("handing over to the new code: finishing requests in progress")
 			if stopped := rt.reexec(srv, served, stopListening, prepareExec, sigs); stopped {
 				return 0

@@ -7,6 +7,7 @@
 //	/form         the fields of a posted form, one per line
 //	/stream?n=N   N lines, each flushed at once (&pause=MS between them)
 //	/slow?ms=N    logs the request, answers after N ms unless it is cancelled first
+//	/sleep?ms=N   sleeps N ms deaf to cancellation, as a handler stuck in a call does
 //	/panic        panics, to show the error page
 //	/headers/...  the path, the X-Test header and the cookies it got; sets a cookie
 //	/go           redirects to /info, under the script prefix
@@ -101,6 +102,7 @@ func newMux() *http.ServeMux {
 		case <-r.Context().Done():
 		}
 	})
+	mux.HandleFunc("GET /sleep", sleep)
 	mux.HandleFunc("GET /headers/", func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "seen", Value: "1", Path: hosting.URL(r, "/")})
 		w.Header().Set("X-Echo", r.Header.Get("X-Test"))
@@ -117,4 +119,12 @@ func newMux() *http.ServeMux {
 	})
 	mux.HandleFunc("/", hosting.NotFound)
 	return mux
+}
+
+// sleep is a named function so that a stack (SLOW_REQUEST's log line, the
+// time limit's) shows it as the handler.
+func sleep(w http.ResponseWriter, r *http.Request) {
+	ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+	time.Sleep(time.Duration(min(ms, 60000)) * time.Millisecond)
+	fmt.Fprintf(w, "slept %d ms\n", ms)
 }
