@@ -29,32 +29,40 @@ var mysqlMigrations = []string{
 }
 
 // parseMySQLURL reads DATABASE=mysql://user:password@host[:port]/name,
-// with ?socket=/path for a server reached through a unix socket. It also
-// returns the URL with the password masked, for messages: an error never
-// shows the password.
+// with ?socket=/path for a server reached through a unix socket. The
+// password runs to the last @ and may hold any character (control panels
+// generate ones with # / ? @); percent-encoding is undone where it is
+// valid. It also returns the URL with the password masked, for messages:
+// an error never shows the password.
 func parseMySQLURL(raw string) (*mysql.Config, string, error) {
 	const want = "want mysql://user:password@host/database"
-	const encode = " (a password with / ? # % or a space in it must be percent-encoded: / as %2F, ? as %3F, # as %23, % as %25, space as %20)"
-	u, err := url.Parse(raw)
+	scheme, rest, ok := strings.Cut(raw, "://")
+	at := strings.LastIndexByte(rest, '@')
+	if !ok || at < 0 {
+		return nil, "", errors.New("DATABASE: no user@ before the host; " + want)
+	}
+	user, password, _ := strings.Cut(rest[:at], ":")
+	user, password = unescape(user), unescape(password)
+	if user == "" {
+		return nil, "", errors.New("DATABASE: no user@ before the host; " + want)
+	}
+	redacted := scheme + "://" + user + "@" + rest[at+1:]
+	if password != "" {
+		redacted = scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+	}
+	u, err := url.Parse(scheme + "://" + rest[at+1:])
 	if err != nil {
-		return nil, "", errors.New("DATABASE: not a URL; " + want + encode)
+		return nil, "", fmt.Errorf("DATABASE %s: not a URL after the @; %s", redacted, want)
 	}
-	// Without user@, a / ? or # in the password ended the host early: the
-	// URL as parsed may show the password anywhere, so it is not shown.
-	if u.User == nil || u.User.Username() == "" {
-		return nil, "", errors.New("DATABASE: no user@ before the host; " + want + encode)
-	}
-	redacted := u.Redacted()
 	cfg := mysql.NewConfig()
 	cfg.DBName = strings.TrimPrefix(u.Path, "/")
 	switch {
 	case u.Fragment != "":
-		return nil, "", fmt.Errorf("DATABASE %s: has a # in it%s", redacted, encode)
+		return nil, "", fmt.Errorf("DATABASE %s: has a # after the host", redacted)
 	case cfg.DBName == "" || strings.Contains(cfg.DBName, "/"):
-		return nil, "", fmt.Errorf("DATABASE %s: no database name after the host; %s%s", redacted, want, encode)
+		return nil, "", fmt.Errorf("DATABASE %s: no database name after the host; %s", redacted, want)
 	}
-	cfg.User = u.User.Username()
-	cfg.Passwd, _ = u.User.Password()
+	cfg.User, cfg.Passwd = user, password
 	q := u.Query()
 	for name := range q {
 		if name != "socket" {
@@ -158,4 +166,14 @@ func migrateMySQL(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// unescape undoes percent-encoding where it is valid: a password written
+// encoded, as URLs want, and one written as the control panel made it
+// (with a bare %), both work.
+func unescape(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
 }
