@@ -1,10 +1,8 @@
 package apachefcgid_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,11 +26,10 @@ const statusToken = "test-token-0123456789abcdef"
 // others are not.
 func TestApacheFcgid_Operating(t *testing.T) {
 	a := startApache(t, "FcgidMaxProcessesPerClass 1")
-	smtp := startSMTPSink(t)
-	host, port, _ := net.SplitHostPort(smtp.addr)
+	smtp := testenv.StartSMTPSink(t, nil)
 	os.WriteFile(filepath.Join(a.www, "mysite.env"), []byte("GREETING=v1\nSECRET_KEY=hunter2\n"+
 		"STATUS_PATH=/status\nSTATUS_TOKEN="+statusToken+"\nSLOW_REQUEST=500ms\nREQUEST_TIMEOUT=1s\n"+
-		"MANAGERS=Meg <meg@example.com>\nEMAIL_HOST="+host+"\nEMAIL_PORT="+port+"\n"), 0o644)
+		"MANAGERS=Meg <meg@example.com>\nEMAIL_HOST="+smtp.Host+"\nEMAIL_PORT="+smtp.Port+"\n"), 0o644)
 	os.WriteFile(filepath.Join(a.www, "503.html"), []byte("<h1>Our own 503</h1>\n"), 0o644)
 	a.chown()
 	log := filepath.Join(a.www, "mysite.log")
@@ -169,7 +166,7 @@ func TestApacheFcgid_Operating(t *testing.T) {
 	visit("/gone", a.base+"/about", browser)
 	var msg string
 	select {
-	case msg = <-smtp.msgs:
+	case msg = <-smtp.Msgs:
 	case <-time.After(testenv.Patience):
 		t.Fatal("no broken-link mail")
 	}
@@ -203,68 +200,4 @@ func readLogLines(path string) []logLine {
 		}
 	}
 	return lines
-}
-
-// smtpSink is an SMTP server on 127.0.0.1 that passes on each message.
-type smtpSink struct {
-	addr string
-	msgs chan string
-}
-
-func startSMTPSink(t *testing.T) *smtpSink {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	s := &smtpSink{addr: l.Addr().String(), msgs: make(chan string, 10)}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go s.session(c)
-		}
-	}()
-	return s
-}
-
-func (s *smtpSink) session(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(testenv.Patience))
-	br := bufio.NewReader(c)
-	reply := func(line string) { io.WriteString(c, line+"\r\n") }
-	reply("220 sink ESMTP")
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-		case strings.HasPrefix(cmd, "DATA"):
-			reply("354 go on")
-			var msg strings.Builder
-			for {
-				l, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				msg.WriteString(l)
-			}
-			select {
-			case s.msgs <- msg.String():
-			default:
-			}
-			reply("250 queued")
-		case strings.HasPrefix(cmd, "QUIT"):
-			reply("221 bye")
-			return
-		default:
-			reply("250 ok")
-		}
-	}
 }
