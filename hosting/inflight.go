@@ -12,6 +12,15 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// operations are the status page, slow requests, time limit and
+// broken-link mail: made with the first handler, for the life of the
+// process image.
+type operations struct {
+	made     bool
+	requests *requests // nil when no setting asks for them
+	reloads  reloadNotes
+}
+
 // requests keeps the requests in progress, for what the operator of a site
 // without a shell needs: the status page (STATUS_PATH), the slow-request
 // log (SLOW_REQUEST), the time limit (REQUEST_TIMEOUT) and broken-link mail

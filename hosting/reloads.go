@@ -30,7 +30,7 @@ type reloadNote struct {
 // noteReload records a hand-over about to happen, and passes the record
 // to the new code through the environment it will be executed with.
 func (rt *Runtime) noteReload(reason string) {
-	n := &rt.reloads
+	n := &rt.ops.reloads
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.count++
@@ -52,7 +52,7 @@ func (rt *Runtime) takeReloads() {
 		return
 	}
 	lines := strings.Split(v, "\n")
-	n := &rt.reloads
+	n := &rt.ops.reloads
 	n.count, _ = strconv.Atoi(lines[0])
 	for _, l := range lines[1:] {
 		at, reason, _ := strings.Cut(l, " ")

@@ -66,11 +66,7 @@ type Runtime struct {
 	mailer   *errorMailer
 	upgrade  upgrade
 	redact   *strings.Replacer // the settings' secrets, kept out of the log and pages
-	// The status page, slow requests, time limit and broken-link mail:
-	// made with the first handler, for the life of the process image.
-	requests  *requests // nil when no setting asks for them
-	operating bool
-	reloads   reloadNotes
+	ops      operations
 }
 
 // Main runs the site with the command-line arguments args and returns the
@@ -199,18 +195,18 @@ func (rt *Runtime) handler() http.Handler {
 			h = http.DefaultServeMux
 		}
 	}
-	if !rt.operating {
-		rt.operating = true
+	if !rt.ops.made {
+		rt.ops.made = true
 		rt.takeReloads()
-		status := newStatusPage(&rt.settings, rt.Version, rt.mode, &rt.reloads)
-		rt.requests = newRequests(&rt.settings, pages, status, newBrokenLinks(&rt.settings, rt.log), rt.log)
-		if rt.requests != nil {
-			go rt.requests.watch(nil) // until the process exits or re-executes
+		status := newStatusPage(&rt.settings, rt.Version, rt.mode, &rt.ops.reloads)
+		rt.ops.requests = newRequests(&rt.settings, pages, status, newBrokenLinks(&rt.settings, rt.log), rt.log)
+		if rt.ops.requests != nil {
+			go rt.ops.requests.watch(nil) // until the process exits or re-executes
 		}
 	}
 	h = pages.middleware(h)
-	if rt.requests != nil {
-		h = rt.requests.middleware(h)
+	if rt.ops.requests != nil {
+		h = rt.ops.requests.middleware(h)
 	}
 	s := &site{pages: pages, mode: rt.mode, version: rt.Version}
 	return rt.policies.middleware(withPrefix(&rt.settings, s.middleware(h)))
