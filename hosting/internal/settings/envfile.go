@@ -16,11 +16,16 @@ import (
 	"github.com/joho/godotenv"
 )
 
-// EnvFile is a parsed env file.
+// EnvFile is a parsed env file, possibly read over another (see Over).
 type EnvFile struct {
 	path   string
 	values map[string]string
 	lines  map[string]int // line of each name, for messages
+	// under is the file this one is read over: the names this one lacks
+	// come from it. layer counts the files under this one, so that errors
+	// are listed file by file, the one read first first.
+	under *EnvFile
+	layer int
 }
 
 // ReadEnvFile parses path. A missing file is no error: every setting has a
@@ -87,28 +92,56 @@ func nameLines(data []byte) map[string]int {
 	return lines
 }
 
-// lookup finds name in the environment first, then in the file.
-func (f *EnvFile) lookup(environ map[string]string, name string) (value, source string, line int, ok bool) {
-	if v, ok := environ[name]; ok {
-		return v, "environment", 0, true
-	}
-	if v, ok := f.values[name]; ok {
-		src := filepath.Base(f.path)
-		line := f.lines[name]
-		if line > 0 {
-			src += ":" + strconv.Itoa(line)
-		}
-		return v, src, line, true
-	}
-	return "", "", 0, false
+// Over is f read over base: f's values win, and base gives the names f
+// does not set. The local emulation reads the development settings
+// (mysite.dev.env) over the production ones this way.
+func (f *EnvFile) Over(base *EnvFile) *EnvFile {
+	top := *f
+	top.under, top.layer = base, base.layer+1
+	return &top
 }
 
-// Apply puts the file's values into the process environment where the
+// value finds name in f, then in the files under it, and says which file
+// had it.
+func (f *EnvFile) value(name string) (string, *EnvFile, bool) {
+	for l := f; l != nil; l = l.under {
+		if v, ok := l.values[name]; ok {
+			return v, l, true
+		}
+	}
+	return "", nil, false
+}
+
+// origin is where a value came from: the environment, or a file's line.
+type origin struct {
+	source string // "mysite.env:3" or "environment"
+	file   int    // 0 the environment, then 1 + the file's layer
+	line   int
+}
+
+// lookup finds name in the environment first, then in the files.
+func (f *EnvFile) lookup(environ map[string]string, name string) (string, origin, bool) {
+	if v, ok := environ[name]; ok {
+		return v, origin{source: "environment"}, true
+	}
+	v, l, ok := f.value(name)
+	if !ok {
+		return "", origin{}, false
+	}
+	at := origin{source: filepath.Base(l.path), file: 1 + l.layer, line: l.lines[name]}
+	if at.line > 0 {
+		at.source += ":" + strconv.Itoa(at.line)
+	}
+	return v, at, true
+}
+
+// Apply puts the files' values into the process environment where the
 // environment does not set them already.
 func (f *EnvFile) Apply(environ map[string]string) {
 	for _, k := range f.Names() {
 		if _, ok := environ[k]; !ok {
-			os.Setenv(k, f.values[k])
+			v, _, _ := f.value(k)
+			os.Setenv(k, v)
 		}
 	}
 }
@@ -124,18 +157,34 @@ func EnvironMap(environ []string) map[string]string {
 	return m
 }
 
-// Secrets are the secrets among the file's values and environ's (see the
-// package function Secrets); f may be nil when the file cannot be read.
+// Secrets are the secrets among the files' values and environ's (see the
+// package function Secrets); f may be nil when a file cannot be read. A
+// value a file over it hides is still a secret: it is the host's.
 func (f *EnvFile) Secrets(environ map[string]string) []string {
-	all := maps.Clone(environ)
-	if f != nil {
-		maps.Copy(all, f.values)
+	sets := []map[string]string{environ}
+	for l := f; l != nil; l = l.under {
+		sets = append(sets, l.values)
 	}
-	return Secrets(all)
+	return Secrets(sets...)
 }
 
-// Absent reports that the file does not exist: every setting has its default.
-func (f *EnvFile) Absent() bool { return f.values == nil }
+// Absent reports that no file exists: every setting has its default.
+func (f *EnvFile) Absent() bool {
+	for l := f; l != nil; l = l.under {
+		if l.values != nil {
+			return false
+		}
+	}
+	return true
+}
 
-// Names are the names the file sets, sorted.
-func (f *EnvFile) Names() []string { return slices.Sorted(maps.Keys(f.values)) }
+// Names are the names the files set, sorted.
+func (f *EnvFile) Names() []string {
+	names := map[string]bool{}
+	for l := f; l != nil; l = l.under {
+		for k := range l.values {
+			names[k] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(names))
+}

@@ -8,7 +8,9 @@ type SettingError struct {
 	Name   string
 	Value  string
 	Want   string
-	line   int // in the file, for ordering
+	// Where in which file, for ordering: file 0 is the environment, then
+	// 1 + the file's layer (see EnvFile.Over).
+	file, line int
 }
 
 func (e *SettingError) Error() string {

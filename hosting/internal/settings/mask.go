@@ -52,20 +52,23 @@ func secretSpan(v string) (i, j int) {
 	return 0, 0
 }
 
-// Secrets are the secret values among values (name to value) and the
-// credentials inside the others, longest first: what must never reach a
-// log line or a page, wherever a handler's error quotes it.
-func Secrets(values map[string]string) []string {
+// Secrets are the secret values among sets of values (name to value) and
+// the credentials inside the others, longest first: what must never reach
+// a log line or a page, wherever a handler's error quotes it. Each set may
+// give the same name another value (the environment, the files).
+func Secrets(sets ...map[string]string) []string {
 	var out []string
-	for name, v := range values {
-		i, j := secretSpan(v)
-		s := v[i:j]
-		if secretName.MatchString(name) {
-			s = v
-		}
-		// Short values would mask common words in every message.
-		if len(s) >= 4 && !slices.Contains(out, s) {
-			out = append(out, s)
+	for _, values := range sets {
+		for name, v := range values {
+			i, j := secretSpan(v)
+			s := v[i:j]
+			if secretName.MatchString(name) {
+				s = v
+			}
+			// Short values would mask common words in every message.
+			if len(s) >= 4 && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })

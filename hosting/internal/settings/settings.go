@@ -3,6 +3,7 @@
 package settings
 
 import (
+	"cmp"
 	"errors"
 	"net/mail"
 	"slices"
@@ -113,18 +114,41 @@ func Defaults() Settings {
 	}
 }
 
-// Parse reads the runtime's settings from the environment first, then f,
-// collecting every error.
+// Parse reads the runtime's settings from the environment first, then f
+// and the files under it, collecting every error. The errors of a file
+// under f count even where f hides its values: the development file hides
+// the production one only locally, and on the host those values are read.
 func Parse(f *EnvFile, environ map[string]string) (Settings, []error) {
+	s, bad := parse(f, environ)
+	for l := f.under; l != nil; l = l.under {
+		_, more := parse(l, environ)
+		for _, e := range more {
+			if !slices.ContainsFunc(bad, func(b *SettingError) bool { return *b == *e }) {
+				bad = append(bad, e)
+			}
+		}
+	}
+	// File by file, each in line order, as the user reads them.
+	slices.SortStableFunc(bad, func(a, b *SettingError) int { return cmp.Or(a.file-b.file, a.line-b.line) })
+	errs := make([]error, len(bad))
+	for i, e := range bad {
+		errs[i] = e
+	}
+	return s, errs
+}
+
+// parse reads the settings as f, and the files under it where f is
+// silent, give them, with the errors of the values in force.
+func parse(f *EnvFile, environ map[string]string) (Settings, []*SettingError) {
 	s := Defaults()
 	var bad []*SettingError
 	get := func(name, want string, parse func(string) error) {
-		v, src, line, ok := f.lookup(environ, name)
+		v, at, ok := f.lookup(environ, name)
 		if !ok {
 			return
 		}
 		if err := parse(strings.TrimSpace(v)); err != nil {
-			bad = append(bad, &SettingError{Source: src, Name: name, Value: v, Want: want, line: line})
+			bad = append(bad, &SettingError{Source: at.source, Name: name, Value: v, Want: want, file: at.file, line: at.line})
 		}
 	}
 	get("DEBUG", "true or false", func(v string) (err error) { s.Debug, err = parseBool(v); return })
@@ -185,17 +209,17 @@ func Parse(f *EnvFile, environ map[string]string) (Settings, []error) {
 		s.StatusPath = v
 		return nil
 	})
-	if v, _, _, ok := f.lookup(environ, "STATUS_TOKEN"); ok {
+	if v, _, ok := f.lookup(environ, "STATUS_TOKEN"); ok {
 		s.StatusToken = strings.TrimSpace(v)
 	}
 	if s.StatusPath != "" && len(s.StatusToken) < minTokenLen {
 		// Named at STATUS_PATH's line when the token is missing: that is
 		// the line that asks for it. The token itself is never quoted.
-		_, src, line, _ := f.lookup(environ, "STATUS_PATH")
-		if _, tsrc, tline, ok := f.lookup(environ, "STATUS_TOKEN"); ok {
-			src, line = tsrc, tline
+		_, at, _ := f.lookup(environ, "STATUS_PATH")
+		if _, tat, ok := f.lookup(environ, "STATUS_TOKEN"); ok {
+			at = tat
 		}
-		bad = append(bad, &SettingError{Source: src, Name: "STATUS_TOKEN", Value: MaskSecret("STATUS_TOKEN", s.StatusToken), line: line,
+		bad = append(bad, &SettingError{Source: at.source, Name: "STATUS_TOKEN", Value: MaskSecret("STATUS_TOKEN", s.StatusToken), file: at.file, line: at.line,
 			Want: "a secret of " + strconv.Itoa(minTokenLen) + " characters or more when STATUS_PATH is set (such as the output of: openssl rand -hex 16)"})
 	}
 	get("EMAIL_PORT", "a port number", func(v string) error {
@@ -215,21 +239,15 @@ func Parse(f *EnvFile, environ map[string]string) (Settings, []error) {
 	})
 	for name, dst := range map[string]*string{"EMAIL_HOST": &s.EmailHost, "EMAIL_HOST_USER": &s.EmailUser,
 		"EMAIL_HOST_PASSWORD": &s.EmailPassword, "EMAIL_SUBJECT_PREFIX": &s.EmailSubjectPrefix} {
-		if v, _, _, ok := f.lookup(environ, name); ok {
+		if v, _, ok := f.lookup(environ, name); ok {
 			*dst = v
 		}
 	}
-	if v, _, _, ok := f.lookup(environ, "FORCE_SCRIPT_NAME"); ok {
+	if v, _, ok := f.lookup(environ, "FORCE_SCRIPT_NAME"); ok {
 		s.ForceScriptName = strings.TrimRight(strings.TrimSpace(v), "/")
 		s.ForceScriptNameSet = true
 	}
-	// In file order, as the user reads the file.
-	slices.SortStableFunc(bad, func(a, b *SettingError) int { return a.line - b.line })
-	errs := make([]error, len(bad))
-	for i, e := range bad {
-		errs[i] = e
-	}
-	return s, errs
+	return s, bad
 }
 
 func parseBool(v string) (bool, error) {

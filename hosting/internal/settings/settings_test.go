@@ -90,18 +90,128 @@ func TestParseSettings(t *testing.T) {
 				}
 			}
 			s, errs := Parse(f, tc.environ)
-			if len(errs) != len(tc.errs) {
-				t.Fatalf("errors %v, want %v", errs, tc.errs)
-			}
-			for i, e := range errs {
-				if !strings.HasSuffix(e.Error(), tc.errs[i]) {
-					t.Errorf("error %q, want it to end in %q", e, tc.errs[i])
-				}
-			}
-			if tc.check != nil {
-				tc.check(t, s)
-			}
+			checkParsed(t, s, errs, tc.check, tc.errs)
 		})
+	}
+}
+
+// checkParsed checks Parse's answer: the errors, in order, each ending in
+// its want, and the settings with check.
+func checkParsed(t *testing.T, s Settings, errs []error, check func(*testing.T, Settings), want []string) {
+	t.Helper()
+	if len(errs) != len(want) {
+		t.Fatalf("errors %v, want %v", errs, want)
+	}
+	for i, e := range errs {
+		if !strings.HasSuffix(e.Error(), want[i]) {
+			t.Errorf("error %q, want it to end in %q", e, want[i])
+		}
+	}
+	if check != nil {
+		check(t, s)
+	}
+}
+
+// The development file read over the production one, as the local
+// emulation does: its values win, the environment wins over both, and
+// every file's errors are reported with its own name and line.
+func TestParseOver(t *testing.T) {
+	tests := []struct {
+		name      string
+		prod, dev string
+		environ   map[string]string
+		check     func(t *testing.T, s Settings)
+		errs      []string
+	}{
+		{name: "the development file wins", prod: "DEBUG=false\n", dev: "DEBUG=true\n", check: func(t *testing.T, s Settings) {
+			if !s.Debug {
+				t.Error("DEBUG from mysite.dev.env not in force")
+			}
+		}},
+		{name: "what it does not set comes from the production file", prod: "DEBUG=false\nLOG_LEVEL=warn\n", dev: "DEBUG=true\n",
+			check: func(t *testing.T, s Settings) {
+				if !s.Debug || s.LogLevel != zerolog.WarnLevel {
+					t.Errorf("Debug %v, LogLevel %v", s.Debug, s.LogLevel)
+				}
+			}},
+		{name: "the environment wins over both", prod: "DEBUG=true\n", dev: "DEBUG=true\n", environ: map[string]string{"DEBUG": "false"},
+			check: func(t *testing.T, s Settings) {
+				if s.Debug {
+					t.Error("DEBUG from a file won over the environment")
+				}
+			}},
+		{name: "no development file", prod: "DEBUG=false\nMAX_REQUESTS=3\n", check: func(t *testing.T, s Settings) {
+			if s.Debug || s.MaxRequests != 3 {
+				t.Errorf("Debug %v, MaxRequests %d", s.Debug, s.MaxRequests)
+			}
+		}},
+		{name: "an error in the development file names it and its line", prod: "DEBUG=false\n", dev: "# local\nDEBUG=yes please\n",
+			errs: []string{`mysite.dev.env:2: DEBUG: want true or false, got "yes please"`}},
+		{name: "an error the development file hides is still reported: the host reads it", prod: "DEBUG=flase\n", dev: "DEBUG=true\n",
+			errs: []string{`mysite.env:1: DEBUG: want true or false, got "flase"`}},
+		{name: "an error of the production file is reported once", prod: "LOG_LEVEL=loud\n", dev: "DEBUG=true\n",
+			errs: []string{`mysite.env:1: LOG_LEVEL: want debug, info, warn or error, got "loud"`}},
+		{name: "file by file, the production file first", prod: "GREETING=hi\nLOG_LEVEL=loud\n", dev: "MEMORY_LIMIT=lots\nDEBUG=maybe\n",
+			environ: map[string]string{"IDLE_TIMEOUT": "never"},
+			errs: []string{`environment: IDLE_TIMEOUT: want a duration such as 10m or 90s, 0 to stay, got "never"`,
+				`mysite.env:2: LOG_LEVEL: want debug, info, warn or error, got "loud"`,
+				`mysite.dev.env:1: MEMORY_LIMIT: want a size such as 256MB, 0 for no limit, got "lots"`,
+				`mysite.dev.env:2: DEBUG: want true or false, got "maybe"`}},
+		{name: "STATUS_TOKEN in the development file only: the host has none", prod: "STATUS_PATH=/status\n", dev: "STATUS_TOKEN=0123456789abcdef\n",
+			errs: []string{`mysite.env:1: STATUS_TOKEN: want a secret of 16 characters or more when STATUS_PATH is set (such as the output of: openssl rand -hex 16), got ""`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, errs := Parse(readOver(t, tc.prod, tc.dev), tc.environ)
+			checkParsed(t, s, errs, tc.check, tc.errs)
+		})
+	}
+}
+
+// readOver writes mysite.env and mysite.dev.env (either absent when
+// empty) and reads the second over the first.
+func readOver(t *testing.T, prod, dev string) *EnvFile {
+	t.Helper()
+	dir := t.TempDir()
+	read := func(name, content string) *EnvFile {
+		p := filepath.Join(dir, name)
+		if content != "" {
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f, err := ReadEnvFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	return read("mysite.dev.env", dev).Over(read("mysite.env", prod))
+}
+
+// What the application sees through the environment, and what is masked,
+// covers both files.
+func TestEnvFileOver(t *testing.T) {
+	f := readOver(t, "GREETING=prod\nDB_PASSWORD=prod-secret\nLOG_LEVEL=warn\n", "GREETING=dev\nDB_PASSWORD=dev-secret\nDEBUG=true\n")
+	if got, want := f.Names(), []string{"DB_PASSWORD", "DEBUG", "GREETING", "LOG_LEVEL"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Names %v, want %v", got, want)
+	}
+	for _, k := range f.Names() {
+		t.Setenv(k, "") // restored after the test
+	}
+	t.Setenv("LOG_LEVEL", "error")
+	f.Apply(map[string]string{"LOG_LEVEL": "error"})
+	for k, want := range map[string]string{"GREETING": "dev", "DB_PASSWORD": "dev-secret", "DEBUG": "true", "LOG_LEVEL": "error"} {
+		if got := os.Getenv(k); got != want {
+			t.Errorf("%s=%q in the environment, want %q", k, got, want)
+		}
+	}
+	// The production value a development one hides is the host's secret.
+	if got := Redactor(f.Secrets(nil)).Replace("prod-secret dev-secret"); got != "******** ********" {
+		t.Errorf("a secret of either file shown: %q", got)
+	}
+	if f.Absent() || !readOver(t, "", "").Absent() || readOver(t, "", "DEBUG=true\n").Absent() {
+		t.Error("Absent: want false while either file exists")
 	}
 }
 
@@ -195,7 +305,7 @@ func TestRedactor(t *testing.T) {
 // file, and no value of the file ever reaches an error message, where it
 // would be logged.
 func FuzzEnvFile(f *testing.F) {
-	seeds, _ := filepath.Glob("../examples/*/site/*.env")
+	seeds, _ := filepath.Glob("../../../examples/*/site/*.env")
 	for _, name := range seeds {
 		b, err := os.ReadFile(name)
 		if err != nil {
