@@ -19,6 +19,8 @@ all: test
 
 # examples/guestbook laid out exactly like an upload, served by the local
 # emulation of Apache + mod_fcgid. Its database is build/site/guestbook.db.
+# Beside the upload's mysite.env (DEBUG=false) lies mysite.dev.env, which
+# the emulation reads over it (DEBUG=true) and which is never uploaded.
 run: site
 	$(SITE)/mysite.fcgi -local -addr $(ADDR)
 
@@ -26,7 +28,7 @@ site:
 	mkdir -p $(SITE)/static
 	$(GO) build -ldflags '$(STAMP)' -o $(SITE)/mysite.fcgi ./examples/guestbook
 	cp deploy/apache-fcgid/htaccess $(SITE)/.htaccess
-	cp examples/guestbook/site/mysite.env examples/guestbook/site/404.html examples/guestbook/site/500.html $(SITE)/
+	cp examples/guestbook/site/mysite.env examples/guestbook/site/mysite.dev.env examples/guestbook/site/404.html examples/guestbook/site/500.html $(SITE)/
 	cp examples/guestbook/site/static/style.css $(SITE)/static/
 
 test: vet
@@ -53,14 +55,14 @@ fuzz:
 		echo "== $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p; done; done
 
 # Upload-ready folders and zips of the guestbook: static binaries for
-# linux/amd64 and arm64, modes suEXEC accepts, and UPLOAD.txt.
+# linux/amd64 and arm64, modes suEXEC accepts, and UPLOAD.txt. Each file
+# is named: mysite.dev.env, the development settings, must stay behind.
 dist:
 	@set -e; for arch in amd64 arm64; do \
 		d=dist/guestbook-linux-$$arch; rm -rf $$d; mkdir -p $$d/static; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$d/mysite.fcgi ./examples/guestbook; \
 		cp deploy/apache-fcgid/htaccess $$d/.htaccess; \
-		sed 's/^DEBUG=true/DEBUG=false/' examples/guestbook/site/mysite.env > $$d/mysite.env; \
-		cp examples/guestbook/site/404.html examples/guestbook/site/500.html $$d/; \
+		cp examples/guestbook/site/mysite.env examples/guestbook/site/404.html examples/guestbook/site/500.html $$d/; \
 		cp examples/guestbook/site/static/style.css $$d/static/; \
 		cp examples/guestbook/UPLOAD.txt $$d/; \
 		chmod 755 $$d $$d/static $$d/mysite.fcgi; \

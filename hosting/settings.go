@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/fcgi-hosting/fcgi/hosting/emulate"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
 )
@@ -14,9 +16,10 @@ import (
 // A variable set in the process environment (FcgidInitialEnv, lighttpd's
 // bin-environment, systemd's Environment=) wins over the same name in the
 // file; the application reads its own settings with os.Getenv under the
-// same rule, since the file's values are put into the environment. Each
-// field's comment names its setting and default; README.md's Settings
-// table lists them all.
+// same rule, since the file's values are put into the environment. Under
+// the local emulation, the development file NAME.dev.env is read over it
+// (see devEnvPath). Each field's comment names its setting and default;
+// README.md's Settings table lists them all.
 type Settings = settings.Settings
 
 // SettingError is a bad setting, with where it came from.
@@ -25,11 +28,41 @@ type SettingError = settings.SettingError
 // envPath is the settings file: NAME.env beside the binary.
 func (rt *Runtime) envPath() string { return filepath.Join(rt.dir, rt.name+".env") }
 
-// loadSettings reads the settings file and the environment into
-// rt.settings, then puts the file's values into the environment.
+// devEnvPath is the development settings file, NAME.dev.env beside the
+// binary, or "" when it is not read: only under the local emulation, which
+// says so in the environment of the processes it spawns, so that DEBUG and
+// the like are on while developing and the uploaded NAME.env says what
+// the host runs with. It never reaches the host (make dist and fcgi-deploy
+// leave it out, the .htaccess refuses *.env), and there nothing reads it.
+func (rt *Runtime) devEnvPath() string {
+	if !slices.Contains(rt.environ, emulate.LocalVar+"=1") {
+		return ""
+	}
+	return filepath.Join(rt.dir, rt.name+".dev.env")
+}
+
+// readSettings reads the settings file, and over it the development file
+// when there is one to read. On an error f is what could be read.
+func (rt *Runtime) readSettings() (f *settings.EnvFile, err error) {
+	f, err = settings.ReadEnvFile(rt.envPath())
+	if dev := rt.devEnvPath(); dev != "" && err == nil {
+		var d *settings.EnvFile
+		if d, err = settings.ReadEnvFile(dev); err == nil {
+			f = d.Over(f)
+		}
+	}
+	return f, err
+}
+
+// loadSettings reads the settings files and the environment into
+// rt.settings, then puts the files' values into the environment.
 func (rt *Runtime) loadSettings() {
-	rt.watched[rt.envPath()] = reload.StatFile(rt.envPath()) // before reading: a later edit is seen as a change
-	f, err := settings.ReadEnvFile(rt.envPath())
+	for _, p := range []string{rt.envPath(), rt.devEnvPath()} {
+		if p != "" {
+			rt.watched[p] = reload.StatFile(p) // before reading: a later edit is seen as a change
+		}
+	}
+	f, err := rt.readSettings()
 	environ := settings.EnvironMap(rt.environ)
 	rt.redact = settings.Redactor(f.Secrets(environ))
 	if err != nil {
@@ -55,7 +88,7 @@ func (rt *Runtime) checkNewSettings() error {
 		return errors.New(rt.name + ".env was removed; the running settings stay until it is back (touch " +
 			filepath.Base(rt.exe) + " to run without it)")
 	}
-	f, err := settings.ReadEnvFile(rt.envPath())
+	f, err := rt.readSettings()
 	if err != nil {
 		return err
 	}
@@ -63,10 +96,10 @@ func (rt *Runtime) checkNewSettings() error {
 	return errors.Join(errs...)
 }
 
-// maskedSettings lists the settings file's names with secret-looking
+// maskedSettings lists the settings files' names with secret-looking
 // values masked.
 func (rt *Runtime) maskedSettings() []setting {
-	f, err := settings.ReadEnvFile(rt.envPath())
+	f, err := rt.readSettings()
 	if err != nil {
 		return []setting{{"error", err.Error()}}
 	}

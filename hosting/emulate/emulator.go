@@ -39,6 +39,12 @@ const DefaultMaxRequestLen = 131072
 // Apache holds up to this much of a response before it passes it on.
 const DefaultOutputBufferSize = 65536
 
+// LocalVar=1 is in the environment of every script the emulation runs,
+// and of none a web server runs, so that a script can tell the developer's
+// machine from the host: sites built with package hosting read their
+// development settings, NAME.dev.env, over NAME.env then.
+const LocalVar = "FCGI_LOCAL_EMULATION"
+
 // serverSoftware is what Apache on Debian 12 reports.
 const serverSoftware = "Apache/2.4.71 (Debian) mod_fcgid/2.3.9 (local emulation)"
 
@@ -47,7 +53,7 @@ type Emulator struct {
 	// Root is the site's directory, Apache's DocumentRoot.
 	Root string
 	// Env is added to the spawned processes' environment, as
-	// FcgidInitialEnv would; PATH is always passed.
+	// FcgidInitialEnv would; PATH and LocalVar=1 are always passed.
 	Env []string
 	// MaxProcesses limits the processes per script. Zero means 4.
 	MaxProcesses int
@@ -66,6 +72,7 @@ type Emulator struct {
 	Stderr io.Writer
 
 	once    sync.Once
+	env     []string // what every script gets: LocalVar, then Env
 	pool    *pool
 	initErr error
 	warned  sync.Map // warnings already shown
@@ -83,15 +90,14 @@ func (e *Emulator) init() error {
 		if max <= 0 {
 			max = 4
 		}
-		env := []string{"PATH=" + os.Getenv("PATH")}
-		env = append(env, e.Env...)
+		e.env = append([]string{LocalVar + "=1"}, e.Env...)
 		root, err := filepath.Abs(e.Root)
 		if err != nil {
 			e.initErr = err
 			return
 		}
 		e.Root = root
-		e.pool, e.initErr = newPool(env, e.Stderr, e.logf, max)
+		e.pool, e.initErr = newPool(append([]string{"PATH=" + os.Getenv("PATH")}, e.env...), e.Stderr, e.logf, max)
 	})
 	return e.initErr
 }
@@ -639,7 +645,7 @@ func (e *Emulator) serveCGI(w http.ResponseWriter, r *http.Request, cfg *dirConf
 	r2.URL.Path = scriptName + pathInfo
 	r2.URL.RawPath = ""
 	r2.URL.RawQuery = query
-	env := slices.Clone(e.Env)
+	env := slices.Clone(e.env)
 	for k, v := range cfg.vars.env {
 		env = append(env, k+"="+v)
 	}
@@ -673,6 +679,7 @@ func (e *Emulator) ListenAndServe(ctx context.Context, addr string) error {
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
+		e.Close() // removes the sockets' directory init made
 		return err
 	}
 	return e.Serve(ctx, l)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -19,7 +20,10 @@ func Run(dir, addr string, env []string, out io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := &Emulator{Root: dir, Env: env, Log: out}
-	abs, _ := filepath.Abs(dir)
+	if err := e.init(); err != nil {
+		fmt.Fprintf(out, "emulation: %v\n", err)
+		return 1
+	}
 	fmt.Fprintf(out, `Local emulation of a shared host: Apache 2.4 + mod_fcgid
   site:      %s
   browse:    http://%s/
@@ -27,7 +31,13 @@ func Run(dir, addr string, env []string, out io.Writer) int {
              static files, mod_fcgid spawning (socket on fd 0, cwd, PATH only, one request per
              process), Apache's CGI variables, FcgidMaxRequestLen %d bytes
   scripts get: %v (so their log shows here)
-`, abs, addr, DefaultMaxRequestLen, env)
+`, e.Root, addr, DefaultMaxRequestLen, e.env)
+	// Where DEBUG and the like come from here, and not on the host.
+	devFiles, _ := filepath.Glob(filepath.Join(e.Root, "*.dev.env"))
+	for _, dev := range devFiles {
+		name := filepath.Base(dev)
+		fmt.Fprintf(out, "  settings:  %s read over %s.env: for this machine only, never uploaded\n", name, strings.TrimSuffix(name, ".dev.env"))
+	}
 	for _, w := range e.Warnings() {
 		fmt.Fprintf(out, "  warning:   %s\n", w)
 	}

@@ -53,9 +53,10 @@ func Layout(t testing.TB, dir, bin, htaccess string) {
 }
 
 // Leftovers are copies of the settings file that editors and FTP clients
-// leave beside it when it is edited on the host; they hold its secrets.
+// leave beside it when it is edited on the host, and the development
+// settings uploaded by mistake; they hold its secrets.
 var Leftovers = []string{"mysite.env~", ".mysite.env.swp", ".mysite.env.swo", "#mysite.env#", "mysite.env.save",
-	"mysite.env.bak", "mysite.env.orig", "mysite.env.old", "mysite.env.tmp", "mysite.env.txt", "mysite.log.1"}
+	"mysite.env.bak", "mysite.env.orig", "mysite.env.old", "mysite.env.tmp", "mysite.env.txt", "mysite.log.1", "mysite.dev.env"}
 
 // siteCase is a request to the site and what its answer must be.
 type siteCase struct {
