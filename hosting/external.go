@@ -25,11 +25,16 @@ type externalFlags struct {
 	maxRequests int
 	maxConns    int
 	maxReqs     int
+	activated   *activation // the sockets systemd passed, which win over -listen
 }
 
 // serveExternal serves FastCGI (or SCGI, AJP13, HTTP: -protocol) on an address
-// of its own (-listen), like runfcgi's host/port/socket modes.
+// of its own (-listen), like runfcgi's host/port/socket modes, or on the
+// sockets systemd passed.
 func (rt *Runtime) serveExternal() int {
+	if rt.ext.activated != nil {
+		return rt.serveActivated()
+	}
 	l, err := rt.externalListener()
 	if err != nil {
 		rt.log.Error().Err(err).Str("listen", rt.ext.listen).Msg("cannot listen")
@@ -56,18 +61,27 @@ func (rt *Runtime) serveExternal() int {
 		}
 	}
 	prepareExec := func() ([]string, error) {
-		f, err := reload.ListenerFile(l)
+		f, err := rt.passListener(l)
 		if err != nil {
-			return nil, err
-		}
-		rt.handover.readied = append(rt.handover.readied, f) // no finalizer may close it before exec
-		// A duplicate without close-on-exec, for the new code to serve.
-		if err := reload.KeepOnExec(f); err != nil {
 			return nil, err
 		}
 		return []string{reload.ListenFDVar + "=" + strconv.Itoa(int(f.Fd()))}, nil
 	}
 	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, 0)
+}
+
+// passListener readies l's socket for the code re-executed: a duplicate
+// without close-on-exec, for the new code to serve.
+func (rt *Runtime) passListener(l net.Listener) (*os.File, error) {
+	f, err := reload.ListenerFile(l)
+	if err != nil {
+		return nil, err
+	}
+	rt.handover.readied = append(rt.handover.readied, f) // no finalizer may close it before exec
+	if err := reload.KeepOnExec(f); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // speaking wraps l for the -protocol asked for.

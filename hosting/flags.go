@@ -17,9 +17,10 @@ func (rt *Runtime) parseFlags(args []string) (int, bool) {
 	fs.SetOutput(rt.out)
 	version := fs.Bool("version", false, "print the version and exit")
 	check := fs.Bool("check", false, "print how this binary would run here (paths, settings, log, permissions, fd 0) and exit")
-	listen := fs.String("listen", "", "serve FastCGI as an external server on `ADDR`: host:port, [::1]:port or unix:/path.sock")
+	listen := fs.String("listen", "", "serve FastCGI as an external server on `ADDR`: host:port, [::1]:port or unix:/path.sock; "+
+		"ignored when systemd passes sockets (socket activation, LISTEN_FDS), which are served instead")
 	var ext externalFlags
-	protocolFlag := fs.String("protocol", protocolFlags[protoFastCGI], "with -listen, what the web server speaks: `fcgi`, scgi (nginx scgi_pass, mod_proxy_scgi, lighttpd mod_scgi), ajp (Apache mod_proxy_ajp) or http (a reverse proxy)")
+	protocolFlag := fs.String("protocol", protocolFlags[protoFastCGI], "with -listen or socket activation, what the web server speaks: `fcgi`, scgi (nginx scgi_pass, mod_proxy_scgi, lighttpd mod_scgi), ajp (Apache mod_proxy_ajp) or http (a reverse proxy)")
 	fs.StringVar(&ext.socketMode, "socket-mode", "", "with -listen unix:, the socket file's `MODE` (octal, e.g. 0660); runfcgi's umask")
 	fs.StringVar(&ext.pidfile, "pidfile", "", "with -listen, write the PID to `FILE` (a stale one is replaced, a live one refused)")
 	fs.StringVar(&ext.workdir, "workdir", "", "with -listen, change to `DIR` first")
@@ -44,16 +45,26 @@ a %s.env settings file; the web server starts it. Started by hand:
 		}
 		return 2, true
 	}
+	// Taken whatever the flags, so that no child inherits the sockets.
+	act, ignored, actErr := takeActivation(&rt.environ)
+	if ignored != "" {
+		fmt.Fprintf(rt.out, "%s: %s\n", rt.name, ignored)
+	}
 	switch {
 	case *version:
 		fmt.Fprintf(os.Stdout, "%s %s %s/%s %s\n", rt.name, rt.Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0, true
 	case *check:
 		return rt.check(os.Stdout), true
-	case *listen != "":
+	case *listen != "" || act != nil || actErr != nil:
+		if actErr != nil {
+			fmt.Fprintf(rt.out, "%s: socket activation: %v\n", rt.name, actErr)
+			return 1, true
+		}
 		rt.mode = modeExternal
 		rt.ext = ext
 		rt.ext.listen = *listen
+		rt.ext.activated = act
 		p, ok := parseProtocol(*protocolFlag)
 		if !ok {
 			fmt.Fprintf(rt.out, "%s: -protocol %q: want fcgi, scgi, ajp or http\n", rt.name, *protocolFlag)
@@ -61,6 +72,10 @@ a %s.env settings file; the web server starts it. Started by hand:
 		}
 		rt.ext.protocol = p
 		if ext.daemonize {
+			if act != nil {
+				fmt.Fprintf(rt.out, "%s: -daemonize with socket activation: systemd runs the service; remove -daemonize\n", rt.name)
+				return 2, true
+			}
 			return rt.daemonize(args), true
 		}
 		if ext.workdir != "" {

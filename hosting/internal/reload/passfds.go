@@ -17,6 +17,10 @@ const (
 	SpawnInodeVar = "FCGI_HOSTING_SPAWN_INODE"
 	// ListenFDVar carries the listening socket's descriptor (-listen).
 	ListenFDVar = "FCGI_HOSTING_LISTEN_FD"
+	// ActivatedFDsVar carries the sockets systemd passed (socket
+	// activation), as colon-separated fd=name pairs: LISTEN_FDS itself is
+	// unset at the start, so that no child takes the sockets for its own.
+	ActivatedFDsVar = "FCGI_HOSTING_ACTIVATED_FDS"
 	// ConnFDsVar carries kept-alive connections (responder.Server.Handoff),
 	// as comma-separated descriptors.
 	ConnFDsVar = "FCGI_HOSTING_CONN_FDS"
