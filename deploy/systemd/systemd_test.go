@@ -17,14 +17,22 @@ import (
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
+// helloBin is examples/hello, built once for the package's tests.
+var helloBin string
+
+func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
+
 // unit reads the [Service] settings of mysite.service.
-func unit(t *testing.T) map[string]string {
-	f, err := os.Open("mysite.service")
+func unit(t *testing.T) map[string]string { return unitSection(t, "mysite.service", "[Service]") }
+
+// unitSection reads the settings of one section of a unit file.
+func unitSection(t *testing.T, file, name string) map[string]string {
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	service := map[string]string{}
+	settings := map[string]string{}
 	section := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -33,24 +41,33 @@ func unit(t *testing.T) map[string]string {
 		case line == "" || strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "["):
 			section = line
-		case section == "[Service]":
+		case section == name:
 			k, v, _ := strings.Cut(line, "=")
-			service[k] = v
+			settings[k] = v
 		}
 	}
-	return service
+	return settings
 }
 
-func get(sock string) (string, error) {
+func get(sock string) (string, error) { return getPath(sock, "/") }
+
+// getPath asks the site on the unix socket sock for path over FastCGI,
+// as nginx would; an answer other than 200 is an error.
+func getPath(sock, path string) (string, error) {
 	c, err := responder.Dial("unix", sock)
 	if err != nil {
 		return "", err
 	}
+	return ask(c, path)
+}
+
+// ask sends one request for path on the connection c, then closes it.
+func ask(c *responder.Client, path string) (string, error) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 	defer cancel()
 	resp, err := c.Do(ctx, &responder.ClientRequest{Params: map[string]string{
-		"REQUEST_METHOD": "GET", "REQUEST_URI": "/", "SCRIPT_NAME": "", "PATH_INFO": "/",
+		"REQUEST_METHOD": "GET", "REQUEST_URI": path, "SCRIPT_NAME": "", "PATH_INFO": path,
 		"SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "localhost", "SERVER_NAME": "localhost", "SERVER_PORT": "80",
 	}})
 	if err != nil {
@@ -71,11 +88,9 @@ func (e *statusError) Error() string { return "status " + strconv.Itoa(e.code) }
 // sandboxing lines need systemd itself): start, reload under load, stop.
 func TestUnit(t *testing.T) {
 	svc := unit(t)
-	bin, cleanup := testenv.MustBuild("../../examples/hello")
-	defer cleanup()
 	site, run := t.TempDir(), t.TempDir()
 	paths := strings.NewReplacer("/srv/mysite", site, "/run/mysite", run)
-	b, _ := os.ReadFile(bin)
+	b, _ := os.ReadFile(helloBin)
 	os.WriteFile(filepath.Join(site, "mysite.fcgi"), b, 0o755)
 	envPath := filepath.Join(site, "mysite.env")
 	// No watching of the file: the reload below must come from ExecReload
