@@ -45,6 +45,15 @@ const DefaultOutputBufferSize = 65536
 // development settings, NAME.dev.env, over NAME.env then.
 const LocalVar = "FCGI_LOCAL_EMULATION"
 
+// AllowHostsVar, in the environment of Run, lists host names besides the
+// loopback ones and IP addresses that requests may name (see AllowHosts).
+const AllowHostsVar = "FCGI_LOCAL_ALLOW_HOSTS"
+
+// stockDenied is <FilesMatch "^\.ht"> Require all denied, which Apache's
+// stock configuration (httpd.conf, Debian's apache2.conf) has: .htaccess
+// and .htpasswd are refused in every directory, whether they exist or not.
+var stockDenied = regexp.MustCompile(`^\.ht`)
+
 // serverSoftware is what Apache on Debian 12 reports.
 const serverSoftware = "Apache/2.4.71 (Debian) mod_fcgid/2.3.9 (local emulation)"
 
@@ -66,16 +75,25 @@ type Emulator struct {
 	// here too. Zero means DefaultOutputBufferSize; negative sends what the
 	// application writes at once (FcgidOutputBufferSize 0).
 	OutputBufferSize int
+	// AllowHosts are host names, besides localhost, *.localhost and IP
+	// addresses, that the Host header of a request may name; ".example.test"
+	// allows its subdomains too. Requests for other names get 403: the
+	// emulation runs on the developer's machine, and a page of any site
+	// the browser shows could otherwise read it through DNS rebinding (its
+	// own name made to resolve to 127.0.0.1), as it could read any local
+	// development server that answers every name.
+	AllowHosts []string
 	// Log receives one line per request and every warning; nil discards.
 	Log io.Writer
 	// Stderr receives the applications' standard error; nil means Log.
 	Stderr io.Writer
 
-	once    sync.Once
-	env     []string // what every script gets: LocalVar, then Env
-	pool    *pool
-	initErr error
-	warned  sync.Map // warnings already shown
+	once       sync.Once
+	env        []string // what every script gets: LocalVar, then Env
+	listenName string   // the host name of ListenAndServe's address, which requests may name too
+	pool       *pool
+	initErr    error
+	warned     sync.Map // warnings already shown
 }
 
 func (e *Emulator) init() error {
@@ -217,8 +235,47 @@ func (e *Emulator) config(urlPath string) *dirConfig {
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
-	e.serve(rec, r)
+	if e.allowedHost(r.Host) {
+		e.serve(rec, r)
+	} else {
+		e.refuseHost(rec, r)
+	}
 	e.logf("%s %s %s -> %d (%s)", time.Now().Format("15:04:05"), r.Method, r.RequestURI, rec.status, time.Since(start).Round(time.Microsecond))
+}
+
+// allowedHost reports whether hostport, a request's Host, names this
+// machine in a way DNS rebinding cannot fake: an IP address, localhost or
+// a name under .localhost (which browsers resolve to loopback themselves),
+// the name the emulation listens on, or one of AllowHosts. A request
+// without Host comes from no browser. The port is not compared: rebinding
+// keeps it, and a forwarded port (ssh -L, docker -p) changes it.
+func (e *Emulator) allowedHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "" || host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil ||
+		host == e.listenName {
+		return true
+	}
+	return slices.ContainsFunc(e.AllowHosts, func(a string) bool {
+		a = strings.TrimSuffix(strings.ToLower(a), ".")
+		return host == a || strings.HasPrefix(a, ".") && (host == a[1:] || strings.HasSuffix(host, a))
+	})
+}
+
+// refuseHost answers a request for a name allowedHost refuses, saying in
+// the log what to do if the name is the developer's own.
+func (e *Emulator) refuseHost(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	e.logf("refused: Host %q is not a name of this machine, so a page of another site may be reading the site through DNS rebinding. "+
+		"If it is yours, allow it: %s=%s", r.Host, AllowHostsVar, host)
+	http.Error(w, "403 Forbidden: this local emulation answers requests for localhost, its IP addresses and the names in "+
+		AllowHostsVar+" only.", http.StatusForbidden)
 }
 
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
@@ -263,6 +320,13 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		cfg = e.config(uriPath)
 		cfg.vars = &rewriteVars{r: r, uri: uriPath, filename: e.requestFilename(uriPath), query: query, env: env}
+		// Apache authorizes before per-directory rewriting, and again after
+		// each internal redirect: a refused name is refused whether the file
+		// exists or a rule would send it to the application.
+		if cfg.denies(e.walkedName(uriPath)) {
+			e.errorPage(w, r, cfg, http.StatusForbidden)
+			return
+		}
 		if cfg.rewrite == nil {
 			break
 		}
@@ -294,10 +358,6 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if !e.inside(file) {
 		e.logf("refused: %s leads outside the site directory (symlink?)", uriPath)
-		e.errorPage(w, r, cfg, http.StatusForbidden)
-		return
-	}
-	if cfg.denyAll || slices.ContainsFunc(cfg.denyFiles, func(re *regexp.Regexp) bool { return re.MatchString(filepath.Base(file)) }) {
 		e.errorPage(w, r, cfg, http.StatusForbidden)
 		return
 	}
@@ -349,6 +409,33 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.serveFile(w, r, file, fi)
+}
+
+// denies reports whether Apache refuses the file named name (a base name)
+// in this configuration: Require all denied, a FilesMatch of the
+// .htaccess files, or the stock configuration's.
+func (cfg *dirConfig) denies(name string) bool {
+	return cfg.denyAll || stockDenied.MatchString(name) ||
+		slices.ContainsFunc(cfg.denyFiles, func(re *regexp.Regexp) bool { return re.MatchString(name) })
+}
+
+// walkedName is the last part of the file name Apache's core maps uriPath
+// to, which <Files> and <FilesMatch> sections match: the first part of the
+// path that is not an existing directory (the rest is PATH_INFO), whether
+// it exists or not; or, for a directory, its name, "" with a final slash.
+func (e *Emulator) walkedName(uriPath string) string {
+	segs := strings.Split(strings.Trim(path.Clean("/"+uriPath), "/"), "/")
+	dir := e.Root
+	for _, seg := range segs {
+		dir = filepath.Join(dir, seg)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return seg
+		}
+	}
+	if strings.HasSuffix(uriPath, "/") {
+		return ""
+	}
+	return segs[len(segs)-1]
 }
 
 // filename maps a URL path to the file it names, for %{REQUEST_FILENAME}.
@@ -681,6 +768,9 @@ func (e *Emulator) ListenAndServe(ctx context.Context, addr string) error {
 	if err != nil {
 		e.Close() // removes the sockets' directory init made
 		return err
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		e.listenName = strings.TrimSuffix(strings.ToLower(host), ".")
 	}
 	return e.Serve(ctx, l)
 }

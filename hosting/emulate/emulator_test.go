@@ -171,7 +171,7 @@ func TestEmulator_ConnectRefused(t *testing.T) {
 	c.release(first) // idle and alive: the next request is offered it first
 
 	rec := httptest.NewRecorder()
-	e.ServeHTTP(rec, httptest.NewRequest("GET", "/mysite.fcgi/", nil))
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost/mysite.fcgi/", nil))
 	if rec.Code != 200 || rec.Body.String() != "Hello, world\n" {
 		t.Fatalf("%d %q, want the greeting from another process", rec.Code, rec.Body.String())
 	}

@@ -13,16 +13,24 @@ import (
 
 // Run serves dir in the local emulation of Apache + mod_fcgid on addr
 // until SIGINT or SIGTERM, and returns the exit status. env is added to
-// the environment of the spawned scripts. It lives here rather than in
-// hosting so that a tool serving any site (cmd/fcgi-local) does not link
-// the runtime.
+// the environment of the spawned scripts. Requests may name the host
+// names in $FCGI_LOCAL_ALLOW_HOSTS (comma-separated) besides the loopback
+// ones and IP addresses (see Emulator.AllowHosts). It lives here rather
+// than in hosting so that a tool serving any site (cmd/fcgi-local) does
+// not link the runtime.
 func Run(dir, addr string, env []string, out io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &Emulator{Root: dir, Env: env, Log: out}
+	e := &Emulator{Root: dir, Env: env, Log: out, AllowHosts: strings.FieldsFunc(os.Getenv(AllowHostsVar), func(r rune) bool {
+		return r == ',' || r == ' '
+	})}
 	if err := e.init(); err != nil {
 		fmt.Fprintf(out, "emulation: %v\n", err)
 		return 1
+	}
+	hosts := "localhost, *.localhost, IP addresses"
+	for _, h := range e.AllowHosts {
+		hosts += ", " + h
 	}
 	fmt.Fprintf(out, `Local emulation of a shared host: Apache 2.4 + mod_fcgid
   site:      %s
@@ -31,7 +39,9 @@ func Run(dir, addr string, env []string, out io.Writer) int {
              static files, mod_fcgid spawning (socket on fd 0, cwd, PATH only, one request per
              process), Apache's CGI variables, FcgidMaxRequestLen %d bytes
   scripts get: %v (so their log shows here)
-`, e.Root, addr, DefaultMaxRequestLen, e.env)
+  hosts:     %s; requests for other names get 403 (DNS rebinding);
+             %s=name,... allows more
+`, e.Root, addr, DefaultMaxRequestLen, e.env, hosts, AllowHostsVar)
 	// Where DEBUG and the like come from here, and not on the host.
 	devFiles, _ := filepath.Glob(filepath.Join(e.Root, "*.dev.env"))
 	for _, dev := range devFiles {

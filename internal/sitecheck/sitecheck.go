@@ -88,6 +88,7 @@ func Run(t *testing.T, base string) {
 			contentType: "text/css"},
 		{name: "settings file refused", path: "/mysite.env", status: 403},
 		{name: "log file refused", path: "/app/mysite.log", status: 403},
+		{name: "absent protected name refused, not rewritten", path: "/config.env", status: 403},
 		{name: "encoded slash refused", path: "/a%2Fb", status: 404},
 		{name: "panic", path: "/panic", status: 500, contains: []string{"you asked for it"}},
 		{name: "streamed", path: "/stream?n=3", status: 200, contains: []string{"line 1\nline 2\nline 3\n"}},
