@@ -40,6 +40,7 @@ type conn struct {
 	lastDone    bool      // a request without FCGI_KEEP_CONN ended: no more may begin
 	fresh       bool      // no request begun yet: the first is on the way
 	accepted    bool      // by Serve, not passed on by a previous run (ServeConn)
+	waitedFrom  time.Time // when the reader began waiting for the first record; zero once one came
 	handoff     bool      // Handoff: pass the connection on once idle
 	lingering   bool      // our side is shut; waiting for the peer's EOF
 	idleSince   time.Time // when the last request ended (or the connection began)
@@ -75,7 +76,20 @@ func (c *conn) serve() {
 		if idle := c.updateReadDeadline(rr.end > rr.start || pendingInput(c.rwc)); idle {
 			rr.park()
 		}
+		first := c.fresh && rr.end == rr.start
+		if first {
+			c.mu.Lock()
+			if c.waitedFrom.IsZero() {
+				c.waitedFrom = time.Now()
+			}
+			c.mu.Unlock()
+		}
 		h, content, err := rr.next()
+		if first && err == nil {
+			c.mu.Lock()
+			c.waitedFrom = time.Time{}
+			c.mu.Unlock()
+		}
 		if err != nil {
 			if c.stoppedForHandoff(err) {
 				if rr.end == rr.start && !pendingInput(c.rwc) {

@@ -293,13 +293,13 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // waitForSlot waits for a connection to end while MaxConns are open. Web
-// servers send a request as soon as they connect, so meanwhile one accepted
-// freshGrace ago that has sent none is closed: peers that connect and stay
-// silent cannot hold every slot while requests wait in the backlog.
-// Connections kept alive between requests are left alone: a request may
-// be on its way on one.
+// servers send a request as soon as they connect, so meanwhile one whose
+// reader has waited silentLimit for its first record is closed: peers that
+// connect and stay silent cannot hold every slot while requests wait in the
+// backlog. Connections kept alive between requests are left alone: a
+// request may be on its way on one.
 func (s *Server) waitForSlot(slots chan struct{}) {
-	t := time.NewTicker(freshGrace)
+	t := time.NewTicker(silentLimit / 4)
 	defer t.Stop()
 	for {
 		select {
@@ -311,15 +311,22 @@ func (s *Server) waitForSlot(slots chan struct{}) {
 	}
 }
 
+// silentLimit is how long a new connection may send nothing while every
+// slot is taken: far beyond a web server's pause between connecting and
+// sending, however busy the machine.
+const silentLimit = 10 * time.Second
+
 func (s *Server) closeSilent() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
 		c.mu.Lock()
-		silent := c.accepted && c.fresh && !c.lingering && time.Since(c.idleSince) >= freshGrace
+		// Waiting in its reader, not merely not yet read: on a busy
+		// machine a reader may start late, its request long arrived.
+		silent := c.accepted && c.fresh && !c.lingering && !c.waitedFrom.IsZero() && time.Since(c.waitedFrom) >= silentLimit
 		c.mu.Unlock()
-		if silent {
-			s.cfg.log.Warn().Str("peer", peerName(c.rwc)).Msg("connection closed: no request within " + freshGrace.String() + " while MaxConns connections are open")
+		if silent && !kernelInputPending(c.rwc) {
+			s.cfg.log.Warn().Str("peer", peerName(c.rwc)).Msg("connection closed: no request within " + silentLimit.String() + " while MaxConns connections are open")
 			c.close()
 		}
 	}
