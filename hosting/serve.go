@@ -166,7 +166,7 @@ func (rt *Runtime) changeEvent(path string) event {
 		if !ev.gone {
 			ev.err = reload.CheckProgram(path)
 		}
-	case path == rt.envPath() && rt.settingsErr == nil:
+	case (path == rt.envPath() || path == rt.devEnvPath()) && rt.settingsErr == nil:
 		ev.err = rt.checkNewSettings()
 	case ev.binary:
 		ev.err = reload.CheckExecutable(rt.exe)
