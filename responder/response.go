@@ -244,6 +244,14 @@ func (w *response) appendHeaderRecords(b []byte, body []byte, final bool) []byte
 		for _, v := range h[k] {
 			b = append(b, k...)
 			b = append(b, ": "...)
+			if k == "Location" && w.status == http.StatusOK && localRedirect(v) {
+				// To a CGI web server (Apache, lighttpd) a 200 with
+				// Location /path is a local redirect (RFC 3875 6.2.2),
+				// served in its place, looping if it leads back here.
+				// Absolute, it is a header like any other, as net/http
+				// sends it.
+				b = w.q.appendOrigin(b)
+			}
 			b = appendHeaderValue(b, v)
 			b = append(b, "\r\n"...)
 		}
@@ -299,6 +307,24 @@ func suppressed(status int, k string) bool {
 		return k == "Content-Length"
 	}
 	return false
+}
+
+// localRedirect reports a Location a CGI web server would follow itself.
+func localRedirect(v string) bool {
+	return strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//")
+}
+
+// appendOrigin appends the request's scheme and host: http://example.com.
+func (q *request) appendOrigin(b []byte) []byte {
+	if q.hreq == nil {
+		return b
+	}
+	if q.hreq.TLS != nil {
+		b = append(b, "https://"...)
+	} else {
+		b = append(b, "http://"...)
+	}
+	return append(b, q.hreq.Host...)
 }
 
 func bodyAllowedForStatus(status int) bool {

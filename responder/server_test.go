@@ -207,3 +207,25 @@ func TestServer_KeepConn(t *testing.T) {
 		t.Fatalf("request after a keep-conn-less one: err %v, want the connection closed", err)
 	}
 }
+
+// A 200 with a Location on the site is sent absolute: CGI web servers
+// (Apache, lighttpd) take a relative one for a local redirect and serve
+// its target instead, looping when it leads back to the handler.
+func TestServer_LocationOf200NotALocalRedirect(t *testing.T) {
+	path := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", r.URL.Query().Get("to"))
+		w.WriteHeader(http.StatusOK)
+	})})
+	for _, tc := range []struct{ to, https, want string }{
+		{"/next", "", "http://127.0.0.1:18090/next"},
+		{"/next", "on", "https://127.0.0.1:18090/next"},
+		{"//cdn.example/x", "", "//cdn.example/x"},
+		{"https://example.org/", "", "https://example.org/"},
+	} {
+		p := withParams(map[string]string{"QUERY_STRING": "to=" + tc.to, "REQUEST_URI": "/?to=" + tc.to, "HTTPS": tc.https})
+		resp, _ := do(t, dialClient(t, path), &ClientRequest{Params: p})
+		if got := resp.Header.Get("Location"); got != tc.want {
+			t.Errorf("Location %q (HTTPS=%q) sent as %q, want %q", tc.to, tc.https, got, tc.want)
+		}
+	}
+}
