@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/fcgi-hosting/fcgi/internal/elfarch"
 )
 
 // stampVar is the variable the hosting runtime reports as its version, in
@@ -95,34 +97,7 @@ func elfTarget(h []byte) (goos, goarch string, err error) {
 		goos = "linux" // Go writes 0 (System V) for Linux
 	}
 	machine := bo.Uint16(h[18:])
-	switch {
-	case machine == 62:
-		goarch = "amd64"
-	case machine == 183:
-		goarch = "arm64"
-	case machine == 3:
-		goarch = "386"
-	case machine == 40:
-		goarch = "arm"
-	case machine == 243 && class64:
-		goarch = "riscv64"
-	case machine == 21 && little:
-		goarch = "ppc64le"
-	case machine == 21:
-		goarch = "ppc64"
-	case machine == 22:
-		goarch = "s390x"
-	case machine == 258:
-		goarch = "loong64"
-	case machine == 8 && class64 && little:
-		goarch = "mips64le"
-	case machine == 8 && class64:
-		goarch = "mips64"
-	case machine == 8 && little:
-		goarch = "mipsle"
-	case machine == 8:
-		goarch = "mips"
-	default:
+	if goarch = elfarch.GOARCH(machine, class64, little); goarch == "" {
 		return "", "", fmt.Errorf("an ELF binary for machine %d, which Go does not build for", machine)
 	}
 	return goos, goarch, nil

@@ -7,7 +7,8 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strconv"
+
+	"github.com/fcgi-hosting/fcgi/internal/elfarch"
 )
 
 // CheckExecutable reports why path could not replace this process: not
@@ -45,21 +46,6 @@ func checkFile(path string, wantExecutable bool) error {
 	return nil
 }
 
-// elfMachines are the e_machine values of the GOARCHes Go builds for Linux.
-var elfMachines = map[string]uint16{
-	"386": 3, "arm": 40, "amd64": 62, "arm64": 183, "riscv64": 243,
-	"ppc64le": 21, "ppc64": 21, "s390x": 22, "loong64": 258,
-}
-
-func machineName(m uint16) string {
-	for arch, v := range elfMachines {
-		if v == m {
-			return arch
-		}
-	}
-	return "machine " + strconv.Itoa(int(m))
-}
-
 var errNotELF = errors.New("is not a complete Linux program (upload unfinished, or uploaded in ASCII mode?)")
 
 // checkELF reads just enough of an ELF file to know that it is for goarch
@@ -80,10 +66,9 @@ func checkELF(r io.ReaderAt, size int64, goarch string) error {
 	default:
 		return errNotELF
 	}
-	if want, ok := elfMachines[goarch]; ok {
-		if got := bo.Uint16(h[18:]); got != want {
-			return fmt.Errorf("is built for %s, this host needs %s (GOARCH=%s)", machineName(got), goarch, goarch)
-		}
+	machine, class64, little := bo.Uint16(h[18:]), h[4] == 2, h[5] == 1
+	if got := elfarch.GOARCH(machine, class64, little); got != goarch {
+		return fmt.Errorf("is built for %s, this host needs %s (GOARCH=%s)", elfarch.Describe(machine, class64, little), goarch, goarch)
 	}
 	// Offsets of the fields, ELF32 then ELF64.
 	type layout struct {
