@@ -122,13 +122,21 @@ func URL(r *http.Request, path string) string {
 }
 
 // cleanPath resolves dot segments and doubled slashes as web servers do
-// before they map a request, keeping a trailing slash.
+// before they map a request, keeping a trailing slash. A clean path, the
+// usual one, comes back as it is, with no allocation: it runs for every
+// request.
 func cleanPath(p string) string {
 	if p == "" {
 		return ""
 	}
-	c := path.Clean("/" + p)
-	if strings.HasSuffix(p, "/") && c != "/" {
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	c := path.Clean(p)
+	if c != "/" && strings.HasSuffix(p, "/") {
+		if strings.HasPrefix(p, c) && len(p) == len(c)+1 {
+			return p
+		}
 		c += "/"
 	}
 	return c

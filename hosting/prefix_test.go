@@ -120,3 +120,16 @@ func TestURLStaysOnSite(t *testing.T) {
 		}
 	}
 }
+
+// The prefix is found for every request: a clean path costs no allocation.
+func TestCleanPath(t *testing.T) {
+	for in, want := range map[string]string{"/sub/path": "/sub/path", "/app/": "/app/", "/": "/", "": "",
+		"//evil.example/../": "/", "/x/../get": "/get", "a/b": "/a/b", "/a//b/": "/a/b/"} {
+		if got := cleanPath(in); got != want {
+			t.Errorf("cleanPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { cleanPath("/sub/path"); cleanPath("/app/") }); n != 0 {
+		t.Errorf("%v allocations for clean paths, want none", n)
+	}
+}
