@@ -75,8 +75,12 @@ func Secrets(sets ...map[string]string) []string {
 	return out
 }
 
-// Redactor replaces each of secrets in a string by ********.
+// Redactor replaces each of secrets in a string by ********; nil when
+// there is none, so that the log and pages pay nothing for it then.
 func Redactor(secrets []string) *strings.Replacer {
+	if len(secrets) == 0 {
+		return nil
+	}
 	pairs := make([]string, 0, 2*len(secrets))
 	for _, s := range secrets {
 		pairs = append(pairs, s, masked)
