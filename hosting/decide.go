@@ -106,7 +106,10 @@ func decide(ev event, idleTimeout time.Duration) decision {
 		case ev.err != nil:
 			return decision{action: refuseChange, reason: "refused " + name + "; the old code keeps serving", err: ev.err, reject: ev.staged}
 		case ev.staged && ev.newFile:
-			return decision{action: stopServing, reason: name + " adopted; Apache starts it", adopt: true}
+			// Serving on: mod_fcgid may have given this process a request
+			// just before the rename. The watcher then sees the binary
+			// replaced, as the site's other processes do, and it stops.
+			return decision{action: keepServing, reason: name + " adopted; Apache starts it", adopt: true}
 		case ev.staged:
 			return decision{action: handOver, reason: name + " adopted", adopt: true}
 		}

@@ -43,7 +43,7 @@ func TestDecide(t *testing.T) {
 		{"staged upload gone (another process adopted it)", event{kind: fileChanged, path: "/site/mysite.fcgi.new", staged: true, gone: true},
 			keepServing, "", none},
 		{"staged binary passed, under Apache", event{kind: trialEnded, path: "/site/mysite.fcgi.new", staged: true, newFile: true},
-			stopServing, "mysite.fcgi.new adopted; Apache starts it", [2]bool{true, false}},
+			keepServing, "mysite.fcgi.new adopted; Apache starts it", [2]bool{true, false}},
 		{"staged binary passed", event{kind: trialEnded, path: "/site/mysite.fcgi.new", staged: true},
 			handOver, "mysite.fcgi.new adopted", [2]bool{true, false}},
 		{"staged binary failed", event{kind: trialEnded, path: "/site/mysite.fcgi.new", staged: true, err: bad},

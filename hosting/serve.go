@@ -49,6 +49,14 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 		if d.action == handOver && !d.adopt {
 			d = rt.checkBinary(d, w)
 		}
+		if d.adopt {
+			if err := rt.adopt(); err != nil {
+				rt.log.Error().Err(err).Msg("cannot put the new binary in place; the old code keeps serving")
+				d = decision{action: keepServing}
+			} else {
+				rt.log.Info().Str("reason", d.reason).Msg("the new binary is in place")
+			}
+		}
 		switch d.action {
 		case keepServing:
 		case refuseChange:
@@ -76,12 +84,6 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 			stopListening()
 			return 1
 		case stopServing, handOver:
-			if d.adopt {
-				if err := rt.adopt(); err != nil {
-					rt.log.Error().Err(err).Msg("cannot put the new binary in place; the old code keeps serving")
-					break
-				}
-			}
 			if d.action == stopServing {
 				rt.endTrial()
 				rt.log.Info().Str("reason", d.reason).Msg("stopping: finishing requests in progress")
