@@ -39,8 +39,11 @@ func startExternal(t *testing.T, s *site, args ...string) *exec.Cmd {
 		select {
 		case <-exit:
 		case <-time.After(hangBound):
-			t.Errorf("server did not stop %v after SIGTERM", hangBound)
-			cmd.Process.Kill()
+			// Its goroutines (SIGQUIT) and log, to tell where it hung.
+			cmd.Process.Signal(syscall.SIGQUIT)
+			<-exit
+			b, _ := os.ReadFile(out.Name())
+			t.Errorf("server did not stop %v after SIGTERM; mysite.log:\n%s\nits output:\n%s", hangBound, s.log(), b)
 		}
 	})
 	return cmd
