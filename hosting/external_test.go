@@ -41,7 +41,11 @@ func startExternal(t *testing.T, s *site, args ...string) *exec.Cmd {
 		case <-time.After(hangBound):
 			// Its goroutines (SIGQUIT) and log, to tell where it hung.
 			cmd.Process.Signal(syscall.SIGQUIT)
-			<-exit
+			select {
+			case <-exit:
+			case <-time.After(hangBound):
+				cmd.Process.Kill()
+			}
 			b, _ := os.ReadFile(out.Name())
 			t.Errorf("server did not stop %v after SIGTERM; mysite.log:\n%s\nits output:\n%s", hangBound, s.log(), b)
 		}
