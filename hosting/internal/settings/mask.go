@@ -13,10 +13,18 @@ const masked = "********"
 // tokens, DSNs.
 var secretName = regexp.MustCompile(`(?i)(SECRET|PASSW|PASSPHRASE|PASS$|PWD|(^|_)PW($|_)|(^|_)SK($|_)|TOKEN|KEY|DSN|AUTH|CREDENTIAL|PRIVATE|SALT|COOKIE)`)
 
+// isSecretName reports whether name's value is a secret. PWD and OLDPWD
+// are the shell's working directories, not passwords: masked, they would
+// hide the site's own directory (Passenger sets PWD to the app root) in
+// every log line that names a file.
+func isSecretName(name string) bool {
+	return name != "PWD" && name != "OLDPWD" && secretName.MatchString(name)
+}
+
 // MaskSecret hides values whose names look secret, for logs and pages,
 // and the credentials of any value that carries some (see secretSpan).
 func MaskSecret(name, value string) string {
-	if value != "" && secretName.MatchString(name) {
+	if value != "" && isSecretName(name) {
 		return masked
 	}
 	if i, j := secretSpan(value); i < j {
@@ -62,7 +70,7 @@ func Secrets(sets ...map[string]string) []string {
 		for name, v := range values {
 			i, j := secretSpan(v)
 			s := v[i:j]
-			if secretName.MatchString(name) {
+			if isSecretName(name) {
 				s = v
 			}
 			// Short values would mask common words in every message.

@@ -255,7 +255,7 @@ func TestReadEnvFile(t *testing.T) {
 func TestMaskSecret(t *testing.T) {
 	for name, masked := range map[string]bool{"SECRET_KEY": true, "DB_PASSWORD": true, "DATABASE_DSN": true, "API_TOKEN": true,
 		"EMAIL_HOST_PASS": true, "MYSQL_PWD": true, "DB_PASSPHRASE": true, "SMTP_PW": true, "STRIPE_SK": true,
-		"GREETING": false, "DEBUG": false, "SKIN": false, "PWA_NAME": false} {
+		"GREETING": false, "DEBUG": false, "SKIN": false, "PWA_NAME": false, "PWD": false, "OLDPWD": false} {
 		if got := MaskSecret(name, "v") == "********"; got != masked {
 			t.Errorf("%s masked %v, want %v", name, got, masked)
 		}
