@@ -22,9 +22,16 @@ import (
 // startExternal runs the site as an external server on a unix socket.
 func startExternal(t *testing.T, s *site, args ...string) *exec.Cmd {
 	t.Helper()
+	return startWithEnv(t, s, nil, args...)
+}
+
+// startWithEnv runs the site with args and env besides PATH, and stops it
+// by SIGTERM at the end of the test.
+func startWithEnv(t *testing.T, s *site, env []string, args ...string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(s.bin(), args...)
 	cmd.Dir = s.dir
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
 	out, _ := os.Create(filepath.Join(t.TempDir(), "out"))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

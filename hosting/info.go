@@ -39,7 +39,7 @@ func siteOf(r *http.Request) *site {
 
 // Info describes how the process serving a request was started.
 type Info struct {
-	Mode    string // "fastcgi", "cgi", "external" or "local"
+	Mode    string // "fastcgi", "cgi", "external", "passenger" or "local"
 	PID     int
 	Version string
 	Prefix  string // the site's URL prefix (see Prefix)

@@ -28,6 +28,7 @@ import (
 //     reloads on a changed binary or settings file;
 //   - started as a CGI program: the one request;
 //   - with -listen: an external FastCGI (or SCGI, AJP13, HTTP) server;
+//   - by Phusion Passenger as a generic app: HTTP on the port it gives;
 //   - from a terminal: a local emulation of the host.
 //
 // A nil h means http.DefaultServeMux. Run never returns.
@@ -107,6 +108,7 @@ func (rt *Runtime) Main(args []string) int {
 		rt.handover.spawnIno = exe.Inode()
 	}
 
+	passengerAddr, baseURI, inPassenger := fromPassenger(os.Getenv)
 	switch {
 	case stdinListens():
 		rt.mode = modeFastCGI
@@ -114,6 +116,11 @@ func (rt *Runtime) Main(args []string) int {
 		// words of the query string, which are no flags of ours.
 	case os.Getenv("GATEWAY_INTERFACE") != "":
 		rt.mode = modeCGI
+	case inPassenger:
+		// Arguments in the start command (an older -listen 127.0.0.1:$PORT
+		// -protocol http) come to the same.
+		rt.mode = modePassenger
+		rt.ext = externalFlags{listen: passengerAddr, protocol: protoHTTP}
 	default:
 		code, done := rt.parseFlags(args)
 		if done {
@@ -140,6 +147,8 @@ func (rt *Runtime) Main(args []string) int {
 		return 0
 	case modeExternal:
 		return rt.serveExternal()
+	case modePassenger:
+		return rt.servePassenger(baseURI)
 	}
 	return 2
 }

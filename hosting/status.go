@@ -108,6 +108,9 @@ func otherProcesses(m startMode) string {
 	switch m {
 	case modeExternal:
 		return "none: this server serves every request sent to its socket"
+	case modePassenger:
+		return "not known: Passenger may run several processes of the site (PassengerMaxPoolSize) and sends each request " +
+			"to one of them; each counts only its own. Ask again to reach another (pid says which answered)"
 	case modeCGI:
 		return "not known: under CGI each request runs a process of its own, and this page describes this one"
 	}
