@@ -37,8 +37,8 @@ func Start(t *testing.T, modules []string, extra string, prepare func(a *Apache)
 	for _, m := range modules {
 		if _, err := os.Stat("/usr/lib/apache2/modules/mod_" + m + ".so"); err != nil {
 			pkg := "apache2"
-			if m == "fcgid" {
-				pkg = "libapache2-mod-fcgid"
+			if p, ok := modulePackages[m]; ok {
+				pkg = p
 			}
 			if testenv.InCI() {
 				t.Fatalf("mod_%s not installed: apt-get install -y %s", m, pkg)
@@ -116,6 +116,9 @@ DocumentRoot "%[1]s/www"
 	testenv.WaitListening(t, "Apache", port)
 	return a
 }
+
+// modulePackages are the Debian packages of the modules apache2 lacks.
+var modulePackages = map[string]string{"fcgid": "libapache2-mod-fcgid", "passenger": "libapache2-mod-passenger"}
 
 func (a *Apache) pid() int {
 	b, _ := os.ReadFile(filepath.Join(a.Root, "run", "httpd.pid"))
