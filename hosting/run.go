@@ -228,7 +228,9 @@ func (rt *Runtime) newServer() engine {
 		rt.ConfigureServer(srv)
 	}
 	if rt.ext.protocol == protoHTTP {
-		return httpengine.New(srv, rt.log)
+		e := httpengine.New(srv, rt.log)
+		e.Passenger = rt.mode == modePassenger
+		return e
 	}
 	return srv
 }

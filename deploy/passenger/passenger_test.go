@@ -2,6 +2,8 @@ package passenger_test
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -94,6 +96,19 @@ func TestPassenger(t *testing.T) {
 	t.Run("root", func(t *testing.T) {
 		testenv.WaitUp(t, a.Base+"/")
 		testenv.CheckHelloSite(t, a.Base, "mode: passenger", "REMOTE_ADDR=127.0.0.1")
+		// Passenger passes a client's X-Forwarded-* on as they came.
+		req, _ := http.NewRequest("GET", a.Base+"/info", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(info, []byte("REMOTE_ADDR=127.0.0.1\n")) || bytes.Contains(info, []byte("HTTPS=on")) {
+			t.Errorf("forged X-Forwarded-* believed:\n%s", info)
+		}
 	})
 	t.Run("sub-URI", func(t *testing.T) {
 		testenv.WaitUp(t, a.Base+"/app/")

@@ -24,6 +24,11 @@ import (
 // passes idle keep-alive connections on to the new code, so a request the
 // proxy sends on one at that moment is not lost.
 type Engine struct {
+	// Passenger says the proxy is Phusion Passenger: the client's address
+	// and scheme come from its own headers, which no client can send,
+	// instead of X-Forwarded-*.
+	Passenger bool
+
 	srv      *http.Server
 	maxConns int
 	allowed  []netip.Addr

@@ -56,6 +56,35 @@ func TestHTTPEngine_Forwarded(t *testing.T) {
 	}
 }
 
+// Behind Passenger, which passes a client's X-Forwarded-* on as they came,
+// only its own headers name the client and the scheme.
+func TestHTTPEngine_ForwardedByPassenger(t *testing.T) {
+	var got *http.Request
+	e := New(&responder.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r })}, zerolog.Nop())
+	e.Passenger = true
+	for _, tc := range []struct {
+		name     string
+		headers  map[string]string
+		wantAddr string
+		wantTLS  bool
+	}{
+		{"over http, forged by the client", map[string]string{"X-Forwarded-For": "10.9.9.9", "X-Forwarded-Proto": "https",
+			"!~Passenger-Client-Address": "198.51.100.7"}, "198.51.100.7:0", false},
+		{"over https", map[string]string{"X-Forwarded-Proto": "https", "!~Passenger-Proto": "https",
+			"!~Passenger-Client-Address": "2001:db8::7"}, "[2001:db8::7]:0", true},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "127.0.0.1:4000"
+		for k, v := range tc.headers {
+			r.Header.Set(k, v)
+		}
+		e.srv.Handler.ServeHTTP(httptest.NewRecorder(), r)
+		if got.RemoteAddr != tc.wantAddr || (got.TLS != nil) != tc.wantTLS {
+			t.Errorf("%s: RemoteAddr %s, TLS %v; want %s, %v", tc.name, got.RemoteAddr, got.TLS != nil, tc.wantAddr, tc.wantTLS)
+		}
+	}
+}
+
 // With FCGI_WEB_SERVER_ADDRS (here AllowedAddrs) set, other peers are
 // refused as the FastCGI engine refuses them.
 func TestHTTPEngine_RefusesUnlistedPeers(t *testing.T) {

@@ -17,16 +17,20 @@ import (
 func (e *Engine) asFastCGI(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.trusts(r.RemoteAddr) {
+			names := &forwardedHeaders
+			if e.Passenger {
+				names = &passengerHeaders
+			}
 			// The right-most entry is the one the proxy added: HAProxy
 			// appends a header line of its own after the client's, nginx
 			// and Apache a comma-separated entry.
-			if xff := lastValue(r.Header, "X-Forwarded-For"); xff != "" {
+			if xff := lastValue(r.Header, names[0]); xff != "" {
 				client := strings.TrimSpace(xff[strings.LastIndexByte(xff, ',')+1:])
 				if a, err := netip.ParseAddr(client); err == nil {
 					r.RemoteAddr = netip.AddrPortFrom(a, 0).String()
 				}
 			}
-			proto := lastValue(r.Header, "X-Forwarded-Proto")
+			proto := lastValue(r.Header, names[1])
 			if strings.EqualFold(strings.TrimSpace(proto[strings.LastIndexByte(proto, ',')+1:]), "https") && r.TLS == nil {
 				r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: r.Host}
 			}
@@ -38,6 +42,14 @@ func (e *Engine) asFastCGI(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// The headers that name the client's address and the scheme it used.
+var (
+	forwardedHeaders = [2]string{"X-Forwarded-For", "X-Forwarded-Proto"}
+	// Passenger's own, which it refuses from clients; it passes a client's
+	// X-Forwarded-Proto on as it came, and sets one only over https.
+	passengerHeaders = [2]string{"!~Passenger-Client-Address", "!~Passenger-Proto"}
+)
 
 // lastValue is the last line of the header name.
 func lastValue(h http.Header, name string) string {
