@@ -48,14 +48,11 @@ func fromPassenger(getenv func(string) string) (addr, baseURI string, ok bool) {
 }
 
 // servePassenger serves HTTP on the port Passenger gave, as the external
-// server does with -protocol http; FORCE_SCRIPT_NAME, when set, wins over
-// Passenger's base URI as the site's prefix.
+// server does with -protocol http (IDLE_TIMEOUT ignored); FORCE_SCRIPT_NAME,
+// when set, wins over Passenger's base URI as the site's prefix.
 func (rt *Runtime) servePassenger(baseURI string) int {
 	if !rt.settings.ForceScriptNameSet && baseURI != "" {
 		rt.settings.ForceScriptName, rt.settings.ForceScriptNameSet = baseURI, true
-	}
-	if rt.settings.IdleTimeout > 0 {
-		rt.log.Info().Msg("IDLE_TIMEOUT ignored: Passenger stops idle processes itself (PassengerPoolIdleTime)")
 	}
 	return rt.serveExternal()
 }
