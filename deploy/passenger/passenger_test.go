@@ -96,6 +96,7 @@ func TestPassenger(t *testing.T) {
 	t.Run("root", func(t *testing.T) {
 		testenv.WaitUp(t, a.Base+"/")
 		testenv.CheckHelloSite(t, a.Base, "mode: passenger", "REMOTE_ADDR=127.0.0.1")
+		testenv.CheckClientAbort(t, a.Base, logPath, false)
 		// Passenger passes a client's X-Forwarded-* on as they came.
 		req, _ := http.NewRequest("GET", a.Base+"/info", nil)
 		req.Header.Set("X-Forwarded-For", "203.0.113.9")
