@@ -13,16 +13,20 @@ import (
 // PASSENGER_APP_ENV and, for an app under a sub-URI (PassengerBaseURI),
 // PASSENGER_BASE_URI; it waits until 127.0.0.1:PORT accepts connections
 // and proxies HTTP to it, a connection per request, with the path as the
-// browser sent it, base URI included. stdin is a pipe, stdout and stderr
-// go to Passenger's log.
+// browser sent it, base URI included, and the client's address and
+// scheme in headers of its own (see httpengine's Passenger). stdin is a
+// pipe, stdout and stderr go to Passenger's log.
 //
 // Restarts are shared out so that none loses a request:
-//   - tmp/restart.txt touched is Passenger's: on the next request it spawns
-//     a process on a new port, sends no more requests to the old ones and,
-//     once their requests are done, sends them SIGTERM (SIGKILL a minute
-//     later), which the runtime takes as a stop. Requests wait for the new
-//     process meanwhile. The runtime does not watch the file: it would
-//     restart a process Passenger is already replacing.
+//   - tmp/restart.txt touched is Passenger's: on a request (at most every
+//     PassengerStatThrottleRate, 10 s) it sees the new mtime, sends the old
+//     processes no more requests, spawns a new one on a new port and, once
+//     an old one's requests are done, sends it SIGTERM (SIGKILL a minute
+//     later), which the runtime takes as a stop. Open-source Passenger
+//     replaces all processes at once (rolling restarts are Enterprise's):
+//     requests wait for the new process meanwhile, none fails. The
+//     runtime does not watch the file: it would restart a process
+//     Passenger is already replacing.
 //   - A new binary or settings file is the runtime's, as everywhere else:
 //     the process re-executes in place, keeping its PID and its listening
 //     socket, so Passenger, which knows neither file, sees nothing change,
