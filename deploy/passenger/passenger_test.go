@@ -72,6 +72,7 @@ func install(t *testing.T, dir string, extra map[string][]byte) {
 // under load by tmp/restart.txt and by a new binary.
 func TestPassenger(t *testing.T) {
 	var root string
+	v2 := testenv.BuildStampedAsync(t, "../../examples/hello", "v2") // uploaded in the last subtest
 	passengerfile, err := os.ReadFile("Passengerfile.json")
 	if err != nil {
 		t.Fatal(err)
@@ -138,14 +139,13 @@ func TestPassenger(t *testing.T) {
 		}
 	})
 	t.Run("binary replaced under load", func(t *testing.T) {
-		v2 := testenv.BuildStamped(t, "../../examples/hello", "v2")
-		before, _ := os.ReadFile(logPath)
-		load := testenv.StartLoad(greeting)
-		load.Await(t, 20)
-		b, err := os.ReadFile(v2)
+		b, err := os.ReadFile(v2(t))
 		if err != nil {
 			t.Fatal(err)
 		}
+		before, _ := os.ReadFile(logPath)
+		load := testenv.StartLoad(greeting)
+		load.Await(t, 20)
 		// Uploaded beside and renamed over, by the site's owner.
 		part := filepath.Join(root, "mysite.fcgi.part")
 		os.WriteFile(part, b, 0o755)

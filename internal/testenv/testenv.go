@@ -69,14 +69,31 @@ func MustBuild(pkgDir string) (bin string, cleanup func()) {
 // line and hosting.Describe show, into a temporary directory of t.
 func BuildStamped(t testing.TB, pkgDir, version string) string {
 	t.Helper()
+	return BuildStampedAsync(t, pkgDir, version)(t)
+}
+
+// BuildStampedAsync starts BuildStamped's build, which may take long on a
+// busy machine, and returns at once: the function it returns waits for
+// the build and returns the binary, failing the test it is given (t or a
+// subtest) if the build failed. The build overlaps what t does meanwhile.
+func BuildStampedAsync(t testing.TB, pkgDir, version string) func(testing.TB) string {
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkgDir)+"-"+version)
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags",
 		"-X github.com/fcgi-hosting/fcgi/hosting.stampedVersion="+version, "-o", bin, pkgDir)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", pkgDir, err, out)
+	var out []byte
+	var err error
+	done := make(chan struct{})
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	t.Cleanup(func() { <-done }) // before the directory is removed
+	return func(t testing.TB) string {
+		t.Helper()
+		<-done
+		if err != nil {
+			t.Fatalf("building %s: %v\n%s", pkgDir, err, out)
+		}
+		return bin
 	}
-	return bin
 }
 
 // MainWithHello is a TestMain for packages two levels below the root that
