@@ -20,11 +20,12 @@ func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
 
 // serverConf is what the host sets once for the server: Debian's
 // passenger.conf (PassengerRoot), Passenger's instance directory under the
-// test's ServerRoot, no calls home (CI has no network), and restart.txt
+// test's ServerRoot (root's alone: Passenger runs as root and warns about a
+// directory others may change), no calls home (CI has no network), and restart.txt
 // looked at on every request instead of every 10 s, which only makes the
 // test wait less.
 const serverConf = `Include /etc/apache2/mods-available/passenger.conf
-PassengerInstanceRegistryDir "{{ROOT}}/run/passenger"
+PassengerInstanceRegistryDir "{{ROOT}}/passenger"
 PassengerDisableAnonymousTelemetry on
 PassengerDisableSecurityUpdateCheck on
 PassengerStatThrottleRate 0
@@ -80,7 +81,7 @@ func TestPassenger(t *testing.T) {
 	a := apachetest.Start(t, []string{"alias", "passenger"},
 		serverConf+template(t, "mysite.conf", "{{ROOT}}/www/mysite")+template(t, "subdirectory.conf", "{{ROOT}}/www/subapp"),
 		func(a *apachetest.Apache) {
-			os.MkdirAll(filepath.Join(a.Root, "run", "passenger"), 0o755)
+			os.MkdirAll(filepath.Join(a.Root, "passenger"), 0o755)
 			root = filepath.Join(a.WWW, "mysite")
 			install(t, root, map[string][]byte{"Passengerfile.json": passengerfile})
 			install(t, filepath.Join(a.WWW, "subapp"), nil)
