@@ -242,10 +242,12 @@ func (q *request) buildHTTPRequest() error {
 		uri, scriptName, pathInfo, query, host, serverName, serverPort string
 		remoteAddr, remotePort, https, contentLength, contentType      string
 		nHeaders                                                       int
+		lengthSent                                                     bool // the client's Content-Length, passed on as HTTP_CONTENT_LENGTH
 	)
 	for _, p := range ps {
 		if strings.HasPrefix(p.name, "HTTP_") {
 			nHeaders++
+			lengthSent = lengthSent || p.name == "HTTP_CONTENT_LENGTH"
 			continue
 		}
 		switch p.name {
@@ -319,7 +321,12 @@ func (q *request) buildHTTPRequest() error {
 			return errors.New("CONTENT_LENGTH is not a length: " + strconv.Quote(contentLength))
 		}
 		r.ContentLength = n
-		add("Content-Length", contentLength)
+		// mod_fcgid, lighttpd and Caddy send CONTENT_LENGTH=0 for every
+		// request; on a GET, HEAD or DELETE a client sends no
+		// Content-Length, and net/http's handler sees none.
+		if n != 0 || lengthSent || !bodilessMethod(r.Method) {
+			add("Content-Length", contentLength)
+		}
 		q.stdin.expect(n)
 		if n == 0 {
 			r.Body = http.NoBody
@@ -422,4 +429,14 @@ func Stderr(r *http.Request) io.Writer {
 		return stderrWriter{q}
 	}
 	return io.Discard
+}
+
+// bodilessMethod reports whether clients send requests of method without
+// a body, and so without Content-Length.
+func bodilessMethod(method string) bool {
+	switch method {
+	case "GET", "HEAD", "DELETE", "OPTIONS", "TRACE":
+		return true
+	}
+	return false
 }
