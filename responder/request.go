@@ -322,9 +322,9 @@ func (q *request) buildHTTPRequest() error {
 		}
 		r.ContentLength = n
 		// mod_fcgid, lighttpd and Caddy send CONTENT_LENGTH=0 for every
-		// request; on a GET, HEAD or DELETE a client sends no
-		// Content-Length, and net/http's handler sees none.
-		if n != 0 || lengthSent || !bodilessMethod(r.Method) {
+		// request; a client sends Content-Length: 0 only on a POST, PUT or
+		// PATCH, and net/http's handler sees none on the others.
+		if n != 0 || lengthSent || sendsZeroLength(r.Method) {
 			add("Content-Length", contentLength)
 		}
 		q.stdin.expect(n)
@@ -431,12 +431,9 @@ func Stderr(r *http.Request) io.Writer {
 	return io.Discard
 }
 
-// bodilessMethod reports whether clients send requests of method without
-// a body, and so without Content-Length.
-func bodilessMethod(method string) bool {
-	switch method {
-	case "GET", "HEAD", "DELETE", "OPTIONS", "TRACE":
-		return true
-	}
-	return false
+// sendsZeroLength reports whether clients send requests of method with
+// Content-Length: 0 when they have no body (net/http's client does so for
+// these three only).
+func sendsZeroLength(method string) bool {
+	return method == "POST" || method == "PUT" || method == "PATCH"
 }

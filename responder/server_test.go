@@ -154,7 +154,7 @@ func TestServer_Headers(t *testing.T) {
 
 // mod_fcgid, lighttpd and Caddy send CONTENT_LENGTH=0 for every request,
 // a GET too, where a client sends no Content-Length and net/http's handler
-// sees none; nginx passes the client's own header (HTTP_CONTENT_LENGTH)
+// sees none (a client sends Content-Length: 0 on a POST, PUT or PATCH); nginx passes the client's own header (HTTP_CONTENT_LENGTH)
 // too, which says it was sent.
 func TestServer_ContentLengthAsSent(t *testing.T) {
 	got := make(chan http.Header, 1)
@@ -167,6 +167,7 @@ func TestServer_ContentLengthAsSent(t *testing.T) {
 		{"GET, CONTENT_LENGTH=0", map[string]string{"CONTENT_LENGTH": "0"}, nil},
 		{"HEAD, CONTENT_LENGTH=0", map[string]string{"REQUEST_METHOD": "HEAD", "CONTENT_LENGTH": "0"}, nil},
 		{"DELETE, CONTENT_LENGTH=0", map[string]string{"REQUEST_METHOD": "DELETE", "CONTENT_LENGTH": "0"}, nil},
+		{"PROPFIND, CONTENT_LENGTH=0", map[string]string{"REQUEST_METHOD": "PROPFIND", "CONTENT_LENGTH": "0"}, nil},
 		{"GET, the client's Content-Length: 0", map[string]string{"CONTENT_LENGTH": "0", "HTTP_CONTENT_LENGTH": "0"}, []string{"0"}},
 		{"POST, CONTENT_LENGTH=0", map[string]string{"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "0"}, []string{"0"}},
 		{"GET with a body", map[string]string{"CONTENT_LENGTH": "3"}, []string{"3"}},
