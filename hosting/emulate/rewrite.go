@@ -251,12 +251,15 @@ func (h *htaccess) apply(v *rewriteVars, dirURL, rel string) rewriteResult {
 			return res
 		}
 		if rule.subst != "-" {
-			var escape func(string) string
-			if rule.escapeBackrefs {
-				escape = rule.escapeBackref
-			}
-			subst := v.expand(rule.subst, groups, condGroups, escape)
-			if strings.Count(subst, "?") > strings.Count(rule.subst, "?") {
+			unsafe := false
+			subst := v.expand(rule.subst, groups, condGroups, func(g string) string {
+				if rule.escapeBackrefs {
+					g = rule.escapeBackref(g)
+				}
+				unsafe = unsafe || strings.Contains(g, "?")
+				return g
+			})
+			if unsafe {
 				// A back-reference put a "?" in (a %3F of the request):
 				// Apache 2.4.56+ refuses it rather than take it for a query.
 				res.status = http.StatusForbidden

@@ -182,6 +182,7 @@ func TestRewriteRule_EscapeBackrefs(t *testing.T) {
 		flags, rel, uri string
 		status          int
 	}{
+		{"[QSA]", "q", "/app/x/q", 0}, // a "?" of the query string is no back-reference
 		{"[B]", "a b/é?", "/app/x/a+b%2f%c3%a9%3f", 0},
 		{"[B,BNP]", "a b", "/app/x/a%20b", 0},
 		{"[B=?%#]", "a b/é?%#", "/app/x/a b/é%3f%25%23", 0},
@@ -189,12 +190,12 @@ func TestRewriteRule_EscapeBackrefs(t *testing.T) {
 		{"[L]", "a?b", "", 403},
 		{"[L]", "a%b", "/app/x/a%b", 0},
 	} {
-		r, unknown, err := parseRule([]string{"^(.*)$", "x/$1", tc.flags})
+		r, unknown, err := parseRule([]string{"^(.*)$", "x/$1?%{QUERY_STRING}", tc.flags})
 		if err != nil || len(unknown) > 0 {
 			t.Fatalf("%s: %v %q", tc.flags, err, unknown)
 		}
 		h := &htaccess{rules: []*rewriteRule{r}}
-		v := &rewriteVars{r: httptest.NewRequest("GET", "/", nil), uri: "/app/" + tc.rel, env: map[string]string{}}
+		v := &rewriteVars{r: httptest.NewRequest("GET", "/", nil), uri: "/app/" + tc.rel, query: "a=b?c", env: map[string]string{}}
 		if res := h.apply(v, "/app", tc.rel); res.status != tc.status || (tc.status == 0 && res.uri != tc.uri) {
 			t.Errorf("%s on %q: status %d, to %q; want %d, %q", tc.flags, tc.rel, res.status, res.uri, tc.status, tc.uri)
 		}
