@@ -161,55 +161,62 @@ func reference(t *testing.T, prefix string) string {
 // requests to net/http.
 func TestDifferential(t *testing.T) {
 	c := readCorpus(t)
-	corpus := c.Requests
-	if len(corpus) < 150 {
-		t.Errorf("the corpus has %d requests; the issue asks for 150 or more", len(corpus))
+	if len(c.Requests) < 150 {
+		t.Errorf("the corpus has %d requests; the issue asks for 150 or more", len(c.Requests))
 	}
-	want := map[string][]answer{}
+	want := map[string][]answer{} // net/http's answers, by prefix
 	for _, s := range servers {
 		t.Run(s.name, func(t *testing.T) {
-			if want[s.prefix] == nil {
-				addr := reference(t, s.prefix)
-				for _, rq := range corpus {
-					want[s.prefix] = append(want[s.prefix], send(addr, s.prefix, rq))
-				}
-			}
-			base := s.start(t)
-			addr := strings.TrimPrefix(base, "http://")
-			testenv.WaitFor(t, s.name+" to serve the site", func() bool {
-				return send(addr, s.prefix, request{Path: "/get"}).status == 200
-			})
-			undo := c.changesOf(s.name)
-			var matched, explained int
-			for i, rq := range corpus {
-				ref := want[s.prefix][i]
-				if ref.err != nil {
-					t.Fatalf("%s: net/http: %v", rq.label(), ref.err)
-				}
-				got := send(addr, s.prefix, rq)
-				diffs := compare(rq, ref, got, nil)
-				e, isExplained := rq.explainedFor(s.name)
-				switch {
-				case len(diffs) == 0 && isExplained && !e.Sometimes:
-					t.Errorf("%s: explained (%s) but the same as under net/http: drop the explanation", rq.label(), e.Why)
-				case len(diffs) == 0:
-					matched++
-				case isExplained:
-					explained++
-					if e.Proof != "" {
-						proof := rq
-						proof.Path = e.Proof
-						if p := send(addr, s.prefix, proof); p.status != got.status {
-							t.Errorf("%s: explained as %s, but %s answers %d (%v), not %d", rq.label(), e.Why, e.Proof, p.status, p.err, got.status)
+			addr := strings.TrimPrefix(s.start(t), "http://")
+			for _, site := range s.sites() {
+				if want[site.prefix] == nil {
+					ref := reference(t, site.prefix)
+					for _, rq := range c.Requests {
+						a := send(ref, site.prefix, rq)
+						if a.err != nil {
+							t.Fatalf("%s: net/http: %v", rq.label(), a.err)
 						}
+						want[site.prefix] = append(want[site.prefix], a)
 					}
-				case len(undo.why) != 0 && len(compare(rq, ref.undo(undo), got.undo(undo), undo.echoed)) == 0:
-					explained++ // by the server's changes
-				default:
-					t.Errorf("%s %s: through %s, not as under net/http:\n\t%s", rq.method(), s.prefix+rq.Path, s.name, strings.Join(diffs, "\n\t"))
 				}
+				testenv.WaitFor(t, site.name+" to serve the site", func() bool {
+					return send(addr, site.prefix, request{Path: "/get"}).status == 200
+				})
+				compareSite(t, c, addr, site, want[site.prefix])
 			}
-			t.Logf("%s: %d requests, %d matched, %d explained, %d differ", s.name, len(corpus), matched, explained, len(corpus)-matched-explained)
 		})
 	}
+}
+
+// compareSite sends the corpus to site at addr, and fails t for each
+// answer that is not want's, unless explained.
+func compareSite(t *testing.T, c corpus, addr string, site site, want []answer) {
+	undo := c.changesOf(site.name)
+	var matched, explained int
+	for i, rq := range c.Requests {
+		ref := want[i]
+		got := send(addr, site.prefix, rq)
+		diffs := compare(rq, ref, got, nil)
+		e, isExplained := rq.explainedFor(site.name)
+		switch {
+		case len(diffs) == 0 && isExplained && !e.Sometimes:
+			t.Errorf("%s: explained (%s) but the same as under net/http: drop the explanation", rq.label(), e.Why)
+		case len(diffs) == 0:
+			matched++
+		case isExplained:
+			explained++
+			if e.Proof != "" {
+				proof := rq
+				proof.Path = e.Proof
+				if p := send(addr, site.prefix, proof); p.status != got.status {
+					t.Errorf("%s: explained as %s, but %s answers %d (%v), not %d", rq.label(), e.Why, e.Proof, p.status, p.err, got.status)
+				}
+			}
+		case len(undo.why) != 0 && len(compare(rq, ref.undo(undo), got.undo(undo), undo.echoed)) == 0:
+			explained++ // by the server's changes
+		default:
+			t.Errorf("%s %s: through %s, not as under net/http:\n\t%s", rq.method(), site.prefix+rq.Path, site.name, strings.Join(diffs, "\n\t"))
+		}
+	}
+	t.Logf("%s: %d requests, %d matched, %d explained (%s)", site.name, len(c.Requests), matched, explained, strings.Join(undo.why, "; "))
 }

@@ -12,26 +12,38 @@ import (
 )
 
 // server is a deploy template on its real server in front of the site:
-// start returns its base URL; the site lives below prefix.
+// start returns its base URL. The site is at the root, or (subsites)
+// there is one at each of several prefixes.
 type server struct {
-	name, prefix string
-	start        func(t *testing.T) string
+	name     string
+	start    func(t *testing.T) string
+	subsites []site
+}
+
+// site is a site on a server: its name (the explanations' key) and the
+// prefix it lives below.
+type site struct{ name, prefix string }
+
+func (s server) sites() []site {
+	if s.subsites != nil {
+		return s.subsites
+	}
+	return []site{{s.name, ""}}
 }
 
 var servers = []server{
-	{"apache-fcgid", "", startApacheFcgid},
-	{"apache-fcgid-sub", "/sub", startApacheFcgid},
-	{"apache-proxy-fcgi", "", startProxyFcgi},
-	{"nginx", "", startNginx("../nginx/mysite.conf", "unix:/srv/mysite/mysite.sock", "fcgi")},
-	{"lighttpd", "", startLighttpd},
-	{"caddy", "", startCaddy},
-	{"h2o", "", startH2O},
-	{"nginx-scgi", "", startNginx("../protocols/nginx-scgi.conf", "127.0.0.1:4000", "scgi")},
-	{"nginx-http", "", startNginx("../protocols/nginx-http.conf", "127.0.0.1:8080", "http")},
-	{"lighttpd-scgi", "", startLighttpdSCGI},
-	{"apache-scgi", "", startApacheProxy("apache-scgi.conf", "127.0.0.1:4000", "scgi", "proxy_scgi")},
-	{"apache-ajp", "", startApacheProxy("apache-ajp.conf", "127.0.0.1:8009", "ajp", "proxy_ajp")},
-	{"apache-http", "", startApacheProxy("apache-http.conf", "127.0.0.1:8080", "http", "proxy_http", "headers")},
+	{"apache-fcgid", startApacheFcgid, []site{{"apache-fcgid", ""}, {"apache-fcgid-sub", "/sub"}}},
+	{"apache-proxy-fcgi", startProxyFcgi, nil},
+	{"nginx", startNginx("../nginx/mysite.conf", "unix:/srv/mysite/mysite.sock", "fcgi"), nil},
+	{"lighttpd", startLighttpd, nil},
+	{"caddy", startCaddy, nil},
+	{"h2o", startH2O, nil},
+	{"nginx-scgi", startNginx("../protocols/nginx-scgi.conf", "127.0.0.1:4000", "scgi"), nil},
+	{"nginx-http", startNginx("../protocols/nginx-http.conf", "127.0.0.1:8080", "http"), nil},
+	{"lighttpd-scgi", startLighttpdSCGI, nil},
+	{"apache-scgi", startApacheProxy("apache-scgi.conf", "127.0.0.1:4000", "scgi", "proxy_scgi"), nil},
+	{"apache-ajp", startApacheProxy("apache-ajp.conf", "127.0.0.1:8009", "ajp", "proxy_ajp"), nil},
+	{"apache-http", startApacheProxy("apache-http.conf", "127.0.0.1:8080", "http", "proxy_http", "headers"), nil},
 }
 
 // siteEnv is the site's settings file: none needed.
@@ -53,7 +65,7 @@ func staticFiles(t *testing.T, dir string) {
 
 // startApacheFcgid uploads the site with the deploy .htaccess at the
 // DocumentRoot and in its subdirectory sub/, both served by one Apache
-// (mod_rewrite, mod_fcgid); the subtest's prefix picks which one answers.
+// (mod_rewrite, mod_fcgid).
 func startApacheFcgid(t *testing.T) string {
 	ht, err := os.ReadFile("../apache-fcgid/htaccess")
 	if err != nil {
