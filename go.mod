@@ -8,6 +8,7 @@ require (
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/joho/godotenv v1.5.1
 	github.com/mattn/go-isatty v0.0.24
+	github.com/mccutchen/go-httpbin/v2 v2.26.0
 	github.com/pkg/sftp v1.13.12
 	github.com/rs/zerolog v1.35.1
 	golang.org/x/crypto v0.59.0

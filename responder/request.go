@@ -242,10 +242,12 @@ func (q *request) buildHTTPRequest() error {
 		uri, scriptName, pathInfo, query, host, serverName, serverPort string
 		remoteAddr, remotePort, https, contentLength, contentType      string
 		nHeaders                                                       int
+		lengthSent                                                     bool // the client's Content-Length, passed on as HTTP_CONTENT_LENGTH
 	)
 	for _, p := range ps {
 		if strings.HasPrefix(p.name, "HTTP_") {
 			nHeaders++
+			lengthSent = lengthSent || p.name == "HTTP_CONTENT_LENGTH"
 			continue
 		}
 		switch p.name {
@@ -319,7 +321,12 @@ func (q *request) buildHTTPRequest() error {
 			return errors.New("CONTENT_LENGTH is not a length: " + strconv.Quote(contentLength))
 		}
 		r.ContentLength = n
-		add("Content-Length", contentLength)
+		// mod_fcgid, lighttpd and Caddy send CONTENT_LENGTH=0 for every
+		// request; a client sends Content-Length: 0 only on a POST, PUT or
+		// PATCH, and net/http's handler sees none on the others.
+		if n != 0 || lengthSent || sendsZeroLength(r.Method) {
+			add("Content-Length", contentLength)
+		}
 		q.stdin.expect(n)
 		if n == 0 {
 			r.Body = http.NoBody
@@ -422,4 +429,11 @@ func Stderr(r *http.Request) io.Writer {
 		return stderrWriter{q}
 	}
 	return io.Discard
+}
+
+// sendsZeroLength reports whether clients send requests of method with
+// Content-Length: 0 when they have no body (net/http's client does so for
+// these three only).
+func sendsZeroLength(method string) bool {
+	return method == "POST" || method == "PUT" || method == "PATCH"
 }

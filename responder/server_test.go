@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,6 +148,35 @@ func TestServer_Headers(t *testing.T) {
 		"Content-Length": "0", "Cookie": "a=b", "User-Agent": "curl/7.88.1", "Host": "127.0.0.1:18090"} {
 		if len(h[k]) != 1 || h.Get(k) != v {
 			t.Errorf("header %s = %q, want %q once, as net/http has it (all: %v)", k, h[k], v, h)
+		}
+	}
+}
+
+// mod_fcgid, lighttpd and Caddy send CONTENT_LENGTH=0 for every request,
+// a GET too, where a client sends no Content-Length and net/http's handler
+// sees none (a client sends Content-Length: 0 on a POST, PUT or PATCH); nginx passes the client's own header (HTTP_CONTENT_LENGTH)
+// too, which says it was sent.
+func TestServer_ContentLengthAsSent(t *testing.T) {
+	got := make(chan http.Header, 1)
+	path := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header })})
+	for _, tc := range []struct {
+		name   string
+		params map[string]string
+		want   []string
+	}{
+		{"GET, CONTENT_LENGTH=0", map[string]string{"CONTENT_LENGTH": "0"}, nil},
+		{"HEAD, CONTENT_LENGTH=0", map[string]string{"REQUEST_METHOD": "HEAD", "CONTENT_LENGTH": "0"}, nil},
+		{"DELETE, CONTENT_LENGTH=0", map[string]string{"REQUEST_METHOD": "DELETE", "CONTENT_LENGTH": "0"}, nil},
+		{"PROPFIND, CONTENT_LENGTH=0", map[string]string{"REQUEST_METHOD": "PROPFIND", "CONTENT_LENGTH": "0"}, nil},
+		{"GET, the client's Content-Length: 0", map[string]string{"CONTENT_LENGTH": "0", "HTTP_CONTENT_LENGTH": "0"}, []string{"0"}},
+		{"POST, CONTENT_LENGTH=0", map[string]string{"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "0"}, []string{"0"}},
+		{"GET with a body", map[string]string{"CONTENT_LENGTH": "3"}, []string{"3"}},
+	} {
+		c := dialClient(t, path)
+		body := strings.Repeat("x", int(tc.params["CONTENT_LENGTH"][0]-'0'))
+		do(t, c, &ClientRequest{Params: withParams(tc.params), Stdin: strings.NewReader(body)})
+		if h := <-got; !slices.Equal(h["Content-Length"], tc.want) {
+			t.Errorf("%s: Content-Length %q, want %q as net/http has it", tc.name, h["Content-Length"], tc.want)
 		}
 	}
 }

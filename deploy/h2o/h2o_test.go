@@ -2,11 +2,8 @@ package h2o_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -16,35 +13,6 @@ import (
 var helloBin string
 
 func TestMain(m *testing.M) { testenv.MainWithHello(m, &helloBin) }
-
-// startH2O runs H2O with template, its marked lines pointed at a free
-// port, static and the binary, and stops it (by PID) at the end of the test.
-func startH2O(t *testing.T, template, static, binary string) string {
-	bin := testenv.Require(t, "h2o", "h2o")
-	dir := t.TempDir()
-	port := testenv.FreePort(t)
-	tmpl, err := os.ReadFile(template)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := strings.NewReplacer(
-		"  port: 80\n", fmt.Sprintf("  host: 127.0.0.1\n  port: %d\n", port),
-		"/srv/mysite/static", static,
-		"/srv/mysite/mysite.fcgi", binary,
-	).Replace(string(tmpl))
-	if !strings.Contains(conf, binary) || !strings.Contains(conf, static) || strings.Contains(conf, "port: 80\n") {
-		t.Fatal(template + "'s marked lines changed; update the test")
-	}
-	conf = fmt.Sprintf("pid-file: %s/h2o.pid\nerror-log: %s/error.log\n", dir, dir) + conf
-	if os.Geteuid() == 0 {
-		conf = "user: root\n" + conf // else H2O drops to nobody, who cannot write the log
-	}
-	path := filepath.Join(dir, "h2o.conf")
-	os.WriteFile(path, []byte(conf), 0o644)
-	cmd := exec.Command(bin, "-c", path)
-	testenv.StartProcess(t, cmd, filepath.Join(dir, "error.log"))
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
-}
 
 func TestH2O(t *testing.T) {
 	site, static := t.TempDir(), t.TempDir()
@@ -57,7 +25,7 @@ func TestH2O(t *testing.T) {
 	envPath := filepath.Join(site, "mysite.env")
 	os.WriteFile(envPath, []byte("GREETING=v1\nDEBUG=true\nRELOAD_POLL=200ms\n"), 0o644)
 	os.WriteFile(filepath.Join(static, "style.css"), []byte("body{}"), 0o644)
-	base := startH2O(t, "h2o.conf", static, binary)
+	base := testenv.StartH2O(t, "h2o.conf", static, binary)
 	testenv.WaitUp(t, base+"/")
 
 	testenv.CheckHelloSite(t, base, "mode: fastcgi", "SERVER_SOFTWARE=h2o/")
@@ -99,7 +67,7 @@ func TestH2O_Subdirectory(t *testing.T) {
 	os.WriteFile(binary, b, 0o755)
 	os.WriteFile(filepath.Join(site, "mysite.env"), []byte("GREETING=v1\nDEBUG=true\nFORCE_SCRIPT_NAME=/app\n"), 0o644)
 	os.WriteFile(filepath.Join(static, "style.css"), []byte("body{}"), 0o644)
-	base := startH2O(t, "subdirectory.conf", static, binary)
+	base := testenv.StartH2O(t, "subdirectory.conf", static, binary)
 	testenv.WaitUp(t, base+"/app/")
 	testenv.CheckHelloSite(t, base+"/app", "mode: fastcgi", "PATH_INFO=/app/info\n")
 }

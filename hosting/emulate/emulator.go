@@ -283,15 +283,9 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	raw := r.URL.EscapedPath()
-	lower := strings.ToLower(raw)
-	switch {
-	case strings.Contains(lower, "%2f"):
+	if strings.Contains(strings.ToLower(r.URL.EscapedPath()), "%2f") {
 		// AllowEncodedSlashes Off: Apache answers 404 itself.
 		e.errorPage(w, r, nil, http.StatusNotFound)
-		return
-	case strings.Contains(lower, "%3f"):
-		e.errorPage(w, r, nil, http.StatusForbidden)
 		return
 	}
 	uriPath := r.URL.Path
@@ -347,7 +341,19 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		if !res.changed {
 			break
 		}
-		uriPath, query, rewritten = res.uri, res.query, true
+		// The rewritten URL is decoded again, as Apache does on the
+		// internal redirect: a back-reference the B flag left decoded may
+		// now be a bad escape (400) or an encoded slash (404).
+		next, err := url.PathUnescape(res.uri)
+		switch {
+		case err != nil:
+			e.errorPage(w, r, cfg, http.StatusBadRequest)
+			return
+		case strings.Contains(strings.ToLower(res.uri), "%2f"):
+			e.errorPage(w, r, cfg, http.StatusNotFound)
+			return
+		}
+		uriPath, query, rewritten = next, res.query, true
 		env = redirected(env, http.StatusOK)
 	}
 

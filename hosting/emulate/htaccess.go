@@ -54,7 +54,12 @@ type rewriteRule struct {
 	forbidden   bool
 	gone        bool
 	passThrough bool
-	line        int
+	// B: escape backreferences, all non-alphanumeric characters or (B=list)
+	// only those of escapeOnly; BNP: a space as %20, not +.
+	escapeBackrefs bool
+	escapeOnly     string
+	escapeNoPlus   bool
+	line           int
 }
 
 // parseHtaccess reads a .htaccess file. Syntax errors and directives it
@@ -406,7 +411,11 @@ func parseRule(args []string) (*rewriteRule, []string, error) {
 					return nil, nil, fmt.Errorf("flag %s: want E=NAME:value or E=!NAME", f)
 				}
 				r.env = append(r.env, v)
-			case "NE", "NOESCAPE", "B":
+			case "B":
+				r.escapeBackrefs, r.escapeOnly = true, v
+			case "BNP", "BACKREFNOPLUS":
+				r.escapeNoPlus = true
+			case "NE", "NOESCAPE":
 			default:
 				unknown = append(unknown, f)
 			}

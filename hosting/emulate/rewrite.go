@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // rewriteResult is the outcome of one pass of a directory's rules.
@@ -76,8 +78,9 @@ func (v *rewriteVars) get(name string) string {
 
 // expand substitutes %{NAME}, $N and %N in s in one pass, as mod_rewrite
 // does: a value put in (a path holding "$1") is not expanded again. A
-// backslash makes the next character literal.
-func (v *rewriteVars) expand(s string, ruleGroups, condGroups []string) string {
+// backslash makes the next character literal. escape, if not nil, is
+// applied to the back-references ($N, %N) put in.
+func (v *rewriteVars) expand(s string, ruleGroups, condGroups []string, escape func(string) string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -98,7 +101,11 @@ func (v *rewriteVars) expand(s string, ruleGroups, condGroups []string) string {
 				groups = condGroups
 			}
 			if n := int(s[i+1] - '0'); n < len(groups) {
-				b.WriteString(groups[n])
+				if escape != nil {
+					b.WriteString(escape(groups[n]))
+				} else {
+					b.WriteString(groups[n])
+				}
 			}
 			i++
 			continue
@@ -119,6 +126,30 @@ func (v *rewriteVars) expr(s string) string {
 		return v.get(name)
 	})
 }
+
+// escapeBackref escapes a back-reference as the B flag does: every
+// character but letters and digits, or only those of B=list; a space as
+// + unless BNP.
+func (rule *rewriteRule) escapeBackref(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c < utf8.RuneSelf && (unicode.IsLetter(rune(c)) || unicode.IsDigit(rune(c)))
+		switch {
+		case rule.escapeOnly != "" && !strings.ContainsRune(rule.escapeOnly, rune(c)), rule.escapeOnly == "" && alnum:
+			b.WriteByte(c)
+		case c == ' ' && !rule.escapeNoPlus:
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(lowerHex[c>>4])
+			b.WriteByte(lowerHex[c&15])
+		}
+	}
+	return b.String()
+}
+
+const lowerHex = "0123456789abcdef"
 
 // redirected is the environment after an internal redirect with status:
 // Apache renames each variable REDIRECT_NAME and sets REDIRECT_STATUS.
@@ -142,12 +173,12 @@ func (v *rewriteVars) setEnv(flags, ruleGroups, condGroups []string) {
 			continue
 		}
 		name, value, _ := strings.Cut(f, ":")
-		v.env[name] = v.expand(value, ruleGroups, condGroups)
+		v.env[name] = v.expand(value, ruleGroups, condGroups, nil)
 	}
 }
 
 func (c *rewriteCond) match(v *rewriteVars, ruleGroups []string) (bool, []string) {
-	test := v.expand(c.test, ruleGroups, nil)
+	test := v.expand(c.test, ruleGroups, nil, nil)
 	var ok bool
 	var groups []string
 	operand := c.operand
@@ -220,7 +251,20 @@ func (h *htaccess) apply(v *rewriteVars, dirURL, rel string) rewriteResult {
 			return res
 		}
 		if rule.subst != "-" {
-			subst := v.expand(rule.subst, groups, condGroups)
+			unsafe := false
+			subst := v.expand(rule.subst, groups, condGroups, func(g string) string {
+				if rule.escapeBackrefs {
+					g = rule.escapeBackref(g)
+				}
+				unsafe = unsafe || strings.Contains(g, "?")
+				return g
+			})
+			if unsafe {
+				// A back-reference put a "?" in (a %3F of the request):
+				// Apache 2.4.56+ refuses it rather than take it for a query.
+				res.status = http.StatusForbidden
+				return res
+			}
 			target, q, hasQuery := strings.Cut(subst, "?")
 			if hasQuery {
 				if rule.qsa && v.query != "" {

@@ -99,7 +99,9 @@ func TestHtaccess_SiteBase(t *testing.T) {
 		{dir: "/", path: "/some/page", base: "/", uri: "/mysite.fcgi/some/page"},
 		{dir: "/", path: "/", base: "/", uri: "/mysite.fcgi/"},
 		{dir: "/~ann/", path: "/~ann/some/page", base: "/~ann/", uri: "/~ann/mysite.fcgi/some/page"},
-		{dir: "/~ann/app/", path: "/~ann/app/a#b/$1/é x", base: "/~ann/app/", uri: "/~ann/app/mysite.fcgi/a#b/$1/é x"},
+		// The path decoded; B=?%# escapes what decoding it again would change.
+		{dir: "/~ann/app/", path: "/~ann/app/a#b/$1/é x", base: "/~ann/app/", uri: "/~ann/app/mysite.fcgi/a%23b/$1/é x"},
+		{dir: "/", path: "/a?b%2Fc%", base: "/", uri: "/mysite.fcgi/a%3fb%252Fc%25"},
 		{dir: "/~ann/", path: "/~ann/mysite.fcgi/page", base: "/~ann/", uri: "/~ann/mysite.fcgi/page"},
 		// The program is missing: a 500, not a loop.
 		{dir: "/~ann/", path: "/~ann/mysite.fcgi/page", base: "/~ann/", status: 500},
@@ -167,6 +169,35 @@ func TestHtaccess_Rules(t *testing.T) {
 		"ErrorDocument 500 /%{md5:x}.html"} {
 		if h, _ := readHtaccess("site/.htaccess", strings.NewReader(bad)); len(h.warnings) == 0 {
 			t.Errorf("%q: no warning", bad)
+		}
+	}
+}
+
+// The B flag escapes the back-references put in the substitution: all but
+// letters and digits, or only the characters listed; a space as + unless
+// BNP. Without it a "?" a back-reference puts in is refused, as Apache
+// 2.4.56+ does.
+func TestRewriteRule_EscapeBackrefs(t *testing.T) {
+	for _, tc := range []struct {
+		flags, rel, uri string
+		status          int
+	}{
+		{"[QSA]", "q", "/app/x/q", 0}, // a "?" of the query string is no back-reference
+		{"[B]", "a b/é?", "/app/x/a+b%2f%c3%a9%3f", 0},
+		{"[B,BNP]", "a b", "/app/x/a%20b", 0},
+		{"[B=?%#]", "a b/é?%#", "/app/x/a b/é%3f%25%23", 0},
+		{"[B=?%#]", "plain/path", "/app/x/plain/path", 0},
+		{"[L]", "a?b", "", 403},
+		{"[L]", "a%b", "/app/x/a%b", 0},
+	} {
+		r, unknown, err := parseRule([]string{"^(.*)$", "x/$1?%{QUERY_STRING}", tc.flags})
+		if err != nil || len(unknown) > 0 {
+			t.Fatalf("%s: %v %q", tc.flags, err, unknown)
+		}
+		h := &htaccess{rules: []*rewriteRule{r}}
+		v := &rewriteVars{r: httptest.NewRequest("GET", "/", nil), uri: "/app/" + tc.rel, query: "a=b?c", env: map[string]string{}}
+		if res := h.apply(v, "/app", tc.rel); res.status != tc.status || (tc.status == 0 && res.uri != tc.uri) {
+			t.Errorf("%s on %q: status %d, to %q; want %d, %q", tc.flags, tc.rel, res.status, res.uri, tc.status, tc.uri)
 		}
 	}
 }

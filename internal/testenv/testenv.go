@@ -99,8 +99,12 @@ func BuildStampedAsync(t testing.TB, pkgDir, version string) func(testing.TB) st
 // MainWithHello is a TestMain for packages two levels below the root that
 // drive examples/hello: it builds the site into *bin, runs the tests and
 // removes the build.
-func MainWithHello(m *testing.M, bin *string) {
-	b, cleanup := MustBuild("../../examples/hello")
+func MainWithHello(m *testing.M, bin *string) { MainWithSite(m, "../../examples/hello", bin) }
+
+// MainWithSite is a TestMain that builds the site at pkgDir into *bin,
+// runs the tests and removes the build.
+func MainWithSite(m *testing.M, pkgDir string, bin *string) {
+	b, cleanup := MustBuild(pkgDir)
 	*bin = b
 	code := m.Run()
 	cleanup()
