@@ -28,6 +28,13 @@ type readLimits struct {
 	// for the headers and without bound for the body.
 	header, headerMax, body time.Duration
 	minRate                 int64
+	// accept is how long a new connection may stay silent before the
+	// header timeout starts: Apache's AcceptFilter http data has Linux
+	// hold it up to 30 s (TCP_DEFER_ACCEPT) before Apache sees it, so that
+	// a connection a browser opens ahead of need is served when it is
+	// used, and one never used is closed, without an answer, about 30 s
+	// plus the header timeout after it was opened.
+	accept time.Duration
 }
 
 // stockLimits are Debian 12's: Apache's defaults, and mod_reqtimeout's
@@ -35,13 +42,14 @@ type readLimits struct {
 var stockLimits = readLimits{
 	line: 8190, field: 8190, fields: 100,
 	header: 20 * time.Second, headerMax: 40 * time.Second, body: 20 * time.Second, minRate: 500,
+	accept: 30 * time.Second,
 }
 
 // phase is which of mod_reqtimeout's timeouts runs on a connection.
 type phase int
 
 const (
-	phaseIdle   phase = iota // between requests: the next byte starts the headers
+	phaseIdle   phase = iota // before a request: its first byte starts the headers
 	phaseHeader              // reading the request line and header fields
 	phaseBody                // the handler reads the request body
 	phaseNone                // the handler runs, with the body read or none sent
@@ -67,6 +75,7 @@ type limitedConn struct {
 	lines    int       // header lines read, the request line first
 	deadline time.Time // the server's own read deadline
 	refused  bool      // answered and closed: reads fail, writes vanish
+	fresh    bool      // no byte read yet
 }
 
 // errRefused is what the server reads once the connection has answered a
@@ -75,13 +84,17 @@ type limitedConn struct {
 var errRefused = &net.OpError{Op: "read", Net: "tcp", Err: errors.New("request refused as Apache refuses it")}
 
 func newLimitedConn(c net.Conn, lim *readLimits, logf func(string, ...any)) *limitedConn {
-	return &limitedConn{Conn: c, lim: lim, logf: logf, phase: phaseHeader, start: time.Now()}
+	return &limitedConn{Conn: c, lim: lim, logf: logf, phase: phaseIdle, start: time.Now(), fresh: true}
 }
 
 // phaseDeadline is when the running phase times out; zero for none.
 func (c *limitedConn) phaseDeadline() time.Time {
 	extra := time.Duration(c.read) * time.Second / time.Duration(c.lim.minRate)
 	switch c.phase {
+	case phaseIdle:
+		if c.fresh {
+			return c.start.Add(c.lim.accept + c.lim.header)
+		}
 	case phaseHeader:
 		return c.start.Add(min(c.lim.header+extra, c.lim.headerMax))
 	case phaseBody:
@@ -153,11 +166,12 @@ func (c *limitedConn) Read(p []byte) (int, error) {
 
 	c.mu.Lock()
 	if c.phase == phaseIdle && n > 0 {
-		c.phase, c.start, c.read, c.line, c.lines = phaseHeader, time.Now(), 0, 0, 0
+		c.phase, c.start, c.read, c.line, c.lines, c.fresh = phaseHeader, time.Now(), 0, 0, 0, false
 	}
 	c.read += int64(n)
 	var answer []byte
-	refuse := false
+	// A connection never used is closed, as Apache closes it, unanswered.
+	refuse := c.fresh && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(c.phaseDeadline())
 	if c.phase == phaseHeader {
 		answer = c.scanHeader(p[:n])
 		refuse = answer != nil
@@ -224,7 +238,9 @@ func (c *limitedConn) scanHeader(b []byte) []byte {
 // does, so that the client reads the answer rather than a reset.
 func (c *limitedConn) refuse(answer []byte) error {
 	c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	c.Conn.Write(answer)
+	if len(answer) > 0 {
+		c.Conn.Write(answer)
+	}
 	c.CloseWrite()
 	c.Conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	io.Copy(io.Discard, c.Conn)
