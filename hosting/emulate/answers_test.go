@@ -3,6 +3,7 @@ package emulate
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fcgi-hosting/fcgi/internal/apachetest"
@@ -114,8 +115,12 @@ func TestEmulator_AnswersAsApache(t *testing.T) {
 	checkAnswers(t, serveSite(t, &Emulator{Root: dir}))
 }
 
-// TestApache_Answers proves apacheAnswers on Apache + mod_fcgid.
-func TestApache_Answers(t *testing.T) {
-	a := apachetest.Start(t, debianModules, debianStock, func(a *apachetest.Apache) { layoutAnswers(t, a.WWW) })
-	checkAnswers(t, a.Base)
+// TestApache_AsEmulated proves apacheAnswers, sizeCases and timeoutCases
+// on one Apache + mod_fcgid with Debian's stock configuration, its
+// timeouts shortened by shortTimeouts.
+func TestApache_AsEmulated(t *testing.T) {
+	a := apachetest.Start(t, debianModules, debianStock+shortTimeouts, func(a *apachetest.Apache) { layoutAnswers(t, a.WWW) })
+	t.Run("answers", func(t *testing.T) { checkAnswers(t, a.Base) })
+	t.Run("sizes", func(t *testing.T) { checkSizes(t, strings.TrimPrefix(a.Base, "http://")) })
+	t.Run("timeouts", func(t *testing.T) { checkTimeouts(t, strings.TrimPrefix(a.Base, "http://")) })
 }

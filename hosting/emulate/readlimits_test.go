@@ -12,8 +12,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/fcgi-hosting/fcgi/internal/apachetest"
-	"github.com/fcgi-hosting/fcgi/internal/sitecheck"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
@@ -76,7 +74,7 @@ func checkSizes(t *testing.T, addr string) {
 
 func TestEmulator_RequestSizes(t *testing.T) {
 	dir := t.TempDir()
-	sitecheck.Layout(t, dir, helloBin, "../../deploy/apache-fcgid/htaccess")
+	layoutAnswers(t, dir)
 	log := &syncWriter{}
 	checkSizes(t, strings.TrimPrefix(serveSite(t, &Emulator{Root: dir, Log: log}), "http://"))
 	for _, want := range []string{"LimitRequestLine 8190", "LimitRequestFieldSize 8190", "LimitRequestFields 100"} {
@@ -84,14 +82,6 @@ func TestEmulator_RequestSizes(t *testing.T) {
 			t.Errorf("the log does not name %s:\n%s", want, log)
 		}
 	}
-}
-
-// TestApache_RequestSizes proves sizeCases on Apache + mod_fcgid.
-func TestApache_RequestSizes(t *testing.T) {
-	a := apachetest.Start(t, debianModules, debianStock, func(a *apachetest.Apache) {
-		sitecheck.Layout(t, a.WWW, helloBin, "../../deploy/apache-fcgid/htaccess")
-	})
-	checkSizes(t, strings.TrimPrefix(a.Base, "http://"))
 }
 
 // A client that sends its request slowly: head at once, then one byte of
@@ -172,7 +162,7 @@ func (s slowClient) run(dial func() net.Conn, pause time.Duration) (int, time.Du
 func TestEmulator_ReadTimeouts(t *testing.T) {
 	const clients = 50
 	dir := t.TempDir()
-	sitecheck.Layout(t, dir, helloBin, "../../deploy/apache-fcgid/htaccess")
+	layoutAnswers(t, dir)
 	line := "X-Field: " + strings.Repeat("a", 1000-len("X-Field: \r\n")) + "\r\n"
 	synctest.Test(t, func(t *testing.T) {
 		l := testenv.NewPipeListener()
@@ -245,17 +235,8 @@ func checkTimeouts(t *testing.T, addr string) {
 
 func TestEmulator_ReadTimeoutsAsApache(t *testing.T) {
 	dir := t.TempDir()
-	sitecheck.Layout(t, dir, helloBin, "../../deploy/apache-fcgid/htaccess")
+	layoutAnswers(t, dir)
 	checkTimeouts(t, strings.TrimPrefix(serveSite(t, &Emulator{Root: dir, limits: &shortLimits}), "http://"))
-}
-
-// TestApache_ReadTimeouts proves timeoutCases on Apache + mod_fcgid, with
-// shortTimeouts.
-func TestApache_ReadTimeouts(t *testing.T) {
-	a := apachetest.Start(t, debianModules, debianStock+shortTimeouts, func(a *apachetest.Apache) {
-		sitecheck.Layout(t, a.WWW, helloBin, "../../deploy/apache-fcgid/htaccess")
-	})
-	checkTimeouts(t, strings.TrimPrefix(a.Base, "http://"))
 }
 
 // The timeouts cut only the reading of a request: an application that
@@ -263,7 +244,7 @@ func TestApache_ReadTimeouts(t *testing.T) {
 // connection idle longer than them between two requests, are served.
 func TestEmulator_ReadTimeoutsSpareTheRest(t *testing.T) {
 	dir := t.TempDir()
-	sitecheck.Layout(t, dir, helloBin, "../../deploy/apache-fcgid/htaccess")
+	layoutAnswers(t, dir)
 	lim := shortLimits
 	lim.header, lim.headerMax, lim.body = 500*time.Millisecond, time.Second, 500*time.Millisecond
 	addr := strings.TrimPrefix(serveSite(t, &Emulator{Root: dir, limits: &lim}), "http://")
