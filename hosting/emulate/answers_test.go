@@ -16,8 +16,10 @@ import (
 // double slashes), refuses one that climbs above the root, redirects a
 // directory named without its slash (mod_dir, with the query, even where
 // a rule sends the rest to the application), and refuses a protected
-// name however it is spelt. The application answers the rest; it sees
-// the request-target as sent, so its own router redirects /static/.. .
+// name however it is spelt. mod_rewrite refuses to rewrite a path with
+// an encoded question mark (403); one no rule rewrites is served. The
+// application answers the rest; it sees the request-target as sent, so
+// its own router redirects /static/.. .
 var apacheAnswers = []struct {
 	path     string
 	status   int
@@ -66,6 +68,10 @@ var apacheAnswers = []struct {
 	{path: "/mysite.env%20", status: 404},
 	{path: "/mysite.env.", status: 404},
 	{path: "/mysite.env;x", status: 404},
+	{path: "/style.css?q=a%3Fb", status: 200},
+	{path: "/static/style%3f.css", status: 403},
+	{path: "/x%3Fy", status: 403},
+	{path: "/mysite.fcgi/a%3Fb", status: 404},
 }
 
 // layoutAnswers is layoutRefused's site with a 404.html, a static/ and a

@@ -297,9 +297,6 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		target = r.URL.EscapedPath()
 	}
 	uriPath, status := requestPath(target)
-	if status == 0 && strings.Contains(strings.ToLower(target), "%3f") {
-		status = http.StatusForbidden
-	}
 	if status != 0 {
 		e.errorPage(w, r, nil, status)
 		return
@@ -343,6 +340,11 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		if !res.changed {
 			break
+		}
+		if strings.Contains(uriPath, "?") {
+			e.logf("refused: %s: mod_rewrite (2.4.60+) does not rewrite a path with an encoded question mark (%%3F) unless the rule has the UnsafeAllow3F flag; Apache answers 403", r.RequestURI)
+			e.errorPage(w, r, cfg, http.StatusForbidden)
+			return
 		}
 		// mod_dir's fixup runs after mod_rewrite's: a directory named
 		// without its slash is redirected, whatever a rule did with it.
