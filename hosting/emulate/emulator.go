@@ -93,7 +93,8 @@ type Emulator struct {
 	listenName string   // the host name of ListenAndServe's address, which requests may name too
 	pool       *pool
 	initErr    error
-	warned     sync.Map // warnings already shown
+	warned     sync.Map    // warnings already shown
+	limits     *readLimits // what Serve enforces while reading requests; nil means stockLimits
 }
 
 func (e *Emulator) init() error {
@@ -118,6 +119,13 @@ func (e *Emulator) init() error {
 		e.pool, e.initErr = newPool(append([]string{"PATH=" + os.Getenv("PATH")}, e.env...), e.Stderr, e.logf, max)
 	})
 	return e.initErr
+}
+
+func (e *Emulator) readLimits() *readLimits {
+	if e.limits != nil {
+		return e.limits
+	}
+	return &stockLimits
 }
 
 // Close stops every spawned process and removes their sockets.
@@ -234,6 +242,7 @@ func (e *Emulator) config(urlPath string) *dirConfig {
 // ServeHTTP serves one request as Apache would.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r.Body = readingBody(r)
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
 	if e.allowedHost(r.Host) {
 		e.serve(rec, r)
@@ -283,25 +292,16 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	if strings.Contains(strings.ToLower(r.URL.EscapedPath()), "%2f") {
-		// AllowEncodedSlashes Off: Apache answers 404 itself.
-		e.errorPage(w, r, nil, http.StatusNotFound)
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") { // absolute-form, or a request made in a test
+		target = r.URL.EscapedPath()
+	}
+	uriPath, status := requestPath(target)
+	if status != 0 {
+		e.errorPage(w, r, nil, status)
 		return
 	}
-	uriPath := r.URL.Path
-	if !strings.HasPrefix(uriPath, "/") || strings.Contains(uriPath, "\x00") {
-		e.errorPage(w, r, nil, http.StatusBadRequest)
-		return
-	}
-	// Apache refuses paths that climb above the root.
-	cleaned := path.Clean(uriPath)
-	if strings.HasSuffix(uriPath, "/") && cleaned != "/" {
-		cleaned += "/"
-	}
-	if cleaned != uriPath && strings.Contains(uriPath, "..") {
-		e.errorPage(w, r, nil, http.StatusBadRequest)
-		return
-	}
+	requested := uriPath
 	query := r.URL.RawQuery
 	rewritten := false
 	env := map[string]string{}
@@ -353,6 +353,12 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 			e.errorPage(w, r, cfg, http.StatusNotFound)
 			return
 		}
+		// mod_dir's fixup runs after mod_rewrite's: a directory named
+		// without its slash is redirected, whatever a rule did with it.
+		if e.isDir(uriPath) && !strings.HasSuffix(uriPath, "/") {
+			redirectSlash(w, r, uriPath, res.query)
+			return
+		}
 		uriPath, query, rewritten = next, res.query, true
 		env = redirected(env, http.StatusOK)
 	}
@@ -369,11 +375,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if fi.IsDir() {
 		if !strings.HasSuffix(uriPath, "/") {
-			target := uriPath + "/"
-			if query != "" {
-				target += "?" + query
-			}
-			http.Redirect(w, r, target, http.StatusMovedPermanently)
+			redirectSlash(w, r, uriPath, query)
 			return
 		}
 		for _, idx := range cfg.index {
@@ -400,7 +402,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		scriptName := strings.TrimSuffix(uriPath, pathInfo)
 		redirectURL := ""
 		if rewritten {
-			redirectURL = r.URL.Path
+			redirectURL = requested
 		}
 		if handler == "cgi-script" {
 			e.serveCGI(w, r, cfg, file, scriptName, pathInfo, query)
@@ -414,7 +416,34 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		e.errorPage(w, r, cfg, http.StatusNotFound)
 		return
 	}
+	// Apache's default handler reads and drops a body before it answers.
+	if _, err := io.Copy(io.Discard, r.Body); bodyTimedOut(err) {
+		e.logf("error: request body read timeout: Apache's mod_reqtimeout cuts a body slower than it allows, with 408")
+		w.Header().Set("Connection", "close")
+		e.errorPage(w, r, nil, http.StatusRequestTimeout)
+		return
+	}
 	e.serveFile(w, r, file, fi)
+}
+
+// isDir reports whether uriPath names a directory of the site.
+func (e *Emulator) isDir(uriPath string) bool {
+	fi, err := os.Stat(e.filename(uriPath))
+	return err == nil && fi.IsDir()
+}
+
+// redirectSlash answers as mod_dir's DirectorySlash: a directory named
+// without its final slash is redirected, with the query, to its URL with
+// one, which Apache makes absolute.
+func redirectSlash(w http.ResponseWriter, r *http.Request, uriPath, query string) {
+	target := (&url.URL{Path: uriPath + "/"}).EscapedPath()
+	if query != "" {
+		target += "?" + query
+	}
+	if r.Host != "" {
+		target = "http://" + r.Host + target
+	}
+	http.Redirect(w, r, target, http.StatusMovedPermanently)
 }
 
 // denies reports whether Apache refuses the file named name (a base name)
@@ -610,6 +639,15 @@ func (e *Emulator) serveFastCGI(w http.ResponseWriter, r *http.Request, cfg *dir
 	}
 	// mod_fcgid reads the whole body before it connects.
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if bodyTimedOut(err) {
+		// Apache's mod_reqtimeout cuts it, and mod_fcgid answers 500.
+		lim := e.readLimits()
+		e.logf("error: request body read timeout (%d bytes read): Apache's mod_reqtimeout (body=%s,MinRate=%d) cuts a body slower than that, "+
+			"and mod_fcgid (\"can't get data from http client\") answers 500", len(body), secs(lim.body), lim.minRate)
+		w.Header().Set("Connection", "close")
+		e.errorPage(w, r, cfg, http.StatusInternalServerError)
+		return
+	}
 	if err != nil {
 		e.errorPage(w, r, cfg, http.StatusBadRequest)
 		return
@@ -786,9 +824,10 @@ func (e *Emulator) Serve(ctx context.Context, l net.Listener) error {
 	if err := e.init(); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	// The connections time requests out, as mod_reqtimeout does.
+	srv := &http.Server{Handler: e, ConnContext: connContext, ConnState: connState}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
+	go func() { done <- srv.Serve(&limitedListener{Listener: l, lim: e.readLimits(), logf: e.logf}) }()
 	select {
 	case err := <-done:
 		e.Close()

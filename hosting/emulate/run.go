@@ -28,6 +28,7 @@ func Run(dir, addr string, env []string, out io.Writer) int {
 		fmt.Fprintf(out, "emulation: %v\n", err)
 		return 1
 	}
+	lim := e.readLimits()
 	hosts := "localhost, *.localhost, IP addresses"
 	for _, h := range e.AllowHosts {
 		hosts += ", " + h
@@ -38,10 +39,15 @@ func Run(dir, addr string, env []string, out io.Writer) int {
   emulated:  .htaccess (AddHandler, Options, DirectoryIndex, RewriteCond/RewriteRule, FilesMatch),
              static files, mod_fcgid spawning (socket on fd 0, cwd, PATH only, one request per
              process), Apache's CGI variables, FcgidMaxRequestLen %d bytes
+  limits:    as Debian's Apache: RequestReadTimeout header=%s-%s,MinRate=%d body=%s,MinRate=%d
+             (408; 500 for a slow body to the application), LimitRequestLine %d (414),
+             LimitRequestFieldSize %d and LimitRequestFields %d (400); paths normalised
+             (/a/../b is /b); DirectorySlash (301)
   scripts get: %v (so their log shows here)
   hosts:     %s; requests for other names get 403 (DNS rebinding);
              %s=name,... allows more
-`, e.Root, addr, DefaultMaxRequestLen, e.env, hosts, AllowHostsVar)
+`, e.Root, addr, DefaultMaxRequestLen, secs(lim.header), secs(lim.headerMax), lim.minRate, secs(lim.body), lim.minRate, lim.line, lim.field, lim.fields,
+		e.env, hosts, AllowHostsVar)
 	// Where DEBUG and the like come from here, and not on the host.
 	devFiles, _ := filepath.Glob(filepath.Join(e.Root, "*.dev.env"))
 	for _, dev := range devFiles {
