@@ -32,7 +32,7 @@ type ftpRemote struct {
 const ftpTimeout = 30 * time.Second
 
 func dialFTP(ctx context.Context, cfg *config, tlsConf *tls.Config) (*ftpRemote, error) {
-	opts := []ftp.DialOption{ftp.DialWithContext(ctx), ftp.DialWithTimeout(ftpTimeout), ftp.DialWithShutTimeout(ftpTimeout)}
+	opts := []ftp.DialOption{ftp.DialWithDialFunc(dataDialer(ctx, tlsConf)), ftp.DialWithShutTimeout(ftpTimeout)}
 	if tlsConf != nil {
 		opts = append(opts, ftp.DialWithExplicitTLS(tlsConf))
 	}
