@@ -34,6 +34,39 @@ func TestDeploy_PureFTPd(t *testing.T) {
 	testDeploys(t, h, h.deployEnv(t, "ftp", ftp.Port()), "-config", h.deployEnv(t, "ftp", slow.Port()))
 }
 
+// TestDeploy_PureFTPdRefusals runs the tool against pure-ftpd configured
+// against what it needs: dot files (-X: not read, -x: not written) and
+// renames (-G). It stops with a word on the setting, and the site's files
+// stay as they were.
+func TestDeploy_PureFTPdRefusals(t *testing.T) {
+	acct := ftptest.NewAccount(t)
+	h := &host{acct: acct, base: "http://127.0.0.1:1/~" + acct.Name, site: acct.PublicHTML()}
+	htaccess := filepath.Join(h.site, ".htaccess")
+	if err := os.WriteFile(htaccess, []byte("# the site's\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(htaccess, acct.UID, acct.GID)
+	for _, tc := range []struct{ flag, want string }{
+		{"-X", "ProhibitDotFilesRead"},
+		{"-x", "ProhibitDotFilesWrite"},
+		{"-G", "NoRename"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			s := ftptest.StartPureFTPd(t, acct, ftptest.Options{}, tc.flag)
+			r := runDeploy(t, "-config", h.deployEnv(t, "ftp", s.Port()), "-version", "v1", "-no-wait", "./examples/hello")
+			if r.code != 1 || !strings.Contains(r.out, tc.want) {
+				t.Errorf("exit %d, want 1 and %q", r.code, tc.want)
+			}
+			if b, _ := os.ReadFile(htaccess); string(b) != "# the site's\n" {
+				t.Errorf(".htaccess is now %q", b)
+			}
+			if h.listed("mysite.fcgi") || h.listed("mysite.fcgi.new") {
+				t.Error("a binary was uploaded")
+			}
+		})
+	}
+}
+
 // TestDeploy_FTPS is the same over FTP with explicit TLS (vsftpd requiring
 // AUTH TLS and PROT P, a throwaway self-signed certificate). A certificate
 // that does not verify stops the tool before it logs in, unless

@@ -79,6 +79,19 @@ func missing(err error) error {
 	return err
 }
 
+// dotRefused explains a 553 for a name that starts with a dot: pure-ftpd
+// answers so ("Prohibited file name") when configured to keep users off
+// dot files, and the site cannot do without its .htaccess.
+func dotRefused(name string, err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) && te.Code == ftp.StatusBadFileName && strings.HasPrefix(path.Base(name), ".") {
+		return fmt.Errorf("%w: the FTP server refuses names that start with a dot, as pure-ftpd does with ProhibitDotFilesWrite "+
+			"or ProhibitDotFilesRead (-x, -X); the site needs its .htaccess and fcgi-deploy its %s: "+
+			"ask the host to allow dot files, or deploy over SFTP", err, manifestName)
+	}
+	return err
+}
+
 func (r *ftpRemote) sizes(dir string) (map[string]int64, error) {
 	entries, err := r.c.List(dir)
 	if err != nil {
@@ -104,7 +117,7 @@ func (r *ftpRemote) size(name string) (int64, error) {
 func (r *ftpRemote) read(name string, offset, limit int64) ([]byte, error) {
 	resp, err := r.c.RetrFrom(name, uint64(offset))
 	if err != nil {
-		return nil, missing(err)
+		return nil, dotRefused(name, missing(err))
 	}
 	var src io.Reader = resp
 	if limit >= 0 {
@@ -120,11 +133,11 @@ func (r *ftpRemote) read(name string, offset, limit int64) ([]byte, error) {
 }
 
 func (r *ftpRemote) store(name string, src io.Reader, offset int64) error {
-	return r.c.StorFrom(name, src, uint64(offset))
+	return dotRefused(name, r.c.StorFrom(name, src, uint64(offset)))
 }
 
 func (r *ftpRemote) appendTo(name string, src io.Reader) error {
-	return r.c.Append(name, src)
+	return dotRefused(name, r.c.Append(name, src))
 }
 
 func (r *ftpRemote) rename(from, to string) error {
@@ -132,12 +145,24 @@ func (r *ftpRemote) rename(from, to string) error {
 	if err == nil {
 		return nil
 	}
-	// A server that will not rename over an existing file: delete it
-	// first (a moment without the file).
-	if derr := r.c.Delete(to); derr != nil {
-		return fmt.Errorf("rename %s to %s: %w", from, to, err)
+	err = dotRefused(to, dotRefused(from, err))
+	// A server that will not rename over an existing file: move that
+	// aside first (NAME.old: the .htaccess refuses SITE.env.old as it does
+	// SITE.env), then put it back if the rename still fails. A server that
+	// renames nothing (pure-ftpd's -G) loses nothing.
+	old := to + ".old"
+	if r.c.Rename(to, old) != nil {
+		if _, serr := r.c.FileSize(to); serr == nil {
+			return fmt.Errorf("%w; nor will the server rename %s: fcgi-deploy needs renames (pure-ftpd: NoRename, -G, off)", err, to)
+		}
+		return err
 	}
-	return r.c.Rename(from, to)
+	if err := r.c.Rename(from, to); err != nil {
+		r.c.Rename(old, to)
+		return err
+	}
+	r.c.Delete(old)
+	return nil
 }
 
 // chmod sends SITE CHMOD, which jlaffaye/ftp has no method for, on a
