@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/textproto"
 	"path"
 	"strings"
@@ -24,15 +25,24 @@ type ftpRemote struct {
 	cfg  *config
 	tls  *tls.Config // nil for plain FTP
 	dir  string      // the site's directory, as CWD took it
+	ctrl net.Conn    // the control connection, below any TLS
 	site *siteConn   // for SITE CHMOD, opened when first needed
 	stop func() bool // ends the watch on the deploy's context
 }
 
 // ftpTimeout bounds each exchange with the server, not a whole transfer.
-const ftpTimeout = 30 * time.Second
+var ftpTimeout = 30 * time.Second
+
+// awake gives the control connection a deadline for the exchange to come.
+// jlaffaye/ftp (v0.2.4) sets one after each transfer (DialWithShutTimeout)
+// and never clears it: a command sent more than ftpTimeout after the last
+// transfer (the build of a big site, on a busy machine) failed with "i/o
+// timeout", and the listing that failed so made every file look absent.
+func (r *ftpRemote) awake() { r.ctrl.SetDeadline(time.Now().Add(ftpTimeout)) }
 
 func dialFTP(ctx context.Context, cfg *config, tlsConf *tls.Config) (*ftpRemote, error) {
-	opts := []ftp.DialOption{ftp.DialWithDialFunc(dataDialer(ctx, tlsConf)), ftp.DialWithShutTimeout(ftpTimeout)}
+	dialer := &ftpDialer{ctx: ctx, tls: tlsConf}
+	opts := []ftp.DialOption{ftp.DialWithDialFunc(dialer.dial), ftp.DialWithShutTimeout(ftpTimeout)}
 	if tlsConf != nil {
 		opts = append(opts, ftp.DialWithExplicitTLS(tlsConf))
 	}
@@ -40,7 +50,7 @@ func dialFTP(ctx context.Context, cfg *config, tlsConf *tls.Config) (*ftpRemote,
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.address(), err)
 	}
-	r := &ftpRemote{c: c, cfg: cfg, tls: tlsConf}
+	r := &ftpRemote{c: c, cfg: cfg, tls: tlsConf, ctrl: dialer.control}
 	// The connection must not outlive a cancelled deploy (Ctrl-C, -wait).
 	r.stop = context.AfterFunc(ctx, func() { c.Quit() })
 	if err := c.Login(cfg.user, cfg.password); err != nil {
@@ -93,6 +103,7 @@ func dotRefused(name string, err error) error {
 }
 
 func (r *ftpRemote) sizes(dir string) (map[string]int64, error) {
+	r.awake()
 	entries, err := r.c.List(dir)
 	if err != nil {
 		if notExist(missing(err)) {
@@ -110,11 +121,13 @@ func (r *ftpRemote) sizes(dir string) (map[string]int64, error) {
 }
 
 func (r *ftpRemote) size(name string) (int64, error) {
+	r.awake()
 	n, err := r.c.FileSize(name)
 	return n, missing(err)
 }
 
 func (r *ftpRemote) read(name string, offset, limit int64) ([]byte, error) {
+	r.awake()
 	resp, err := r.c.RetrFrom(name, uint64(offset))
 	if err != nil {
 		return nil, dotRefused(name, missing(err))
@@ -133,14 +146,17 @@ func (r *ftpRemote) read(name string, offset, limit int64) ([]byte, error) {
 }
 
 func (r *ftpRemote) store(name string, src io.Reader, offset int64) error {
+	r.awake()
 	return dotRefused(name, r.c.StorFrom(name, src, uint64(offset)))
 }
 
 func (r *ftpRemote) appendTo(name string, src io.Reader) error {
+	r.awake()
 	return dotRefused(name, r.c.Append(name, src))
 }
 
 func (r *ftpRemote) rename(from, to string) error {
+	r.awake()
 	err := r.c.Rename(from, to)
 	if err == nil {
 		return nil
@@ -178,9 +194,13 @@ func (r *ftpRemote) chmod(name string, mode fs.FileMode) error {
 	return r.site.command(fmt.Sprintf("SITE CHMOD %o %s", mode.Perm(), path.Join(r.dir, name)))
 }
 
-func (r *ftpRemote) remove(name string) error { return missing(r.c.Delete(name)) }
+func (r *ftpRemote) remove(name string) error {
+	r.awake()
+	return missing(r.c.Delete(name))
+}
 
 func (r *ftpRemote) mkdirAll(dir string) error {
+	r.awake()
 	if dir == "." || dir == "" {
 		return nil
 	}
@@ -199,6 +219,7 @@ func (r *ftpRemote) mkdirAll(dir string) error {
 
 func (r *ftpRemote) close() error {
 	r.stop()
+	r.awake()
 	if r.site != nil {
 		r.site.close()
 	}

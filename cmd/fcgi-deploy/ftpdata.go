@@ -8,25 +8,31 @@ import (
 	"time"
 )
 
-// dataDialer dials the FTP connections: the first is the control
+// ftpDialer dials the FTP connections: the first is the control
 // connection (jlaffaye/ftp upgrades it itself after AUTH TLS), the others
 // are data connections, which it hands to us whole once a dial function
 // is set: they are wrapped in TLS here for FTPS, over a lingerConn.
-func dataDialer(ctx context.Context, tlsConf *tls.Config) func(network, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: ftpTimeout}
-	control := true
-	return func(network, addr string) (net.Conn, error) {
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil || control {
-			control = false
-			return c, err
-		}
-		var data net.Conn = &lingerConn{TCPConn: c.(*net.TCPConn)}
-		if tlsConf != nil {
-			data = tls.Client(data, tlsConf)
-		}
-		return data, nil
+type ftpDialer struct {
+	ctx     context.Context
+	tls     *tls.Config // nil for plain FTP
+	control net.Conn
+}
+
+func (d *ftpDialer) dial(network, addr string) (net.Conn, error) {
+	nd := net.Dialer{Timeout: ftpTimeout}
+	c, err := nd.DialContext(d.ctx, network, addr)
+	if err != nil {
+		return nil, err
 	}
+	if d.control == nil {
+		d.control = c
+		return c, nil
+	}
+	var data net.Conn = &lingerConn{TCPConn: c.(*net.TCPConn)}
+	if d.tls != nil {
+		data = tls.Client(data, d.tls)
+	}
+	return data, nil
 }
 
 // lingerConn is a data connection that ends with a half-close and waits
