@@ -16,6 +16,7 @@ import (
 // TestDeploy_FTP is issue 19's proof over FTP (vsftpd with the umask of
 // real hosts) to Apache + mod_fcgid + suEXEC + userdir on loopback.
 func TestDeploy_FTP(t *testing.T) {
+	t.Parallel()
 	h := startHost(t)
 	ftp := ftptest.Start(t, h.acct)
 	// A second server for the same account, slow enough to cut an upload
@@ -28,6 +29,7 @@ func TestDeploy_FTP(t *testing.T) {
 // run it: chrooted, dot files hidden from listings. Its resumed uploads go
 // to a temporary name and are renamed back when they end.
 func TestDeploy_PureFTPd(t *testing.T) {
+	t.Parallel()
 	h := startHost(t)
 	ftp := ftptest.StartPureFTPd(t, h.acct, ftptest.Options{})
 	slow := ftptest.StartPureFTPd(t, h.acct, ftptest.Options{MaxRate: 1 << 20})
@@ -39,6 +41,7 @@ func TestDeploy_PureFTPd(t *testing.T) {
 // renames (-G). It stops with a word on the setting, and the site's files
 // stay as they were.
 func TestDeploy_PureFTPdRefusals(t *testing.T) {
+	t.Parallel()
 	acct := ftptest.NewAccount(t)
 	h := &host{acct: acct, base: "http://127.0.0.1:1/~" + acct.Name, site: acct.PublicHTML()}
 	htaccess := filepath.Join(h.site, ".htaccess")
@@ -75,6 +78,7 @@ func TestDeploy_PureFTPdRefusals(t *testing.T) {
 // tool closes the data connection: over TLS 1.3 a close that reset the
 // connection lost them (vsftpd: "426 Failure reading network stream").
 func TestDeploy_FTPS(t *testing.T) {
+	t.Parallel()
 	h := startHost(t)
 	ftps := ftptest.StartWith(t, h.acct, ftptest.Options{TLS: true, MaxRate: 8 << 20})
 	strict := runDeploy(t, "-config", h.deployEnv(t, "ftps", ftps.Port()), "-version", "v0", "./examples/hello")
@@ -89,6 +93,7 @@ func TestDeploy_FTPS(t *testing.T) {
 // key authentication, the host's key checked against a known_hosts file.
 // The cut upload is slowed down by the tool's own -limit-rate.
 func TestDeploy_SFTP(t *testing.T) {
+	t.Parallel()
 	h := startHost(t)
 	s := sshtest.Start(t, h.acct)
 	env := h.deployEnv(t, "sftp", s.Port, "DEPLOY_SSH_KEY="+s.Key, "DEPLOY_KNOWN_HOSTS="+s.KnownHosts)
