@@ -26,6 +26,7 @@ type deployer struct {
 	man     manifest
 	version string
 	listed  map[string]map[string]int64 // the host's file sizes, by directory
+	listErr error                       // a listing or size that failed
 	// what this run did, for the closing line
 	uploaded, unchanged int
 	bytes               int64
@@ -94,6 +95,9 @@ func deploy(ctx context.Context, cfg *config, out *reporter) error {
 			changed = append(changed, f)
 			out.total += f.size
 		}
+	}
+	if d.listErr != nil {
+		return d.listErr
 	}
 	if len(changed) == 0 {
 		out.printf("nothing changed: %s %s and its %d other files are on the host already; nothing uploaded", exe.path, d.version, len(list)-1)
@@ -183,17 +187,27 @@ func (d *deployer) note(f *localFile, as, version string) error {
 	return nil
 }
 
-// sizes is the listing of dir on the host, read once.
+// sizes is the listing of dir on the host, read once. A listing that
+// failed is not an empty directory: taken for one, it had every file
+// uploaded again, and the binary sent whole instead of resumed. The first
+// such error is kept in listErr, which stops the deploy.
 func (d *deployer) sizes(dir string) map[string]int64 {
 	if m, ok := d.listed[dir]; ok {
 		return m
 	}
 	m, err := d.r.sizes(dir)
 	if err != nil {
-		m = map[string]int64{}
+		d.failed(err)
+		return map[string]int64{}
 	}
 	d.listed[dir] = m
 	return m
+}
+
+func (d *deployer) failed(err error) {
+	if d.listErr == nil {
+		d.listErr = fmt.Errorf("%w; the host's files could not be compared with the site's, so nothing was uploaded: run fcgi-deploy again", err)
+	}
 }
 
 // hostSize is the size of the file on the host, -1 if it is not there.
@@ -202,8 +216,12 @@ func (d *deployer) hostSize(p string) int64 {
 		return n
 	}
 	if strings.HasPrefix(path.Base(p), ".") { // listings may leave dot files out
-		if n, err := d.r.size(p); err == nil {
+		n, err := d.r.size(p)
+		if err == nil {
 			return n
+		}
+		if !notExist(err) {
+			d.failed(fmt.Errorf("size of %s on the host: %w", p, err))
 		}
 	}
 	return -1
@@ -326,11 +344,9 @@ func connect(ctx context.Context, cfg *config, out *reporter) (remote, error) {
 		host := strings.Trim(cfg.host, "[]")
 		// The session cache lets data connections resume the control
 		// connection's session, which vsftpd requires by default
-		// (require_ssl_reuse). TLS 1.2 at most: vsftpd 3.0.3 (Debian 12)
-		// breaks off uploads from Go's TLS 1.3 client after about 4 MB with
-		// "426 Failure reading network stream" (curl's TLS 1.3 is not cut);
-		// with TLS 1.2 they complete.
-		conf := &tls.Config{ServerName: host, ClientSessionCache: tls.NewLRUClientSessionCache(4), MaxVersion: tls.VersionTLS12}
+		// (require_ssl_reuse). TLS 1.3 works as 1.2 does thanks to the
+		// data connections' lingering close (lingerConn).
+		conf := &tls.Config{ServerName: host, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 		if cfg.insecure {
 			conf.InsecureSkipVerify = true
 			out.printf("warning: DEPLOY_INSECURE_TLS: the server's certificate is not checked; anyone between here and %s can read the password", host)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/textproto"
 	"path"
 	"strings"
@@ -24,15 +25,24 @@ type ftpRemote struct {
 	cfg  *config
 	tls  *tls.Config // nil for plain FTP
 	dir  string      // the site's directory, as CWD took it
+	ctrl net.Conn    // the control connection, below any TLS
 	site *siteConn   // for SITE CHMOD, opened when first needed
 	stop func() bool // ends the watch on the deploy's context
 }
 
 // ftpTimeout bounds each exchange with the server, not a whole transfer.
-const ftpTimeout = 30 * time.Second
+var ftpTimeout = 30 * time.Second
+
+// awake gives the control connection a deadline for the exchange to come.
+// jlaffaye/ftp (v0.2.4) sets one after each transfer (DialWithShutTimeout)
+// and never clears it: a command sent more than ftpTimeout after the last
+// transfer (the build of a big site, on a busy machine) failed with "i/o
+// timeout", and the listing that failed so made every file look absent.
+func (r *ftpRemote) awake() { r.ctrl.SetDeadline(time.Now().Add(ftpTimeout)) }
 
 func dialFTP(ctx context.Context, cfg *config, tlsConf *tls.Config) (*ftpRemote, error) {
-	opts := []ftp.DialOption{ftp.DialWithContext(ctx), ftp.DialWithTimeout(ftpTimeout), ftp.DialWithShutTimeout(ftpTimeout)}
+	dialer := &ftpDialer{ctx: ctx, tls: tlsConf}
+	opts := []ftp.DialOption{ftp.DialWithDialFunc(dialer.dial), ftp.DialWithShutTimeout(ftpTimeout)}
 	if tlsConf != nil {
 		opts = append(opts, ftp.DialWithExplicitTLS(tlsConf))
 	}
@@ -40,7 +50,7 @@ func dialFTP(ctx context.Context, cfg *config, tlsConf *tls.Config) (*ftpRemote,
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.address(), err)
 	}
-	r := &ftpRemote{c: c, cfg: cfg, tls: tlsConf}
+	r := &ftpRemote{c: c, cfg: cfg, tls: tlsConf, ctrl: dialer.control}
 	// The connection must not outlive a cancelled deploy (Ctrl-C, -wait).
 	r.stop = context.AfterFunc(ctx, func() { c.Quit() })
 	if err := c.Login(cfg.user, cfg.password); err != nil {
@@ -79,7 +89,21 @@ func missing(err error) error {
 	return err
 }
 
+// dotRefused explains a 553 for a name that starts with a dot: pure-ftpd
+// answers so ("Prohibited file name") when configured to keep users off
+// dot files, and the site cannot do without its .htaccess.
+func dotRefused(name string, err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) && te.Code == ftp.StatusBadFileName && strings.HasPrefix(path.Base(name), ".") {
+		return fmt.Errorf("%w: the FTP server refuses names that start with a dot, as pure-ftpd does with ProhibitDotFilesWrite "+
+			"or ProhibitDotFilesRead (-x, -X); the site needs its .htaccess and fcgi-deploy its %s: "+
+			"ask the host to allow dot files, or deploy over SFTP", err, manifestName)
+	}
+	return err
+}
+
 func (r *ftpRemote) sizes(dir string) (map[string]int64, error) {
+	r.awake()
 	entries, err := r.c.List(dir)
 	if err != nil {
 		if notExist(missing(err)) {
@@ -97,14 +121,16 @@ func (r *ftpRemote) sizes(dir string) (map[string]int64, error) {
 }
 
 func (r *ftpRemote) size(name string) (int64, error) {
+	r.awake()
 	n, err := r.c.FileSize(name)
 	return n, missing(err)
 }
 
 func (r *ftpRemote) read(name string, offset, limit int64) ([]byte, error) {
+	r.awake()
 	resp, err := r.c.RetrFrom(name, uint64(offset))
 	if err != nil {
-		return nil, missing(err)
+		return nil, dotRefused(name, missing(err))
 	}
 	var src io.Reader = resp
 	if limit >= 0 {
@@ -120,24 +146,39 @@ func (r *ftpRemote) read(name string, offset, limit int64) ([]byte, error) {
 }
 
 func (r *ftpRemote) store(name string, src io.Reader, offset int64) error {
-	return r.c.StorFrom(name, src, uint64(offset))
+	r.awake()
+	return dotRefused(name, r.c.StorFrom(name, src, uint64(offset)))
 }
 
 func (r *ftpRemote) appendTo(name string, src io.Reader) error {
-	return r.c.Append(name, src)
+	r.awake()
+	return dotRefused(name, r.c.Append(name, src))
 }
 
 func (r *ftpRemote) rename(from, to string) error {
+	r.awake()
 	err := r.c.Rename(from, to)
 	if err == nil {
 		return nil
 	}
-	// A server that will not rename over an existing file: delete it
-	// first (a moment without the file).
-	if derr := r.c.Delete(to); derr != nil {
-		return fmt.Errorf("rename %s to %s: %w", from, to, err)
+	err = dotRefused(to, dotRefused(from, err))
+	// A server that will not rename over an existing file: move that
+	// aside first (NAME.old: the .htaccess refuses SITE.env.old as it does
+	// SITE.env), then put it back if the rename still fails. A server that
+	// renames nothing (pure-ftpd's -G) loses nothing.
+	old := to + ".old"
+	if r.c.Rename(to, old) != nil {
+		if _, serr := r.c.FileSize(to); serr == nil {
+			return fmt.Errorf("%w; nor will the server rename %s: fcgi-deploy needs renames (pure-ftpd: NoRename, -G, off)", err, to)
+		}
+		return err
 	}
-	return r.c.Rename(from, to)
+	if err := r.c.Rename(from, to); err != nil {
+		r.c.Rename(old, to)
+		return err
+	}
+	r.c.Delete(old)
+	return nil
 }
 
 // chmod sends SITE CHMOD, which jlaffaye/ftp has no method for, on a
@@ -153,9 +194,13 @@ func (r *ftpRemote) chmod(name string, mode fs.FileMode) error {
 	return r.site.command(fmt.Sprintf("SITE CHMOD %o %s", mode.Perm(), path.Join(r.dir, name)))
 }
 
-func (r *ftpRemote) remove(name string) error { return missing(r.c.Delete(name)) }
+func (r *ftpRemote) remove(name string) error {
+	r.awake()
+	return missing(r.c.Delete(name))
+}
 
 func (r *ftpRemote) mkdirAll(dir string) error {
+	r.awake()
 	if dir == "." || dir == "" {
 		return nil
 	}
@@ -174,6 +219,7 @@ func (r *ftpRemote) mkdirAll(dir string) error {
 
 func (r *ftpRemote) close() error {
 	r.stop()
+	r.awake()
 	if r.site != nil {
 		r.site.close()
 	}

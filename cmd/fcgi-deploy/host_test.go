@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,12 +64,18 @@ func (h *host) names() []string {
 	return names
 }
 
-// version is what the hello site's /info says it runs.
-func (h *host) version() string { return testenv.SiteVersion(h.base) }
+// wantPage fails t unless the guestbook's page answers 200 with want.
+func (h *host) wantPage(t *testing.T, want string) {
+	t.Helper()
+	if code, body, err := testenv.Get(h.base + "/"); code != 200 || !strings.Contains(body, want) {
+		t.Errorf("the page: %d %v, want 200 and %q:\n%s", code, err, want, body)
+	}
+}
 
-// startLoad starts 4 clients on the site's page, which must answer 200.
+// startLoad starts 4 clients on the guestbook's page, which must answer
+// 200 with the page, of any version.
 func (h *host) startLoad(t *testing.T) *testenv.Load {
-	load := testenv.StartLoad(testenv.GetWant(h.base+"/", func(string) bool { return true }))
+	load := testenv.StartLoad(testenv.GetWant(h.base+"/", func(body string) bool { return strings.Contains(body, "Sign the guestbook") }))
 	load.Await(t, 20)
 	return load
 }
@@ -89,25 +96,83 @@ func (h *host) deployEnv(t *testing.T, protocol string, port int, extra ...strin
 	return env
 }
 
-// siteFiles lays out the files folder a site keeps beside its package:
-// error pages and a stylesheet with css.
-func siteFiles(t *testing.T, css string) string {
-	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "static"), 0o755)
-	for name, body := range map[string]string{"404.html": "<h1>mysite: no such page</h1>\n",
-		"500.html": "<h1>mysite: something went wrong</h1>\n", "static/style.css": css} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
+// guestbookModule lays out examples/guestbook as a user's own module: its
+// sources, templates (embedded in the binary) and site/ folder, with a
+// go.mod that requires this repository, replaced by its directory. The
+// tests edit it between deploys.
+func guestbookModule(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, dir := filepath.Join(root, "examples", "guestbook"), t.TempDir()
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
+		rel, _ := filepath.Rel(src, p)
+		switch {
+		case d.IsDir() && d.Name() == "testdata":
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		case strings.HasSuffix(rel, "_test.go"):
+			return nil
+		}
+		return copyFile(p, filepath.Join(dir, rel))
+	})
+	if err == nil {
+		err = copyFile(filepath.Join(root, "go.sum"), filepath.Join(dir, "go.sum"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This repository's requirements, so that go.sum holds every module.
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod = bytes.Replace(mod, []byte("module github.com/fcgi-hosting/fcgi\n"), []byte("module example.com/mysite\n"), 1)
+	mod = fmt.Appendf(mod, "\nrequire github.com/fcgi-hosting/fcgi v0.0.0\n\nreplace github.com/fcgi-hosting/fcgi => %s\n", root)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), mod, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
 
-// deployCmd is the tool run in this module with args; the working
-// directory is the module's root, where a user runs it.
-func deployCmd(args ...string) *exec.Cmd {
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err == nil {
+		err = os.WriteFile(to, b, 0o644)
+	}
+	return err
+}
+
+// edit replaces old by new in the file name of dir, once, and returns a
+// function that puts old back.
+func edit(t *testing.T, dir, name, old, new string) (undo func()) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	b, err := os.ReadFile(p)
+	if err != nil || !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s: %v, or no %q in it", name, err, old)
+	}
+	if err := os.WriteFile(p, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// deployCmd is the tool run with args in dir, as a user runs it in the
+// site's module.
+func deployCmd(dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command(tool, args...)
-	cmd.Dir = "../.."
+	cmd.Dir = dir
 	cmd.Env = os.Environ()
 	return cmd
 }
@@ -120,10 +185,17 @@ type result struct {
 	secsUp float64 // "live ..., N s after its upload", -1 if not said
 }
 
-// runDeploy runs the tool to its end.
+// runDeploy runs the tool to its end in this repository, whose
+// examples it deploys.
 func runDeploy(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := deployCmd(args...)
+	return runDeployIn(t, "../..", args...)
+}
+
+// runDeployIn runs the tool to its end in dir.
+func runDeployIn(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	cmd := deployCmd(dir, args...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	r := result{out: string(out), took: time.Since(start), secsUp: -1}
@@ -140,11 +212,12 @@ func runDeploy(t *testing.T, args ...string) result {
 }
 
 // mtimes are the modification times of public_html's files, dot files
-// included, to tell whether a run wrote anything.
+// included, to tell whether a run wrote anything: but for the site's log
+// and database.
 func (h *host) mtimes() map[string]time.Time {
 	m := map[string]time.Time{}
 	filepath.Walk(h.site, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() && !strings.HasPrefix(fi.Name(), "mysite.log") {
+		if err == nil && !fi.IsDir() && !strings.HasPrefix(fi.Name(), "mysite.log") && !strings.HasPrefix(fi.Name(), "guestbook.db") {
 			m[p] = fi.ModTime()
 		}
 		return nil
@@ -152,12 +225,12 @@ func (h *host) mtimes() map[string]time.Time {
 	return m
 }
 
-// killWhenStaged runs the tool and kills it (SIGKILL, by PID) once the
+// killWhenStaged runs the tool in dir and kills it (SIGKILL, by PID) once the
 // host holds more than from bytes of mysite.fcgi.new: a connection cut
 // half-way through the upload of the binary. It returns the bytes there.
-func (h *host) killWhenStaged(t *testing.T, from int64, args ...string) int64 {
+func (h *host) killWhenStaged(t *testing.T, dir string, from int64, args ...string) int64 {
 	t.Helper()
-	cmd := deployCmd(args...)
+	cmd := deployCmd(dir, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
