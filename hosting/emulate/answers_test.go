@@ -59,6 +59,8 @@ var apacheAnswers = []struct {
 	{path: "/.mysite.env.swp", status: 403},
 	{path: "/mysite.env.1", status: 403},
 	{path: "/app/mysite.env~", status: 403},
+	{path: "/.pureftpd-upload.5f3a9c1e.mysite.fcgi.new", status: 403},
+	{path: "/static/style.css.filepart", status: 403},
 	{path: "/mysite.env#x", status: 400},
 	{path: "/app/%2e%2e/%2e%2e/mysite.env", status: 400},
 	{path: "/mysite.env%00", status: 404},
