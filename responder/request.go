@@ -35,12 +35,15 @@ type request struct {
 	stdinEnded   bool
 	dataEnded    bool
 	started      bool
+	inline       bool  // to be served on the reader's goroutine once its input is complete
+	inputBytes   int64 // of FCGI_STDIN and FCGI_DATA so far
 
 	inputDone bool // guarded by c.mu; the whole request has arrived
 
 	pairs   []param
 	stdin   streamBuffer
 	data    *streamBuffer // Filter role only
+	rctx    reqContext
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	aborted atomic.Bool
@@ -154,13 +157,18 @@ func (q *request) endParams() {
 		q.stdinEnded = true
 		q.stdin.end(io.EOF)
 	}
-	q.checkInputDone()
-	q.started = true
 	if q.paramsStatus != 0 {
+		q.checkInputDone()
+		q.started = true
 		q.serveError(q.paramsStatus)
 		return
 	}
-	q.c.startHandler(q)
+	q.inline = q.c.mayServeInline(q)
+	q.checkInputDone()
+	if !q.inline {
+		q.started = true
+		q.c.startHandler(q)
+	}
 }
 
 func (q *request) addInput(sb *streamBuffer, content []byte, alone bool) error {
@@ -174,6 +182,13 @@ func (q *request) addInput(sb *streamBuffer, content []byte, alone bool) error {
 		return nil
 	}
 	if len(content) > 0 {
+		q.inputBytes += int64(len(content))
+		if q.inline && !q.started && q.inputBytes > int64(q.c.srv.cfg.BodyBufferBytes) {
+			// A body of unknown length outgrew the buffer: the handler
+			// reads it as it comes, on its own goroutine.
+			q.inline, q.started = false, true
+			q.c.startHandler(q)
+		}
 		if err := sb.write(content, alone); err != nil {
 			q.c.srv.cfg.log.Error().Err(err).Msg("request input lost")
 		}
@@ -199,6 +214,9 @@ func (q *request) addInput(sb *streamBuffer, content []byte, alone bool) error {
 func (q *request) checkInputDone() {
 	if q.paramsEnded && q.stdinEnded && (q.data == nil || q.dataEnded) {
 		q.c.inputComplete(q)
+		if q.inline && !q.started {
+			q.c.ready = q
+		}
 	}
 }
 
@@ -364,7 +382,8 @@ func (q *request) buildHTTPRequest() error {
 
 	ctx, cancel := context.WithCancelCause(q.c.ctx)
 	q.cancel = cancel
-	q.ctx = context.WithValue(ctx, ctxKey{}, q)
+	q.rctx = reqContext{Context: ctx, q: q}
+	q.ctx = &q.rctx
 	q.hreq = r.WithContext(q.ctx)
 	return nil
 }
