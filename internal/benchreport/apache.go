@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fcgi-hosting/fcgi/internal/apachetest"
 )
 
 // apacheFigure is one site under Apache + mod_fcgid: wrk's throughput and
@@ -277,12 +278,7 @@ func layOutSites(root string, b *binaries) ([]apacheSite, error) {
 // chownWWW gives the document root to www-data, as an upload by the site's
 // owner would be: Apache's workers and mod_fcgid's processes run as it.
 func chownWWW(www string) error {
-	u, err := user.Lookup("www-data")
-	if err != nil {
-		return err
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
+	uid, gid := apachetest.WWWData()
 	return filepath.Walk(www, func(p string, _ os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -301,51 +297,23 @@ func startApache(root string, port int) (int, func(), error) {
 			return 0, nil, err
 		}
 	}
-	var load strings.Builder
-	for _, m := range []string{"mpm_event", "authz_core", "mime", "rewrite", "fcgid"} {
-		fmt.Fprintf(&load, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
-	}
 	// php-cgi exits after PHP_FCGI_MAX_REQUESTS (500 by default), which
 	// would add respawns to its figures: it serves on here, as the Go
 	// processes do.
-	conf := fmt.Sprintf(`ServerRoot "%[1]s"
-DefaultRuntimeDir "%[1]s/run"
-PidFile "%[1]s/run/httpd.pid"
-Mutex file:%[1]s/run default
-Listen 127.0.0.1:%[2]d
-ServerName 127.0.0.1
-%[3]sUser www-data
-Group www-data
-ErrorLog "%[1]s/logs/error.log"
-LogLevel warn
-TypesConfig /etc/mime.types
-DocumentRoot "%[1]s/www"
-FcgidIPCDir "%[1]s/run/fcgidsock"
-FcgidProcessTableFile "%[1]s/run/fcgid_shm"
-FcgidMaxProcessesPerClass %[4]d
+	conf := apachetest.Conf(root, port, []string{"rewrite", "fcgid"}, fmt.Sprintf(`FcgidIPCDir "{{ROOT}}/run/fcgidsock"
+FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"
+FcgidMaxProcessesPerClass %d
 FcgidInitialEnv PHP_FCGI_MAX_REQUESTS 0
-<Directory />
-    AllowOverride None
-    Require all denied
-</Directory>
-<Directory "%[1]s/www">
-    Options FollowSymLinks
-    AllowOverride All
-    Require all granted
-</Directory>
-<Directory "%[1]s/www/php">
+<Directory "{{ROOT}}/www/php">
     FcgidWrapper /usr/bin/php-cgi8.2 .php
 </Directory>
-`, root, port, load.String(), apacheProcs)
+`, apacheProcs))
 	path := filepath.Join(root, "conf", "httpd.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return 0, nil, err
 	}
-	if u, err := user.Lookup("www-data"); err == nil { // mod_fcgid's sockets are made as it
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		os.Chown(filepath.Join(root, "run"), uid, gid)
-	}
+	uid, gid := apachetest.WWWData()
+	os.Chown(filepath.Join(root, "run"), uid, gid) // mod_fcgid makes its sockets as www-data
 	if out, err := exec.Command("apache2", "-f", path, "-k", "start").CombinedOutput(); err != nil {
 		return 0, nil, fmt.Errorf("apache2: %v: %s", err, firstLine(out, err))
 	}
