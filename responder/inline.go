@@ -41,13 +41,16 @@ func (x *reqContext) Done() <-chan struct{} {
 
 // mayServeInline reports whether q, whose parameters have just ended, is
 // to be served on the reader's goroutine: alone on a connection that ends
-// with it, and with a body, if any, that fits the memory buffer, since the
-// handler reads it only once it has arrived.
+// with it, and with a declared body (CONTENT_LENGTH, which mod_fcgid
+// always sends, 0 without a body) that fits the memory buffer, since the
+// handler reads it only once it has arrived. A body of unknown length may
+// be streamed by the web server (nginx without request buffering): its
+// handler reads it as it comes, on a goroutine of its own.
 func (c *conn) mayServeInline(q *request) bool {
 	if q.keepConn || q.role == RoleFilter {
 		return false
 	}
-	if n := q.stdin.declared(); n > int64(c.srv.cfg.BodyBufferBytes) {
+	if n := q.stdin.declared(); n < 0 || n > int64(c.srv.cfg.BodyBufferBytes) {
 		return false
 	}
 	c.mu.Lock()

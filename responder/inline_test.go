@@ -36,7 +36,10 @@ func TestServer_OneRequestConnection(t *testing.T) {
 	})
 	tmp := t.TempDir()
 	path := startServer(t, &Server{Handler: mux, BodyBufferBytes: 4 << 10, TempDir: tmp})
-	params := func(uri string) map[string]string { return withParams(map[string]string{"REQUEST_URI": uri}) }
+	// CONTENT_LENGTH 0, as mod_fcgid sends it without a body.
+	params := func(uri string) map[string]string {
+		return withParams(map[string]string{"REQUEST_URI": uri, "CONTENT_LENGTH": "0"})
+	}
 
 	t.Run("FCGI_ABORT_REQUEST cancels a handler waiting on its context", func(t *testing.T) {
 		rc := dialRaw(t, path)
@@ -49,6 +52,15 @@ func TestServer_OneRequestConnection(t *testing.T) {
 		recs, err := rc.readUntilClose(30 * time.Second)
 		if len(recs) != 1 || recs[0].typ != typeEndRequest || err != io.EOF {
 			t.Fatalf("got %v, %v; want one FCGI_END_REQUEST then close", recs, err)
+		}
+	})
+	t.Run("the web server going away cancels a handler waiting on its context", func(t *testing.T) {
+		rc := dialRaw(t, path)
+		rc.send(requestRecords(1, false, params("/wait")))
+		<-started
+		rc.Close()
+		if err := <-cancelled; !errors.Is(err, errConnLost) {
+			t.Fatalf("cause %v, want errConnLost", err)
 		}
 	})
 	t.Run("records after the request do not cut the response short", func(t *testing.T) {
@@ -68,7 +80,7 @@ func TestServer_OneRequestConnection(t *testing.T) {
 			t.Fatalf("got %d body bytes, last record %v, %v; want 1 MiB, FCGI_END_REQUEST, EOF", len(out), recs[len(recs)-1].typ, err)
 		}
 	})
-	t.Run("a body of unknown length beyond the buffer arrives whole", func(t *testing.T) {
+	t.Run("a body of unknown length, beyond the buffer, arrives whole", func(t *testing.T) {
 		c := dialClient(t, path)
 		body := bytes.Repeat([]byte("0123456789abcdef"), 1<<12) // 64 KiB, over 4 KiB
 		resp, got := do(t, c, &ClientRequest{Params: withParams(map[string]string{"REQUEST_METHOD": "POST", "REQUEST_URI": "/len"}),

@@ -35,8 +35,7 @@ type request struct {
 	stdinEnded   bool
 	dataEnded    bool
 	started      bool
-	inline       bool  // to be served on the reader's goroutine once its input is complete
-	inputBytes   int64 // of FCGI_STDIN and FCGI_DATA so far
+	inline       bool // to be served on the reader's goroutine once its input is complete
 
 	inputDone bool // guarded by c.mu; the whole request has arrived
 
@@ -182,13 +181,6 @@ func (q *request) addInput(sb *streamBuffer, content []byte, alone bool) error {
 		return nil
 	}
 	if len(content) > 0 {
-		q.inputBytes += int64(len(content))
-		if q.inline && !q.started && q.inputBytes > int64(q.c.srv.cfg.BodyBufferBytes) {
-			// A body of unknown length outgrew the buffer: the handler
-			// reads it as it comes, on its own goroutine.
-			q.inline, q.started = false, true
-			q.c.startHandler(q)
-		}
 		if err := sb.write(content, alone); err != nil {
 			q.c.srv.cfg.log.Error().Err(err).Msg("request input lost")
 		}

@@ -206,8 +206,8 @@ func load(ctx context.Context, cfg *config, dial func() (net.Conn, error)) *resu
 		params["SCRIPT_FILENAME"] = cfg.script
 	}
 	body := make([]byte, cfg.bodySize)
+	params["CONTENT_LENGTH"] = strconv.Itoa(cfg.bodySize) // "0" without a body, as mod_fcgid sends
 	if cfg.bodySize > 0 {
-		params["CONTENT_LENGTH"] = strconv.Itoa(cfg.bodySize)
 		params["CONTENT_TYPE"] = "application/octet-stream"
 	}
 
