@@ -13,7 +13,7 @@ VERSION    ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 STAMP      := -X github.com/fcgi-hosting/fcgi/hosting.stampedVersion=$(VERSION)
 LDFLAGS    := -s -w $(STAMP)
 
-.PHONY: all run site test vet bench bench-deps fuzz dist clean
+.PHONY: all run site test vet bench bench-apache bench-deps fuzz dist clean
 
 all: test
 
@@ -41,13 +41,20 @@ vet:
 # Every benchmark in one run, written to BENCHMARKS.md: the engine's Go
 # benchmarks beside net/http/fcgi and net/http, fcgi-bench against spawned
 # binaries, wrk through nginx to this engine, net/http/fcgi, C libfcgi,
-# PHP-FPM and net/http, and process figures. `make bench-deps` installs the
+# PHP-FPM and net/http, wrk through Apache + mod_fcgid to this runtime,
+# net/http/fcgi, php-cgi and C libfcgi with their CPU per request, and
+# process figures. `make bench-deps` installs the
 # servers and tools it drives (Debian, as root). Raw output: build/bench/.
 bench:
 	$(GO) run ./internal/benchreport -count $(BENCHCOUNT) -runs $(BENCHRUNS) -d $(BENCHTIME)
 
 bench-deps:
-	apt-get install -y --no-install-recommends nginx-light wrk php8.2-fpm libfcgi-dev gcc
+	apt-get install -y --no-install-recommends nginx-light wrk php8.2-fpm php8.2-cgi libfcgi-dev gcc apache2 libapache2-mod-fcgid
+
+# The Apache + mod_fcgid section alone, printed rather than written to
+# BENCHMARKS.md.
+bench-apache:
+	$(GO) run ./internal/benchreport -only apache -runs $(BENCHRUNS) -d $(BENCHTIME)
 
 # Each fuzz target for a bounded time; crashers land in testdata/fuzz.
 fuzz:

@@ -136,6 +136,9 @@ func (rt *Runtime) Main(args []string) int {
 	defer closeLog()
 	rt.logStart()
 
+	if rt.mode != modeFastCGI {
+		rt.setProcs(false) // serveSpawned knows its spawner first
+	}
 	switch rt.mode {
 	case modeFastCGI:
 		return rt.serveSpawned()

@@ -16,6 +16,7 @@ func (rt *Runtime) serveSpawned() int {
 		return 1
 	}
 	rt.spawner = detectSpawner()
+	rt.setProcs(rt.spawner.oneRequestAtATime())
 	idle := rt.settings.IdleTimeout
 	if idle > 0 && !rt.spawner.exitWhenIdle() {
 		rt.log.Info().Stringer("spawner", rt.spawner).Msg("IDLE_TIMEOUT ignored: this spawner does not start a new process on demand")

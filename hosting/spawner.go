@@ -42,3 +42,9 @@ func (s spawner) String() string {
 // exitWhenIdle says whether an idle process may exit: only when the
 // spawner starts a new one on the next request.
 func (s spawner) exitWhenIdle() bool { return s == spawnerApache || s == spawnerUnknown }
+
+// oneRequestAtATime says whether the spawner sends a process one request
+// at a time, starting more processes for more load, as Apache's modules do;
+// lighttpd sends one process requests at once, and after spawn-fcgi one
+// process serves all.
+func (s spawner) oneRequestAtATime() bool { return s == spawnerApache || s == spawnerUnknown }

@@ -63,6 +63,13 @@ func (b *streamBuffer) expect(n int64) {
 	b.mu.Unlock()
 }
 
+// declared is the stream's declared length; < 0 when unknown.
+func (b *streamBuffer) declared() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.length
+}
+
 // finish ends a stream that arrived whole, and reports how far it fell
 // short of or ran past its declared length.
 func (b *streamBuffer) finish() (short, excess int64) {

@@ -46,6 +46,13 @@ type conn struct {
 	idleSince   time.Time // when the last request ended (or the connection began)
 	curDeadline time.Time
 
+	// A request served on the reader's goroutine (inline.go).
+	inlining    bool          // its handler runs
+	closeInline bool          // closeIfIdle left the close to the reader
+	inlineRR    *recordReader // the reader's, for watch
+	watch       *inlineWatch  // reading on meanwhile; nil until Done is asked for
+	ready       *request      // the reader's: its input is complete, to be served inline
+
 	reply []byte // the reader's scratch for management replies
 }
 
@@ -111,6 +118,13 @@ func (c *conn) serve() {
 			log.Error().Err(err).Str("peer", peerName(c.rwc)).Msg("closing connection")
 			return
 		}
+		if q := c.ready; q != nil {
+			c.ready = nil
+			if done := c.serveInline(q, &rr); done {
+				return
+			}
+			continue
+		}
 		if c.fresh && h.recType == typeBeginRequest {
 			// Only now, with the first request registered, may Shutdown
 			// treat the connection as idle and close it.
@@ -175,7 +189,7 @@ func (c *conn) updateReadDeadline(buffered bool) (idle bool) {
 	idle = len(c.reqs) == 0
 	var d time.Time
 	switch {
-	case c.lingering, c.fresh && c.closeIdle:
+	case c.lingering, c.fresh && c.closeIdle, c.watch != nil && c.watch.stop.Load():
 		return idle
 	case c.handoff && !c.closeIdle && c.quietLocked():
 		d = handoffDeadline
@@ -398,6 +412,17 @@ func (c *conn) closeIfIdle() {
 	}
 	c.lingering = true
 	defer c.mu.Unlock()
+	if c.inlining {
+		c.closeInline = true // once the handler has returned
+		return
+	}
+	c.linger()
+}
+
+// linger shuts our side of the connection for writing and lets the reader
+// wait for the web server's EOF; it closes at once what cannot be shut
+// half-way.
+func (c *conn) linger() {
 	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 		c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
 		return

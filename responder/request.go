@@ -35,12 +35,14 @@ type request struct {
 	stdinEnded   bool
 	dataEnded    bool
 	started      bool
+	inline       bool // to be served on the reader's goroutine once its input is complete
 
 	inputDone bool // guarded by c.mu; the whole request has arrived
 
 	pairs   []param
 	stdin   streamBuffer
 	data    *streamBuffer // Filter role only
+	rctx    reqContext
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	aborted atomic.Bool
@@ -154,13 +156,18 @@ func (q *request) endParams() {
 		q.stdinEnded = true
 		q.stdin.end(io.EOF)
 	}
-	q.checkInputDone()
-	q.started = true
 	if q.paramsStatus != 0 {
+		q.checkInputDone()
+		q.started = true
 		q.serveError(q.paramsStatus)
 		return
 	}
-	q.c.startHandler(q)
+	q.inline = q.c.mayServeInline(q)
+	q.checkInputDone()
+	if !q.inline {
+		q.started = true
+		q.c.startHandler(q)
+	}
 }
 
 func (q *request) addInput(sb *streamBuffer, content []byte, alone bool) error {
@@ -199,6 +206,9 @@ func (q *request) addInput(sb *streamBuffer, content []byte, alone bool) error {
 func (q *request) checkInputDone() {
 	if q.paramsEnded && q.stdinEnded && (q.data == nil || q.dataEnded) {
 		q.c.inputComplete(q)
+		if q.inline && !q.started {
+			q.c.ready = q
+		}
 	}
 }
 
@@ -371,7 +381,8 @@ func (q *request) buildHTTPRequest() error {
 
 	ctx, cancel := context.WithCancelCause(q.c.ctx)
 	q.cancel = cancel
-	q.ctx = context.WithValue(ctx, ctxKey{}, q)
+	q.rctx = reqContext{Context: ctx, q: q}
+	q.ctx = &q.rctx
 	q.hreq = r.WithContext(q.ctx)
 	return nil
 }

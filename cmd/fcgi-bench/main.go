@@ -2,10 +2,12 @@
 // straight to an application (this project's, PHP-FPM, anything), over TCP
 // or a unix socket, or spawns a .fcgi with a listening socket on fd 0 the
 // way mod_fcgid does, and reports throughput, a latency histogram and
-// errors by kind.
+// errors by kind; for a spawned application also the CPU time it used per
+// request (from /proc, Linux only), the figure a host's CPU limit counts.
 //
 //	fcgi-bench -connect unix:/run/php/php-fpm.sock -c 8 -d 10s -uri /index.php
 //	fcgi-bench -spawn ./mysite.fcgi -keepconn -mpx 4 -n 100000
+//	fcgi-bench -spawn ./mysite.fcgi -c 1 -pause 500us -n 5000
 package main
 
 import (
@@ -37,7 +39,9 @@ type config struct {
 	duration                            time.Duration
 	rate                                float64
 	keepConn                            bool
-	timeout                             time.Duration
+	timeout, pause                      time.Duration
+	warmup                              int
+	env                                 []string
 }
 
 func main() {
@@ -65,6 +69,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&cfg.uri, "uri", "/", "REQUEST_URI")
 	fs.StringVar(&cfg.script, "script", "", "SCRIPT_FILENAME (PHP-FPM needs it); default: the spawned binary")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.DurationVar(&cfg.pause, "pause", 0, "each connection waits this long after a response, as a web server spreading requests over processes")
+	fs.IntVar(&cfg.warmup, "warmup", 200, "with -spawn: requests sent first, one at a time, left out of the figures")
+	fs.Func("env", "with -spawn: `NAME=VALUE` added to the application's environment (repeatable)", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return errors.New("want NAME=VALUE")
+		}
+		cfg.env = append(cfg.env, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,46 +88,65 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New("-mpx needs -keepconn: without it each connection carries one request")
 	}
 	network, addr := "tcp", cfg.connect
+	pid := 0
 	if cfg.spawn != "" {
-		sock, stopApp, err := spawn(cfg.spawn)
+		sock, p, stopApp, err := spawn(cfg.spawn, cfg.env)
 		if err != nil {
 			return err
 		}
 		defer stopApp()
-		network, addr = "unix", sock
+		network, addr, pid = "unix", sock, p
 		if cfg.script == "" {
 			cfg.script, _ = filepath.Abs(cfg.spawn)
 		}
 	} else if p, ok := strings.CutPrefix(addr, "unix:"); ok {
 		network, addr = "unix", p
 	}
-	res := load(ctx, &cfg, func() (net.Conn, error) { return net.Dial(network, addr) })
+	dial := func() (net.Conn, error) { return net.Dial(network, addr) }
+	if pid != 0 && cfg.warmup > 0 {
+		// Start-up and first-use costs are not the per-request figure.
+		warm := cfg
+		warm.n, warm.conns, warm.mpx, warm.rate, warm.pause = cfg.warmup, 1, 1, 0, 0
+		if res := load(ctx, &warm, dial); res.failed() > 0 {
+			res.report(out, &warm)
+			return errors.New("the warm-up requests failed")
+		}
+	}
+	before, cpuErr := processCPU(pid)
+	res := load(ctx, &cfg, dial)
+	if pid != 0 && cpuErr == nil {
+		after, err := processCPU(pid)
+		res.cpu, cpuErr = after-before, err
+	}
 	res.report(out, &cfg)
+	if pid != 0 && cpuErr != nil {
+		fmt.Fprintln(out, "app cpu:    unknown:", cpuErr)
+	}
 	return nil
 }
 
-// spawn starts bin as mod_fcgid does and returns its socket and a stop
-// function that ends it by PID.
-func spawn(bin string) (string, func(), error) {
+// spawn starts bin as mod_fcgid does, with env added to PATH, and returns
+// its socket, its PID and a stop function that ends it by PID.
+func spawn(bin string, env []string) (string, int, func(), error) {
 	dir, err := os.MkdirTemp("", "fcgi-bench-")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	sock := filepath.Join(dir, "app.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	ul := l.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false)
 	f, err := ul.File()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	abs, _ := filepath.Abs(bin)
 	cmd := exec.Command(abs)
 	cmd.Dir = filepath.Dir(abs)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	cmd.Stdin = f
 	cmd.Stderr = os.Stderr
 	err = cmd.Start()
@@ -122,9 +154,9 @@ func spawn(bin string) (string, func(), error) {
 	l.Close()
 	if err != nil {
 		os.RemoveAll(dir)
-		return "", nil, err
+		return "", 0, nil, err
 	}
-	return sock, func() {
+	return sock, cmd.Process.Pid, func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -143,6 +175,15 @@ type result struct {
 	latencies []time.Duration
 	bytes     int64
 	errs      map[string]int
+	cpu       time.Duration // used by the spawned application meanwhile
+}
+
+func (r *result) failed() int {
+	n := 0
+	for _, v := range r.errs {
+		n += v
+	}
+	return n
 }
 
 // load runs the requests and collects the results.
@@ -165,8 +206,8 @@ func load(ctx context.Context, cfg *config, dial func() (net.Conn, error)) *resu
 		params["SCRIPT_FILENAME"] = cfg.script
 	}
 	body := make([]byte, cfg.bodySize)
+	params["CONTENT_LENGTH"] = strconv.Itoa(cfg.bodySize) // "0" without a body, as mod_fcgid sends
 	if cfg.bodySize > 0 {
-		params["CONTENT_LENGTH"] = strconv.Itoa(cfg.bodySize)
 		params["CONTENT_TYPE"] = "application/octet-stream"
 	}
 
@@ -278,6 +319,9 @@ func load(ctx context.Context, cfg *config, dial func() (net.Conn, error)) *resu
 						if !cfg.keepConn {
 							drop(c)
 						}
+						if cfg.pause > 0 {
+							time.Sleep(cfg.pause)
+						}
 					}
 					record(lat, n, errs)
 				})
@@ -315,6 +359,9 @@ func (r *result) report(out io.Writer, cfg *config) {
 		return r.latencies[min(n-1, int(float64(n)*p))]
 	}
 	mode := "one connection per request"
+	if cfg.pause > 0 {
+		mode += fmt.Sprintf(", %v pause after each", cfg.pause)
+	}
 	if cfg.keepConn {
 		mode = fmt.Sprintf("kept connections, %d in flight each", cfg.mpx)
 	}
@@ -336,4 +383,8 @@ func (r *result) report(out io.Writer, cfg *config) {
 		fmt.Fprintf(out, "  %s: %d", k, r.errs[k])
 	}
 	fmt.Fprintln(out)
+	if r.cpu > 0 && n > 0 {
+		fmt.Fprintf(out, "app cpu:    %.1f µs/request (%v for %d requests)\n",
+			float64(r.cpu)/float64(time.Microsecond)/float64(n), r.cpu.Round(time.Millisecond), n)
+	}
 }

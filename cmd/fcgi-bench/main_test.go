@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -63,11 +64,18 @@ func TestBench_Spawn(t *testing.T) {
 	b, _ := os.ReadFile(bin)
 	os.WriteFile(filepath.Join(site, "mysite.fcgi"), b, 0o755)
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"-spawn", filepath.Join(site, "mysite.fcgi"), "-n", "100", "-c", "2"}, &out); err != nil {
+	args := []string{"-spawn", filepath.Join(site, "mysite.fcgi"), "-n", "100", "-c", "2", "-pause", "1ms", "-warmup", "10", "-env", "GREETING=hi"}
+	if err := run(context.Background(), args, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "requests:   100 ") || !strings.Contains(out.String(), "errors:     0\n") {
-		t.Errorf("output:\n%s", out.String())
+	want := []string{"requests:   100 ", "errors:     0\n", "1ms pause after each"}
+	if runtime.GOOS == "linux" {
+		want = append(want, "app cpu: ")
+	}
+	for _, w := range want {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
 	}
 }
 

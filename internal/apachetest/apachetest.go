@@ -63,33 +63,7 @@ func Start(t *testing.T, modules []string, extra string, prepare func(a *Apache)
 		os.MkdirAll(filepath.Join(root, d), 0o755)
 	}
 	port := testenv.FreePort(t)
-	var load strings.Builder
-	for _, m := range append([]string{"mpm_event", "authz_core", "mime"}, modules...) {
-		fmt.Fprintf(&load, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
-	}
-	conf := fmt.Sprintf(`ServerRoot "%[1]s"
-DefaultRuntimeDir "%[1]s/run"
-PidFile "%[1]s/run/httpd.pid"
-Mutex file:%[1]s/run default
-Listen 127.0.0.1:%[2]d
-ServerName 127.0.0.1
-%[3]sUser www-data
-Group www-data
-ErrorLog "%[1]s/logs/error.log"
-LogLevel warn
-TypesConfig /etc/mime.types
-DocumentRoot "%[1]s/www"
-<Directory />
-    AllowOverride None
-    Require all denied
-</Directory>
-<Directory "%[1]s/www">
-    Options FollowSymLinks
-    AllowOverride All
-    Require all granted
-</Directory>
-%[4]s
-`, root, port, load.String(), strings.ReplaceAll(extra, "{{ROOT}}", root))
+	conf := Conf(root, port, modules, extra)
 	os.WriteFile(filepath.Join(root, "conf", "httpd.conf"), []byte(conf), 0o644)
 	a.Base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	if prepare != nil {
@@ -143,6 +117,41 @@ func aborted(err error) bool {
 
 // modulePackages are the Debian packages of the modules apache2 lacks.
 var modulePackages = map[string]string{"fcgid": "libapache2-mod-fcgid", "passenger": "libapache2-mod-passenger"}
+
+// Conf is the configuration Start runs Apache with: listening on
+// 127.0.0.1:port from the ServerRoot root (with conf, logs, run and www),
+// the modules named loaded beside mpm_event, authz_core and mime, its
+// workers running as www-data, the DocumentRoot root/www open to .htaccess
+// overrides; then extra, in which {{ROOT}} stands for root.
+func Conf(root string, port int, modules []string, extra string) string {
+	var load strings.Builder
+	for _, m := range append([]string{"mpm_event", "authz_core", "mime"}, modules...) {
+		fmt.Fprintf(&load, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
+	}
+	return fmt.Sprintf(`ServerRoot "%[1]s"
+DefaultRuntimeDir "%[1]s/run"
+PidFile "%[1]s/run/httpd.pid"
+Mutex file:%[1]s/run default
+Listen 127.0.0.1:%[2]d
+ServerName 127.0.0.1
+%[3]sUser www-data
+Group www-data
+ErrorLog "%[1]s/logs/error.log"
+LogLevel warn
+TypesConfig /etc/mime.types
+DocumentRoot "%[1]s/www"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "%[1]s/www">
+    Options FollowSymLinks
+    AllowOverride All
+    Require all granted
+</Directory>
+%[4]s
+`, root, port, load.String(), strings.ReplaceAll(extra, "{{ROOT}}", root))
+}
 
 func (a *Apache) pid() int {
 	b, _ := os.ReadFile(filepath.Join(a.Root, "run", "httpd.pid"))

@@ -28,6 +28,7 @@ type options struct {
 	count    int
 	duration time.Duration
 	conns    int
+	only     string
 }
 
 func main() {
@@ -38,6 +39,7 @@ func main() {
 	flag.IntVar(&o.count, "count", 5, "go test -count for the Go benchmarks")
 	flag.DurationVar(&o.duration, "d", 5*time.Second, "length of each load run")
 	flag.IntVar(&o.conns, "c", 32, "wrk connections")
+	flag.StringVar(&o.only, "only", "", "run only this `SECTION` (apache) and print it instead of writing the report")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
@@ -62,6 +64,22 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	switch o.only {
+	case "":
+	case "apache":
+		step("Apache + mod_fcgid: one process, sparse requests; wrk, %d runs of %v each", o.runs, o.duration)
+		r.apache = apacheRuns(ctx, o, bins, r)
+		var b strings.Builder
+		r.apacheTargets(func(target, measured string, ok bool) { fmt.Fprintf(&b, "| %s | %s | %v |\n", target, measured, ok) })
+		r.apacheTable(func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) })
+		for _, m := range r.missing {
+			fmt.Fprintf(&b, "- left out: %s\n", m)
+		}
+		fmt.Print(b.String())
+		return nil
+	default:
+		return fmt.Errorf("-only %q: the sections that run alone are: apache", o.only)
+	}
 	step("Go benchmarks (go test -bench, count %d)", o.count)
 	if r.gobench, err = goBenchmarks(ctx, o); err != nil {
 		return err
@@ -70,6 +88,8 @@ func run(ctx context.Context, o *options) error {
 	r.direct = directRuns(ctx, o, bins)
 	step("behind nginx: wrk, %d runs of %v each", o.runs, o.duration)
 	r.stack = stackRuns(ctx, o, bins, r)
+	step("Apache + mod_fcgid: one process, sparse requests; wrk, %d runs of %v each", o.runs, o.duration)
+	r.apache = apacheRuns(ctx, o, bins, r)
 	step("process figures")
 	r.process = processFigures(ctx, o, bins)
 	r.elapsed = time.Since(r.started)
@@ -98,13 +118,13 @@ func machineFacts() []string {
 	facts := []string{fmt.Sprintf("%s, %d cores (GOMAXPROCS %d)", cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0))}
 	kernel, _ := exec.Command("uname", "-sr").Output()
 	facts = append(facts, strings.TrimSpace(string(kernel))+", "+runtime.Version())
-	for _, v := range [][]string{{"nginx", "-v"}, {"wrk", "-v"}, {"php-fpm8.2", "-v"}} {
+	for _, v := range [][]string{{"nginx", "-v"}, {"wrk", "-v"}, {"php-fpm8.2", "-v"}, {"php-cgi8.2", "-v"}, {"apache2", "-v"}} {
 		out, err := exec.Command(v[0], v[1:]...).CombinedOutput()
 		if err != nil && len(out) == 0 {
 			continue
 		}
 		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-		facts = append(facts, strings.TrimPrefix(line, "nginx version: "))
+		facts = append(facts, strings.TrimPrefix(strings.TrimPrefix(line, "nginx version: "), "Server version: "))
 	}
 	return facts
 }

@@ -15,6 +15,7 @@ type report struct {
 	gobench []goBench
 	direct  map[string][]loadFigure
 	stack   []loadFigure
+	apache  *apacheReport
 	process processReport
 }
 
@@ -46,6 +47,7 @@ func (r *report) markdown() string {
 	r.inProcess(p)
 	r.directTable(p)
 	r.stackTable(p)
+	r.apacheTable(p)
 	r.processTables(p)
 	return b.String()
 }
@@ -98,6 +100,7 @@ func (r *report) targets(p printer) {
 				fmt.Sprintf("%.2fx", s[0].rps/s[4].rps), s[0].rps >= 0.9*s[4].rps)
 		}
 	}
+	r.apacheTargets(row)
 	if pr := r.process.procs; len(pr) >= 2 && pr[0].spawn > 0 && pr[1].spawn > 0 {
 		row("Spawn to first response within 1.25x of a bare net/http/fcgi hello",
 			fmt.Sprintf("%.2fx (%s vs %s)", float64(pr[0].spawn)/float64(pr[1].spawn), ms(pr[0].spawn), ms(pr[1].spawn)),

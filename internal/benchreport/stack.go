@@ -72,13 +72,13 @@ func stackRuns(ctx context.Context, o *options, b *binaries, r *report) []loadFi
 		}
 		var runs []float64
 		for range o.runs {
-			rps, errs, err := runWrk(ctx, fmt.Sprintf("http://127.0.0.1:%d%s", be.port, be.path), o)
+			w, err := wrk(ctx, fmt.Sprintf("http://127.0.0.1:%d%s", be.port, be.path), o)
 			if err != nil {
 				f.note = err.Error()
 				break
 			}
-			runs = append(runs, rps)
-			f.errors += errs
+			runs = append(runs, w.rps)
+			f.errors += w.errors
 		}
 		f.rps = median(runs)
 		stop(app)
@@ -228,34 +228,45 @@ pm.max_children = 4
 }
 
 var (
-	wrkRPS    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
-	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
-	wrkSocket = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	wrkRPS      = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	wrkRequests = regexp.MustCompile(`(\d+) requests in `)
+	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkSocket   = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
-func runWrk(ctx context.Context, url string, o *options) (float64, int, error) {
+// wrkResult is what one wrk run reports.
+type wrkResult struct {
+	rps      float64
+	requests float64
+	errors   int
+}
+
+func wrk(ctx context.Context, url string, o *options) (wrkResult, error) {
+	var w wrkResult
 	out, err := exec.CommandContext(ctx, "wrk", "-t", "2", "-c", strconv.Itoa(o.conns),
 		"-d", o.duration.String(), url).CombinedOutput()
 	if err != nil {
-		return 0, 0, fmt.Errorf("wrk: %s", firstLine(out, err))
+		return w, fmt.Errorf("wrk: %s", firstLine(out, err))
 	}
 	m := wrkRPS.FindSubmatch(out)
 	if m == nil {
-		return 0, 0, fmt.Errorf("wrk: no Requests/sec in %q", out)
+		return w, fmt.Errorf("wrk: no Requests/sec in %q", out)
 	}
-	rps, _ := strconv.ParseFloat(string(m[1]), 64)
-	errs := 0
+	w.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := wrkRequests.FindSubmatch(out); m != nil {
+		w.requests, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
 	if m := wrkNon2xx.FindSubmatch(out); m != nil {
 		n, _ := strconv.Atoi(string(m[1]))
-		errs += n
+		w.errors += n
 	}
 	if m := wrkSocket.FindSubmatch(out); m != nil {
 		for _, g := range m[1:] {
 			n, _ := strconv.Atoi(string(g))
-			errs += n
+			w.errors += n
 		}
 	}
-	return rps, errs, nil
+	return w, nil
 }
 
 func freePort() int {
