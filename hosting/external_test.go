@@ -97,14 +97,14 @@ func TestExternal_UnixSocket(t *testing.T) {
 
 	// SIGHUP hands over to the new code on the same socket and PID.
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, "the hand-over", func() bool { return strings.Count(s.log(), `"message":"serving FastCGI"`) == 2 })
+	testenv.WaitReexecs(t, filepath.Join(s.dir, "mysite.log"), 1)
 	if code, _ := s.mustGet("/"); code != 200 {
 		t.Errorf("after SIGHUP: %d", code)
 	}
 
 	// An update staged as mysite.fcgi.new is adopted the same way.
 	os.WriteFile(s.staged(), mustRead(t, helloBin), 0o644)
-	waitFor(t, "the staged binary's hand-over", func() bool { return strings.Count(s.log(), `"message":"serving FastCGI"`) == 3 })
+	testenv.WaitReexecs(t, filepath.Join(s.dir, "mysite.log"), 2)
 	if _, err := os.Stat(s.staged()); !os.IsNotExist(err) {
 		t.Errorf("mysite.fcgi.new not adopted: %v", err)
 	}
