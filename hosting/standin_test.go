@@ -54,11 +54,10 @@ func TestSpawned_HandOverBesideALongRequest(t *testing.T) {
 			changed := time.Now()
 			tc.change(s)
 			waitFor(t, "an answer from the new code", func() bool { return tc.newCode(s, pid) || held.Ended() })
-			took := time.Since(changed)
+			t.Logf("first answer of the new code %v after the change, a long request in progress", time.Since(changed).Round(time.Millisecond))
 			if held.Ended() {
 				t.Fatal("the long request ended before it was released: the new code answered only after it was cut")
 			}
-			t.Logf("first answer of the new code %v after the change, a long request in progress", took.Round(time.Millisecond))
 			load.Await(t, 20)
 			held.CheckReleased(t)
 			testenv.WaitReexecs(t, s.dir+"/mysite.log", 1)
