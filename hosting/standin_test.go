@@ -89,7 +89,10 @@ func greets(want string) func(s *site, pid string) bool {
 }
 
 func runsVersion(v string) func(s *site, pid string) bool {
-	return func(s *site, pid string) bool { _, info, _ := s.get("/info"); return strings.Contains(info, "version: "+v+"\n") }
+	return func(s *site, pid string) bool {
+		_, info, _ := s.get("/info")
+		return strings.Contains(info, "version: "+v+"\n")
+	}
 }
 
 // A stop during a hand-over, with the stand-in serving and the old code
