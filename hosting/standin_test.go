@@ -85,7 +85,7 @@ func checkAlone(t *testing.T, s *site, pid string) {
 }
 
 func greets(want string) func(s *site, pid string) bool {
-	return func(s *site, pid string) bool { _, body, _ := s.get("/"); return body == want }
+	return func(s *site, pid string) bool { return greetsNow(s, want)() }
 }
 
 func runsVersion(v string) func(s *site, pid string) bool {
@@ -105,7 +105,7 @@ func TestSpawned_StopDuringHandOver(t *testing.T) {
 	held := testenv.HoldEcho(t, "unix", s.sock)
 	s.writeEnv("GREETING=v2\nRELOAD_POLL=0\n")
 	s.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, "the stand-in", func() bool { _, body, _ := s.get("/"); return body == "v2\n" })
+	waitFor(t, "the stand-in", greetsNow(s, "v2\n"))
 	kids := testenv.Children(s.cmd.Process.Pid)
 	if len(kids) != 1 {
 		t.Fatalf("children %v, want the stand-in", kids)
@@ -122,4 +122,31 @@ func TestSpawned_StopDuringHandOver(t *testing.T) {
 	if strings.Contains(s.log(), "re-executing in place") {
 		t.Error("re-executed though asked to stop")
 	}
+}
+
+// A second reload while the old code still finishes a long request is
+// part of the hand-over under way: the re-executed code reads the settings
+// as they are by then.
+func TestSpawned_SecondReloadDuringHandOver(t *testing.T) {
+	s := newSite(t, "GREETING=v1\nRELOAD_POLL=0\n")
+	s.spawn()
+	s.mustGet("/")
+	pid := strconv.Itoa(s.cmd.Process.Pid)
+	held := testenv.HoldEcho(t, "unix", s.sock)
+	s.writeEnv("GREETING=v2\nRELOAD_POLL=0\n")
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the stand-in", greetsNow(s, "v2\n"))
+	s.writeEnv("GREETING=v3\nRELOAD_POLL=0\n")
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the second SIGHUP to be taken", func() bool { return strings.Contains(s.log(), "already finishing requests in progress") })
+	held.CheckReleased(t)
+	waitFor(t, "the re-executed code", greetsNow(s, "v3\n"))
+	checkAlone(t, s, pid)
+	if n := strings.Count(s.log(), "re-executing in place"); n != 1 {
+		t.Errorf("%d re-executions, want 1", n)
+	}
+}
+
+func greetsNow(s *site, want string) func() bool {
+	return func() bool { _, body, _ := s.get("/"); return body == want }
 }
