@@ -97,7 +97,7 @@ func (rt *Runtime) startStandIn(sockets standInSockets) standInResult {
 	for _, fd := range fds {
 		files = append(files, uintptr(fd))
 	}
-	pid, err := syscall.ForkExec(rt.exe, os.Args, &syscall.ProcAttr{Env: env, Files: files})
+	pid, err := syscall.ForkExec(rt.exe, os.Args, &syscall.ProcAttr{Env: env, Files: files, Sys: standInAttr})
 	told.Close()
 	if err != nil {
 		return cannot(err)
@@ -151,7 +151,8 @@ func (rt *Runtime) serveStandIn(l reload.PausingListener) int {
 	}
 	// A parent gone without handing back (killed, or stopped between its
 	// exec and catching signals) would leave this process serving alone,
-	// one nobody tracks: then it stops.
+	// one nobody tracks, and holding the socket a restarted server wants:
+	// then it stops. standInAttr's SIGHUP says so at once where it can.
 	parent := os.Getppid()
 	orphaned := time.NewTicker(time.Second)
 	defer orphaned.Stop()
@@ -173,8 +174,11 @@ func (rt *Runtime) serveStandIn(l reload.PausingListener) int {
 			case syscall.SIGUSR2:
 				grace, reason = retireGrace, "handed back to the re-executed code"
 			case syscall.SIGHUP, syscall.SIGUSR1:
-				rt.log.Info().Str("signal", sig.String()).Msg("reload left to the process serving before this stand-in")
-				continue
+				if os.Getppid() == parent {
+					rt.log.Info().Str("signal", sig.String()).Msg("reload left to the process serving before this stand-in")
+					continue
+				}
+				reason = "the process that started it is gone"
 			}
 		}
 		rt.log.Info().Str("reason", reason).Msg("stand-in stopping: finishing requests in progress")
