@@ -233,7 +233,13 @@ func (rt *Runtime) newServer() engine {
 		rt.ConfigureServer(srv)
 	}
 	if rt.ext.protocol == protoHTTP {
-		return httpengine.New(srv, rt.log)
+		e := httpengine.New(srv, rt.log)
+		if rt.handover.standIn != nil {
+			// It retires soon, and cannot pass its kept-alive
+			// connections on: clients reconnect, to the code that stays.
+			e.CloseAfterEach()
+		}
+		return e
 	}
 	return srv
 }

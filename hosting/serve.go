@@ -239,6 +239,10 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 		// with this image. Every request is finished; the connections passed
 		// on are idle.
 		signal.Reset(syscall.SIGTERM, syscall.SIGINT)
+		// A SIGHUP, which a stand-in's answers may prompt before the new
+		// code catches signals, must not end it: ignored, as the new code
+		// inherits, it asks for nothing the new code does not run.
+		signal.Ignore(syscall.SIGHUP)
 		if stopPending(sigs) {
 			return stopInstead(askedToStop)
 		}
@@ -250,7 +254,7 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 		}
 		err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
 		unlock()
-		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	}
 	rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
 	return false
