@@ -246,8 +246,7 @@ func TestExternal_HTTP(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		progress()
 		cmd.Process.Signal(syscall.SIGHUP)
-		// Its new code started, and catches the next SIGHUP: a stand-in
-		// answers before it does.
+		// Its new code started, and catches the next SIGHUP.
 		testenv.WaitReexecs(t, filepath.Join(s.dir, "mysite.log"), i)
 	}
 	progress()

@@ -233,13 +233,7 @@ func (rt *Runtime) newServer() engine {
 		rt.ConfigureServer(srv)
 	}
 	if rt.ext.protocol == protoHTTP {
-		e := httpengine.New(srv, rt.log)
-		if rt.handover.standIn != nil {
-			// It retires soon, and cannot pass its kept-alive
-			// connections on: clients reconnect, to the code that stays.
-			e.CloseAfterEach()
-		}
-		return e
+		return httpengine.New(srv, rt.log)
 	}
 	return srv
 }

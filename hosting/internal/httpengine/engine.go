@@ -96,11 +96,6 @@ func (e *Engine) ServeConn(c net.Conn) error {
 	return nil
 }
 
-// CloseAfterEach ends every connection after its response (Connection:
-// close), so that no connection is left idle for a shutdown to close
-// under a client about to send on it.
-func (e *Engine) CloseAfterEach() { e.srv.SetKeepAlivesEnabled(false) }
-
 func (e *Engine) Shutdown(ctx context.Context) error { return e.srv.Shutdown(ctx) }
 func (e *Engine) Close() error                       { return e.srv.Close() }
 
