@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/heldtest"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
@@ -184,7 +185,7 @@ func params(method, path string) map[string]string {
 // ends the body and returns the response.
 func (s *site) holdEcho() (release func() (code int, body string, err error)) {
 	s.t.Helper()
-	return testenv.HoldEcho(s.t, "unix", s.sock).Release
+	return heldtest.HoldEcho(s.t, "unix", s.sock).Release
 }
 
 func (s *site) mustGet(path string) (int, string) {

@@ -47,7 +47,9 @@ type standInSockets func() (onStdin bool, fds []int, env []string, err error)
 // alongside reports whether a hand-over starts a stand-in first. Not for
 // -protocol http yet: across such hand-overs, a request in about 2,000
 // failed with EOF (TestExternal_HTTP), which its plain hand-over never does.
-func (rt *Runtime) alongside() bool { return rt.spawner != spawnerApache && rt.ext.protocol != protoHTTP }
+func (rt *Runtime) alongside() bool {
+	return rt.spawner != spawnerApache && rt.ext.protocol != protoHTTP
+}
 
 // standInResult is how starting a stand-in went.
 type standInResult int

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/heldtest"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
@@ -43,7 +44,7 @@ func TestSpawned_HandOverBesideALongRequest(t *testing.T) {
 			s.spawn()
 			s.mustGet("/") // up, and watching
 			pid := strconv.Itoa(s.cmd.Process.Pid)
-			held := testenv.HoldEcho(t, "unix", s.sock)
+			held := heldtest.HoldEcho(t, "unix", s.sock)
 			load := testenv.StartLoad(func() error {
 				if code, body, err := s.get("/"); err != nil || code != 200 || !strings.HasPrefix(body, "v") {
 					return fmt.Errorf("%d %q %v", code, body, err)
@@ -102,7 +103,7 @@ func TestSpawned_StopDuringHandOver(t *testing.T) {
 	s := newSite(t, "GREETING=v1\nRELOAD_POLL=0\n")
 	s.spawn()
 	s.mustGet("/")
-	held := testenv.HoldEcho(t, "unix", s.sock)
+	held := heldtest.HoldEcho(t, "unix", s.sock)
 	s.writeEnv("GREETING=v2\nRELOAD_POLL=0\n")
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "the stand-in", greetsNow(s, "v2\n"))
@@ -132,7 +133,7 @@ func TestSpawned_SecondReloadDuringHandOver(t *testing.T) {
 	s.spawn()
 	s.mustGet("/")
 	pid := strconv.Itoa(s.cmd.Process.Pid)
-	held := testenv.HoldEcho(t, "unix", s.sock)
+	held := heldtest.HoldEcho(t, "unix", s.sock)
 	s.writeEnv("GREETING=v2\nRELOAD_POLL=0\n")
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "the stand-in", greetsNow(s, "v2\n"))

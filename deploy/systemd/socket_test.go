@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/heldtest"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
@@ -262,7 +263,7 @@ func TestSocketActivation_ReloadBesideALongRequest(t *testing.T) {
 	a := site.start()
 	pid := a.cmd.Process.Pid
 	testenv.WaitFor(t, "the first start", func() bool { body, err := get(site.sock); return err == nil && body == "v1\n" })
-	held := testenv.HoldEcho(t, "unix", site.sock)
+	held := heldtest.HoldEcho(t, "unix", site.sock)
 	load := testenv.StartLoad(func() error {
 		if body, err := get(site.sock); err != nil || (body != "v1\n" && body != "v2\n") {
 			return fmt.Errorf("%q %v, want v1 or v2", body, err)
