@@ -244,7 +244,7 @@ func (w *response) appendHeaderRecords(b []byte, body []byte, final bool) []byte
 		for _, v := range h[k] {
 			b = append(b, k...)
 			b = append(b, ": "...)
-			if k == "Location" && w.status == http.StatusOK && localRedirect(v) {
+			if k == "Location" && w.status == http.StatusOK && w.q.role == RoleResponder && localRedirect(v) {
 				// To a CGI web server (Apache, lighttpd) a 200 with
 				// Location /path is a local redirect (RFC 3875 6.2.2),
 				// served in its place, looping if it leads back here.
