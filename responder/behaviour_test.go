@@ -224,7 +224,7 @@ func TestServer_Roles(t *testing.T) {
 		Handler: http.NotFoundHandler(),
 		Authorizer: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Authorization") != "Bearer good" {
-				w.WriteHeader(http.StatusForbidden)
+				http.Error(w, "no entry", http.StatusForbidden)
 				return
 			}
 			SetVariable(w, "USER_ID", "42")
@@ -245,9 +245,13 @@ func TestServer_Roles(t *testing.T) {
 		!strings.Contains(recs[0].content, "\r\nVariable-USER_ID: 42\r\n") || !strings.Contains(recs[0].content, "\r\nLocation: /login\r\n") {
 		t.Errorf("authorized: %v", recs)
 	}
-	resp, _ := do(t, c, &ClientRequest{Role: RoleAuthorizer, KeepConn: true, Params: baseParams()})
-	if resp.StatusCode != 403 {
-		t.Errorf("unauthorized: %d", resp.StatusCode)
+	// A denial's header block and body come in one record, as
+	// mod_authnz_fcgi needs to pass the body on.
+	rc = dialRaw(t, path)
+	rc.send(append(beginRecord(1, RoleAuthorizer, false), paramsRecords(1, baseParams())...))
+	if recs := rc.readUntilEnd(1); len(recs) < 1 || recs[0].typ != typeStdout ||
+		!strings.HasPrefix(recs[0].content, "Status: 403 Forbidden\r\n") || !strings.HasSuffix(recs[0].content, "\r\n\r\nno entry\n") {
+		t.Errorf("unauthorized: %v", recs)
 	}
 	resp, body := do(t, c, &ClientRequest{Role: RoleFilter, Params: withParams(map[string]string{"FCGI_DATA_LENGTH": "5"}),
 		Data: strings.NewReader("hello")})
