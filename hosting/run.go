@@ -40,7 +40,7 @@ type Runtime struct {
 	// Handler serves the site; nil means http.DefaultServeMux.
 	Handler http.Handler
 	// Authorizer, if set, answers the web server's FastCGI Authorizer
-	// requests (Apache mod_authnz_fcgi and mod_fcgid's FcgidAuthorizer,
+	// requests (Apache mod_authnz_fcgi and mod_fcgid's FcgidAccessChecker,
 	// lighttpd's "mode" => "authorizer"), sent to the same process and
 	// socket as the site's own. A 200 lets the request through, with
 	// the variables set by [responder.SetVariable] passed on to what
