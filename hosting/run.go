@@ -44,7 +44,8 @@ type Runtime struct {
 	// lighttpd's "mode" => "authorizer"), sent to the same process and
 	// socket as the site's own. A 200 lets the request through, with
 	// the variables set by [responder.SetVariable] passed on to what
-	// serves it; any other answer goes to the client as it is. The
+	// serves it; any other answer denies it, and goes to the client as
+	// it is (mod_fcgid sends its own 401 instead). The
 	// Authorizer sees the URL the client asked for, whole: what it
 	// protects need not be part of the site, so no prefix is taken off.
 	// Nil refuses the role.
