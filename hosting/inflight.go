@@ -82,14 +82,21 @@ type inflight struct {
 // goroutine no other name a program can read cheaply.
 const labelKey = "fcgi_request"
 
-func (q *requests) middleware(next http.Handler) http.Handler {
+func (q *requests) middleware(next http.Handler) http.Handler { return q.track(next, true) }
+
+// authorizing is middleware for the Authorizer: its answers are counted,
+// logged when slow and held to the time limit, but its path is never the
+// status page (whose 200 would authorize) and its 404 no broken link.
+func (q *requests) authorizing(next http.Handler) http.Handler { return q.track(next, false) }
+
+func (q *requests) track(next http.Handler, site bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if q.status != nil && r.URL.Path == q.status.path && q.status.authorized(r) {
+		if site && q.status != nil && r.URL.Path == q.status.path && q.status.authorized(r) {
 			q.status.serve(w, r, q)
 			return
 		}
 		f := q.begin(w, r)
-		defer q.end(f, r)
+		defer q.end(f, r, site)
 		if q.timeout > 0 {
 			q.serveLimited(f, r, next)
 			return
@@ -129,7 +136,7 @@ func (q *requests) begin(w http.ResponseWriter, r *http.Request) *inflight {
 
 // end counts f, answered; its handler may run on past a time limit, and
 // stays in progress until that returns too (release).
-func (q *requests) end(f *inflight, r *http.Request) {
+func (q *requests) end(f *inflight, r *http.Request, site bool) {
 	now := time.Now()
 	f.mu.Lock()
 	status := f.status
@@ -148,7 +155,7 @@ func (q *requests) end(f *inflight, r *http.Request) {
 	q.slowest.add(finished{method: f.method, prefix: f.prefix, path: f.path, took: now.Sub(f.start), status: status, at: now})
 	q.releaseLocked(f)
 	q.mu.Unlock()
-	if status == http.StatusNotFound && q.links != nil {
+	if status == http.StatusNotFound && site && q.links != nil {
 		q.links.check(r)
 	}
 }

@@ -40,6 +40,17 @@ func Run(h http.Handler) {
 type Runtime struct {
 	// Handler serves the site; nil means http.DefaultServeMux.
 	Handler http.Handler
+	// Authorizer, if set, answers the web server's FastCGI Authorizer
+	// requests (Apache mod_authnz_fcgi and mod_fcgid's FcgidAccessChecker,
+	// lighttpd's "mode" => "authorizer"), sent to the same process and
+	// socket as the site's own. A 200 lets the request through, with
+	// the variables set by [responder.SetVariable] passed on to what
+	// serves it; any other answer denies it, and goes to the client as
+	// it is (mod_fcgid sends its own 401 instead). The
+	// Authorizer sees the URL the client asked for, whole: what it
+	// protects need not be part of the site, so no prefix is taken off.
+	// Nil refuses the role.
+	Authorizer http.Handler
 	// Version is reported by -version and in the start-up log line.
 	// Empty means the version stamped at build time (see stampedVersion),
 	// else the main module's version from the build information.
@@ -203,23 +214,31 @@ func (rt *Runtime) logStart() {
 // handler is the user's handler inside the runtime's middleware, or, when
 // the settings are bad, a handler that answers every request 500.
 func (rt *Runtime) handler() http.Handler {
+	h, _ := rt.handlers()
+	return h
+}
+
+// handlers are the site's handler and the Authorizer (nil when unset),
+// each inside the runtime's middleware that fits its role.
+func (rt *Runtime) handlers() (http.Handler, http.Handler) {
 	if rt.mailer == nil {
 		rt.mailer = newErrorMailer(&rt.settings, rt.log)
 	}
 	pages := &errorPages{dir: rt.dir, debug: rt.settings.Debug, log: rt.log, settings: rt.maskedSettings, mailer: rt.mailer,
 		redact: rt.redact}
 	rt.policies = newPolicies(&rt.settings)
-	var h http.Handler
+	h, auth := rt.Handler, rt.Authorizer
 	if rt.settingsErr != nil {
+		// Bad settings deny every authorization too.
 		err := rt.settingsErr
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pages.serve(w, r, http.StatusInternalServerError, err.Error(), nil)
 		})
-	} else {
-		h = rt.Handler
-		if h == nil {
-			h = http.DefaultServeMux
+		if auth != nil {
+			auth = h
 		}
+	} else if h == nil {
+		h = http.DefaultServeMux
 	}
 	if !rt.ops.made {
 		rt.ops.made = true
@@ -230,16 +249,28 @@ func (rt *Runtime) handler() http.Handler {
 			go rt.ops.requests.watch(nil) // until the process exits or re-executes
 		}
 	}
+	s := &site{pages: pages, mode: rt.mode, version: rt.Version}
 	h = pages.middleware(h)
 	if rt.ops.requests != nil {
 		h = rt.ops.requests.middleware(h)
 	}
-	s := &site{pages: pages, mode: rt.mode, version: rt.Version}
-	return rt.policies.middleware(withPrefix(&rt.settings, s.middleware(h)))
+	h = rt.policies.middleware(withPrefix(&rt.settings, s.middleware(h)))
+	if auth != nil {
+		// An authorizer's answer is a decision, not a page: no status
+		// page or broken-link mail, and no prefix (see Authorizer). A
+		// panic is still a 500, which denies.
+		auth = pages.middleware(auth)
+		if rt.ops.requests != nil {
+			auth = rt.ops.requests.authorizing(auth)
+		}
+		auth = rt.policies.middleware(s.middleware(auth))
+	}
+	return h, auth
 }
 
 func (rt *Runtime) newServer() engine {
-	srv := &responder.Server{Handler: rt.handler(), Logger: &rt.log,
+	h, auth := rt.handlers()
+	srv := &responder.Server{Handler: h, Authorizer: auth, Logger: &rt.log,
 		MaxConns: rt.ext.maxConns, MaxConcurrentRequests: rt.ext.maxReqs}
 	if rt.ConfigureServer != nil {
 		rt.ConfigureServer(srv)

@@ -42,7 +42,8 @@
 //
 // Responder requests go to Server.Handler. The Authorizer and Filter roles
 // are served only when [Server.Authorizer] or [Server.Filter] is set, and
-// refused with FCGI_UNKNOWN_ROLE otherwise.
+// refused with FCGI_UNKNOWN_ROLE otherwise. An Authorizer's 200 lets the
+// request through with the variables set by [SetVariable].
 //
 // # Client
 //

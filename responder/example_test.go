@@ -120,3 +120,35 @@ func ExampleServer_Handoff() {
 	// old code
 	// new code
 }
+
+// Answer a web server's Authorizer request: a 200 lets the request through
+// with the variables set, any other answer goes to the client.
+func ExampleSetVariable() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	l, _ := net.Listen("unix", filepath.Join(dir, "app.sock"))
+	srv := &responder.Server{Authorizer: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Cookie") != "session=meg" {
+			http.Error(w, "log in first", http.StatusUnauthorized)
+			return
+		}
+		responder.SetVariable(w, "SITE_USER", "meg")
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	c, _ := responder.Dial("unix", l.Addr().String())
+	defer c.Close()
+	for _, cookie := range []string{"session=meg", ""} {
+		resp, err := c.Do(context.Background(), &responder.ClientRequest{Role: responder.RoleAuthorizer, KeepConn: true,
+			Params: map[string]string{"REQUEST_METHOD": "GET", "REQUEST_URI": "/private/", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_COOKIE": cookie}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		fmt.Printf("%d %q %q\n", resp.StatusCode, resp.Header.Get("Variable-SITE_USER"), body)
+	}
+	// Output:
+	// 200 "meg" ""
+	// 401 "" "log in first\n"
+}

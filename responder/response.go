@@ -2,6 +2,7 @@ package responder
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -173,15 +174,23 @@ func (w *response) flush(final bool) error {
 		headp = scratchPool.Get().(*[]byte)
 		head = w.appendHeaderRecords((*headp)[:0], body, final)
 	}
-	if n := len(body); n > 0 {
-		pad := paddingFor(n)
-		putHeader(w.out, typeStdout, q.id, n, pad)
-		w.out = append(w.out, zeroPadding[:pad]...)
+	if n := len(body); head != nil && n > 0 && q.role == RoleAuthorizer && oneRecord(head) {
+		// mod_authnz_fcgi takes as a denial's body only what comes in
+		// the record that ends the header block: one record for both.
+		w.out = appendStream(w.out[:0], typeStdout, q.id, slices.Concat(head[headerLen:len(head)-int(head[6])], body))
 	} else {
-		w.out = w.out[:0]
+		if n > 0 {
+			pad := paddingFor(n)
+			putHeader(w.out, typeStdout, q.id, n, pad)
+			w.out = append(w.out, zeroPadding[:pad]...)
+		} else {
+			w.out = w.out[:0]
+		}
+		if head != nil {
+			w.out = slices.Insert(w.out, 0, head...)
+		}
 	}
 	if head != nil {
-		w.out = slices.Insert(w.out, 0, head...)
 		*headp = head[:0]
 		scratchPool.Put(headp)
 	}
@@ -203,6 +212,11 @@ func (w *response) flush(final bool) error {
 		q.lose(errConnLost)
 	}
 	return err
+}
+
+// oneRecord reports whether b is a single record.
+func oneRecord(b []byte) bool {
+	return len(b) == headerLen+int(binary.BigEndian.Uint16(b[4:6]))+int(b[6])
 }
 
 // appendHeaderRecords appends the CGI response header block as FCGI_STDOUT.
@@ -244,7 +258,7 @@ func (w *response) appendHeaderRecords(b []byte, body []byte, final bool) []byte
 		for _, v := range h[k] {
 			b = append(b, k...)
 			b = append(b, ": "...)
-			if k == "Location" && w.status == http.StatusOK && localRedirect(v) {
+			if k == "Location" && w.status == http.StatusOK && w.q.role == RoleResponder && localRedirect(v) {
 				// To a CGI web server (Apache, lighttpd) a 200 with
 				// Location /path is a local redirect (RFC 3875 6.2.2),
 				// served in its place, looping if it leads back here.

@@ -44,11 +44,13 @@ type Server struct {
 	Handler http.Handler
 
 	// Authorizer, if set, serves requests in the Authorizer role (Apache
-	// mod_authnz_fcgi, lighttpd mode "authorizer"). A 2xx response
-	// authorizes the request; the web server passes headers named
-	// "Variable-NAME" on to later handlers as the variable NAME. Requests
-	// carry no body. Nil refuses the role with FCGI_UNKNOWN_ROLE, so an
-	// ordinary handler that answers 200 can never authorize by accident.
+	// mod_authnz_fcgi and mod_fcgid, lighttpd mode "authorizer"). A 200
+	// response, and only a 200, authorizes the request: the web server
+	// passes the headers named "Variable-NAME" (see SetVariable) on to
+	// what serves it as the variables NAME, and drops the rest. Any other
+	// response is sent to the client. Requests carry no body. Nil refuses
+	// the role with FCGI_UNKNOWN_ROLE, so an ordinary handler that
+	// answers 200 can never authorize by accident.
 	Authorizer http.Handler
 
 	// Filter, if set, serves requests in the Filter role: the request body

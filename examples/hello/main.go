@@ -11,9 +11,15 @@
 //	/panic        panics, to show the error page
 //	/headers/...  the path, the X-Test header and the cookies it got; sets a cookie
 //	/go           redirects to /info, under the script prefix
+//	/private/...  the user the authorizer let through (see authorize)
+//
+// Configured as the web server's FastCGI authorizer (deploy/apache-authnz-fcgi,
+// deploy/lighttpd/authorizer.conf, deploy/apache-fcgid/htaccess-authorizer),
+// the same binary guards a location, pages and static files alike.
 package main
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"io"
 	"log"
@@ -26,10 +32,31 @@ import (
 	"time"
 
 	"github.com/fcgi-hosting/fcgi/hosting"
+	"github.com/fcgi-hosting/fcgi/responder"
 )
 
 func main() {
-	hosting.Run(newMux())
+	rt := &hosting.Runtime{Handler: newMux(), Authorizer: http.HandlerFunc(authorize)}
+	os.Exit(rt.Main(os.Args[1:]))
+}
+
+// authorize asks for HTTP Basic credentials with the password in the
+// setting PRIVATE_PASSWORD, any user name: without them a 401 that makes
+// the browser ask, with a wrong password a 403. A 200 passes the user name
+// on as the variable SITE_USER.
+func authorize(w http.ResponseWriter, r *http.Request) {
+	user, password, ok := r.BasicAuth()
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="hello private"`)
+		http.Error(w, "Log in to see "+r.URL.Path, http.StatusUnauthorized)
+		return
+	}
+	want := os.Getenv("PRIVATE_PASSWORD")
+	if want == "" || subtle.ConstantTimeCompare([]byte(password), []byte(want)) != 1 {
+		http.Error(w, "Wrong password for "+user, http.StatusForbidden)
+		return
+	}
+	responder.SetVariable(w, "SITE_USER", user)
 }
 
 func newMux() *http.ServeMux {
@@ -116,6 +143,10 @@ func newMux() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) {
 		panic("you asked for it")
+	})
+	mux.HandleFunc("GET /private/", func(w http.ResponseWriter, r *http.Request) {
+		user, _ := responder.Param(r, "SITE_USER")
+		fmt.Fprintf(w, "private page %s for %q\n", r.URL.Path, user)
 	})
 	mux.HandleFunc("/", hosting.NotFound)
 	return mux
