@@ -15,6 +15,7 @@ const (
 	spawnerApache           // mod_fcgid or mod_fastcgi: respawns on demand
 	spawnerLighttpd         // spawns at start; an exit takes the backend down for seconds
 	spawnerNone             // orphaned (spawn-fcgi exits after forking): nobody respawns
+	spawnerH2O              // fastcgi.spawn: starts it once, sends it requests at once, never respawns
 )
 
 func detectSpawner() spawner {
@@ -22,21 +23,34 @@ func detectSpawner() spawner {
 	if ppid == 1 {
 		return spawnerNone
 	}
-	comm, err := os.ReadFile("/proc/" + strconv.Itoa(ppid) + "/comm")
+	proc := "/proc/" + strconv.Itoa(ppid)
+	comm, err := os.ReadFile(proc + "/comm")
 	if err != nil {
 		return spawnerUnknown
 	}
-	switch name := strings.TrimSpace(string(comm)); {
-	case name == "apache2" || strings.HasPrefix(name, "httpd"):
+	cmdline, _ := os.ReadFile(proc + "/cmdline")
+	return spawnerOf(strings.TrimSpace(string(comm)), string(cmdline))
+}
+
+// spawnerOf is the spawner whose process has the name comm and the
+// NUL-separated arguments cmdline.
+func spawnerOf(comm, cmdline string) spawner {
+	switch {
+	case comm == "apache2" || strings.HasPrefix(comm, "httpd"):
 		return spawnerApache
-	case name == "lighttpd":
+	case comm == "lighttpd":
 		return spawnerLighttpd
+	case comm == "h2o":
+		return spawnerH2O
+	case comm == "perl" && strings.Contains(cmdline, "/h2o/kill-on-close\x00"):
+		// H2O runs fastcgi.spawn's command under its kill-on-close script.
+		return spawnerH2O
 	}
 	return spawnerUnknown
 }
 
 func (s spawner) String() string {
-	return [...]string{"unknown", "apache", "lighttpd", "none (orphaned)"}[s]
+	return [...]string{"unknown", "apache", "lighttpd", "none (orphaned)", "h2o"}[s]
 }
 
 // exitWhenIdle says whether an idle process may exit: only when the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -52,6 +53,12 @@ func TestH2O(t *testing.T) {
 	logged, _ := os.ReadFile(filepath.Join(site, "mysite.log"))
 	if !bytes.Contains(logged, []byte("re-executing in place")) {
 		t.Errorf("the log does not show the re-exec:\n%s", logged)
+	}
+	// Nor does it restart what exited: an idle site must not exit.
+	if !slices.ContainsFunc(bytes.Split(logged, []byte("\n")), func(line []byte) bool {
+		return bytes.Contains(line, []byte(`"spawner":"h2o"`)) && bytes.Contains(line, []byte("IDLE_TIMEOUT ignored"))
+	}) {
+		t.Errorf("the log does not show IDLE_TIMEOUT ignored under H2O:\n%s", logged)
 	}
 }
 
