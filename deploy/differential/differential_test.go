@@ -21,9 +21,19 @@ import (
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
-var siteBin string
+// siteBin is the site (./httpbin); probeBin the same handler served by
+// the standard library alone (./probe), which proves explanations.
+var siteBin, probeBin string
 
-func TestMain(m *testing.M) { testenv.MainWithSite(m, "./httpbin", &siteBin) }
+func TestMain(m *testing.M) {
+	site, cleanSite := testenv.MustBuild("./httpbin")
+	probe, cleanProbe := testenv.MustBuild("./probe")
+	siteBin, probeBin = site, probe
+	code := m.Run()
+	cleanSite()
+	cleanProbe()
+	os.Exit(code)
+}
 
 // request is one entry of the corpus.
 type request struct {
@@ -47,9 +57,15 @@ type request struct {
 // does. Proof, when set, is a path (below the same prefix) to a static file
 // on that server: sent the same request, it must get the same status as the
 // handler's answer through that server, which shows the server decided it.
+// Probe, when set, is a path (below the same prefix) to the probe on that
+// server (probe/: the same handler run by the standard library as a CGI
+// script, a FastCGI program or an HTTP server, none of this project): sent
+// the same request, it must differ from net/http's answer exactly as the
+// site's answer does, which shows any program behind the server would.
 type explanation struct {
 	Why   string `json:"why"`
 	Proof string `json:"proof"`
+	Probe string `json:"probe"`
 	// Sometimes is for what the server does or not as the request's
 	// packets arrive: the same as under net/http is no error then.
 	Sometimes bool `json:"sometimes"`
@@ -210,6 +226,14 @@ func compareSite(t *testing.T, c corpus, addr string, site site, want []answer) 
 				proof.Path = e.Proof
 				if p := send(addr, site.prefix, proof); p.status != got.status {
 					t.Errorf("%s: explained as %s, but %s answers %d (%v), not %d", rq.label(), e.Why, e.Proof, p.status, p.err, got.status)
+				}
+			}
+			if e.Probe != "" {
+				probe := rq
+				probe.Path = e.Probe
+				if pd := compare(rq, ref, send(addr, site.prefix, probe), nil); !slices.Equal(pd, diffs) {
+					t.Errorf("%s: explained as %s, but the probe %s differs from net/http otherwise:\n\t%s\nthe site:\n\t%s",
+						rq.label(), e.Why, e.Probe, strings.Join(pd, "\n\t"), strings.Join(diffs, "\n\t"))
 				}
 			}
 		case len(undo.why) != 0 && len(compare(rq, ref.undo(undo), got.undo(undo), undo.echoed)) == 0:
