@@ -116,10 +116,19 @@ type corpus struct {
 // headers of Headers, and the request headers of Echoed from what httpbin
 // echoes; a request that matches only so is explained.
 type serverChange struct {
-	Why     string   `json:"why"`
-	Replace []string `json:"replace"`
-	Headers []string `json:"headers"`
-	Echoed  []string `json:"echoed"`
+	Why     string       `json:"why"`
+	Replace []string     `json:"replace"`
+	Headers []string     `json:"headers"`
+	Echoed  []string     `json:"echoed"`
+	Probe   *changeProbe `json:"probe"`
+}
+
+// changeProbe proves a server's change: the corpus request labelled
+// Request, sent to the probe below At on that server, must differ from
+// net/http's answer, and match it once the change is undone.
+type changeProbe struct {
+	At      string `json:"at"`
+	Request string `json:"request"`
 }
 
 // undoing is what a server's changes are undone with.
@@ -132,17 +141,24 @@ type undoing struct {
 
 // changesOf returns the server's changes.
 func (c corpus) changesOf(server string) undoing {
-	var pairs []string
-	var u undoing
+	var changes []serverChange
 	for names, cs := range c.Servers {
 		if slices.Contains(strings.Split(names, ","), server) {
-			for _, ch := range cs {
-				pairs = append(pairs, ch.Replace...)
-				u.headers = append(u.headers, ch.Headers...)
-				u.echoed = append(u.echoed, ch.Echoed...)
-				u.why = append(u.why, ch.Why)
-			}
+			changes = append(changes, cs...)
 		}
+	}
+	return undoingOf(changes...)
+}
+
+// undoingOf is how changes are undone.
+func undoingOf(changes ...serverChange) undoing {
+	var pairs []string
+	var u undoing
+	for _, ch := range changes {
+		pairs = append(pairs, ch.Replace...)
+		u.headers = append(u.headers, ch.Headers...)
+		u.echoed = append(u.echoed, ch.Echoed...)
+		u.why = append(u.why, ch.Why)
 	}
 	u.replace = strings.NewReplacer(pairs...)
 	return u
@@ -243,4 +259,34 @@ func compareSite(t *testing.T, c corpus, addr string, site site, want []answer) 
 		}
 	}
 	t.Logf("%s: %d requests, %d matched, %d explained (%s)", site.name, len(c.Requests), matched, explained, strings.Join(undo.why, "; "))
+	proveChanges(t, c, addr, site, want)
+}
+
+// proveChanges sends the probe requests of site's server changes, and
+// fails t for each that does not show its change.
+func proveChanges(t *testing.T, c corpus, addr string, site site, want []answer) {
+	for names, cs := range c.Servers {
+		if !slices.Contains(strings.Split(names, ","), site.name) {
+			continue
+		}
+		for _, ch := range cs {
+			if ch.Probe == nil {
+				continue
+			}
+			i := slices.IndexFunc(c.Requests, func(rq request) bool { return rq.label() == ch.Probe.Request })
+			if i < 0 {
+				t.Errorf("%s: the probe's request %q is not in the corpus", ch.Why, ch.Probe.Request)
+				continue
+			}
+			rq, u := c.Requests[i], undoingOf(ch)
+			probe := rq
+			probe.Path = ch.Probe.At + rq.Path
+			got := send(addr, site.prefix, probe)
+			if len(compare(rq, want[i], got, nil)) == 0 {
+				t.Errorf("%s: the probe answers %s as net/http does", ch.Why, ch.Probe.Request)
+			} else if d := compare(rq, want[i].undo(u), got.undo(u), u.echoed); len(d) != 0 {
+				t.Errorf("%s: the probe answers %s otherwise, not only by that change:\n\t%s", ch.Why, ch.Probe.Request, strings.Join(d, "\n\t"))
+			}
+		}
+	}
 }

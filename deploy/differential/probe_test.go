@@ -53,3 +53,49 @@ func probeProxyPass(t *testing.T, conf, target string) string {
 	t.Fatal("the template no longer has a ProxyPass / line, which the test copies for the probe")
 	return ""
 }
+
+// probeLocation adds to the nginx site, before its "location @app"
+// block, the same block as "location /probe/" with pass (a fastcgi_pass
+// or proxy_pass line) to the probe in place of the block's own.
+func probeLocation(t *testing.T, site, pass string) string {
+	t.Helper()
+	start := strings.Index(site, "    location @app {")
+	end := strings.Index(site[max(start, 0):], "\n    }\n")
+	if start < 0 || end < 0 {
+		t.Fatal("the template no longer has a location @app block, which the test copies for the probe")
+	}
+	var block []string
+	for _, line := range strings.Split(site[start:start+end+len("\n    }\n")], "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) > 0 && (f[0] == "fastcgi_pass" || f[0] == "proxy_pass"):
+			line = "        " + pass
+		case len(f) > 0 && f[0] == "location":
+			line = "    location /probe/ {"
+		}
+		block = append(block, line)
+	}
+	return site[:start] + strings.Join(block, "\n") + site[start:]
+}
+
+// probeHandle adds to the Caddyfile conf, before its catch-all handle
+// block, the same block for /probe/* with the probe's socket in place of
+// the site's.
+func probeHandle(t *testing.T, conf, sock, probe string) string {
+	t.Helper()
+	start := strings.Index(conf, "\thandle {\n")
+	end := strings.Index(conf[max(start, 0):], "\n\t}\n")
+	if start < 0 || end < 0 || !strings.Contains(conf, sock) {
+		t.Fatal("the Caddyfile no longer has a catch-all handle block to " + sock + ", which the test copies for the probe")
+	}
+	block := conf[start : start+end+len("\n\t}\n")]
+	block = strings.Replace(strings.Replace(block, "handle {", "handle /probe/* {", 1), sock, probe, 1)
+	return conf[:start] + block + conf[start:]
+}
+
+// lighttpdCGI has lighttpd run the probe as a CGI script in /static/.
+const lighttpdCGI = `
+server.modules += ( "mod_cgi" )
+$HTTP["url"] =~ "^/static/" {
+    cgi.assign = ( ".cgi" => "" )
+}
+`

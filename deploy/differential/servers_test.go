@@ -169,6 +169,16 @@ func startNginx(template, addr, protocol string) func(t *testing.T) string {
 		site = adapt(t, site, "/srv/mysite/public", root)
 		staticFiles(t, filepath.Join(root, "static"))
 		testenv.StartExternal(t, siteBin, dir, siteEnv, listen, "-protocol", protocol)
+		switch protocol { // the standard library has no SCGI server for the probe
+		case "fcgi":
+			probe := filepath.Join(dir, "probe.sock")
+			startProbe(t, "unix:"+probe, "fcgi")
+			site = probeLocation(t, site, "fastcgi_pass unix:"+probe+";")
+		case "http":
+			probe := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+			startProbe(t, probe, "http")
+			site = probeLocation(t, site, "proxy_pass http://"+probe+";")
+		}
 		return testenv.StartNginx(t, site)
 	}
 }
@@ -205,7 +215,7 @@ func startLighttpd(t *testing.T) string {
 	os.WriteFile(filepath.Join(site, "mysite.env"), []byte(siteEnv), 0o644)
 	conf := adapt(t, readTemplate(t, "../lighttpd/mysite.conf"), "/run/mysite/mysite.sock", filepath.Join(dir, "mysite.sock"))
 	conf = adapt(t, conf, "/srv/mysite/mysite.fcgi", filepath.Join(site, "mysite.fcgi"))
-	base, _ := testenv.StartLighttpd(t, site, conf, filepath.Join(site, "mysite.log"))
+	base, _ := testenv.StartLighttpd(t, site, conf+lighttpdCGI, filepath.Join(site, "mysite.log"))
 	return base
 }
 
@@ -217,7 +227,7 @@ func startLighttpdSCGI(t *testing.T) string {
 	staticFiles(t, filepath.Join(root, "static"))
 	conf := adapt(t, readTemplate(t, "../protocols/lighttpd-scgi.conf"), "=> 4000", fmt.Sprintf("=> %d", port))
 	testenv.StartExternal(t, siteBin, t.TempDir(), siteEnv, fmt.Sprintf("127.0.0.1:%d", port), "-protocol", "scgi")
-	base, _ := testenv.StartLighttpd(t, root, conf)
+	base, _ := testenv.StartLighttpd(t, root, conf+lighttpdCGI)
 	return base
 }
 
@@ -226,7 +236,14 @@ func startCaddy(t *testing.T) string {
 	sock := filepath.Join(dir, "mysite.sock")
 	staticFiles(t, filepath.Join(root, "static"))
 	testenv.StartExternal(t, siteBin, dir, siteEnv, "unix:"+sock)
-	return testenv.StartCaddy(t, "../caddy/Caddyfile", sock, root)
+	probe := filepath.Join(dir, "probe.sock")
+	startProbe(t, "unix:"+probe, "fcgi")
+	conf := probeHandle(t, readTemplate(t, "../caddy/Caddyfile"), "unix//run/mysite/mysite.sock", "unix/"+probe)
+	template := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(template, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return testenv.StartCaddy(t, template, sock, root)
 }
 
 // startH2O has H2O spawn the site (fastcgi.spawn) with h2o.conf.

@@ -66,11 +66,12 @@ func serve(addr, protocol string, h http.Handler) error {
 	return fcgi.Serve(l, h)
 }
 
-// below serves h with the path cut after name, where the probe is. The
-// length of a body is put back in the request's header, where net/http
-// keeps it and this project too (net/http/cgi and net/http/fcgi keep it
-// only in ContentLength): the handler then shows the length the server
-// passed (CONTENT_LENGTH).
+// below serves h with the path cut after name, where the probe is, and
+// the request's header as net/http would have it from the request line
+// the server passed: the length of a body put back (net/http/cgi and
+// net/http/fcgi keep it only in ContentLength), and one Content-Type
+// where they make two of the CONTENT_TYPE variable and an
+// HTTP_CONTENT_TYPE copy (nginx and Caddy send both).
 func below(name string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := *r.URL
@@ -82,9 +83,12 @@ func below(name string, h http.Handler) http.Handler {
 		}
 		r2 := *r
 		r2.URL = &u
+		r2.Header = r.Header.Clone()
 		if r.ContentLength > 0 && r.Header.Get("Content-Length") == "" {
-			r2.Header = r.Header.Clone()
 			r2.Header.Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+		}
+		if ct := r.Header.Values("Content-Type"); len(ct) == 2 && ct[0] == ct[1] {
+			r2.Header.Set("Content-Type", ct[0])
 		}
 		h.ServeHTTP(w, &r2)
 	})
