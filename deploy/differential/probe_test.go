@@ -92,6 +92,27 @@ func probeHandle(t *testing.T, conf, sock, probe string) string {
 	return conf[:start] + block + conf[start:]
 }
 
+// probePath adds to the H2O configuration conf, before its "/" path, the
+// same path as "/probe.fcgi" with the probe in place of binary, spawned
+// as the site is.
+func probePath(t *testing.T, conf, binary, probe string) string {
+	t.Helper()
+	const root = "      \"/\":\n"
+	start := strings.Index(conf, root)
+	if start < 0 || !strings.Contains(conf[start:], binary) {
+		t.Fatal("the H2O template no longer has a \"/\" path spawning " + binary + ", which the test copies for the probe")
+	}
+	block := root
+	for _, line := range strings.SplitAfter(conf[start+len(root):], "\n") {
+		if !strings.HasPrefix(line, "        ") {
+			break
+		}
+		block += line
+	}
+	block = strings.Replace(strings.Replace(block, `"/":`, `"/probe.fcgi":`, 1), binary, probe, 1)
+	return conf[:start] + block + conf[start:]
+}
+
 // lighttpdCGI has lighttpd run the probe as a CGI script in /static/.
 const lighttpdCGI = `
 server.modules += ( "mod_cgi" )

@@ -257,5 +257,10 @@ func startH2O(t *testing.T) string {
 	binary := filepath.Join(site, "mysite.fcgi")
 	os.WriteFile(binary, b, 0o755)
 	os.WriteFile(filepath.Join(site, "mysite.env"), []byte(siteEnv), 0o644)
-	return testenv.StartH2O(t, "../h2o/h2o.conf", static, binary)
+	conf := probePath(t, readTemplate(t, "../h2o/h2o.conf"), "/srv/mysite/mysite.fcgi", filepath.Join(static, "probe.fcgi"))
+	template := filepath.Join(site, "h2o.conf")
+	if err := os.WriteFile(template, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return testenv.StartH2O(t, template, static, binary)
 }
