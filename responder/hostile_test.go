@@ -151,6 +151,7 @@ func TestHostile_MalformedStreams(t *testing.T) {
 			"ran past CONTENT_LENGTH"},
 		{"STDIN shorter than CONTENT_LENGTH", append(hostileRequest(1, cl("10"), nil), stdin("abc")...), false,
 			answered("body: unexpected EOF"), "short of CONTENT_LENGTH"},
+		{"CONTENT_LENGTH -1 (Caddy's for a chunked body)", append(hostileRequest(1, cl("-1"), nil), stdin("abcdef")...), false, answered("6 abcdef"), ""},
 		{"STDIN before the params", append(append(begin, stdin("abcdef")...), paramsRecords(1, cl("3"))...), false,
 			closedByServer, "before its parameters ended"},
 

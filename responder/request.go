@@ -286,6 +286,13 @@ func (q *request) buildHTTPRequest() error {
 		case "HTTPS":
 			https = p.value
 		case "CONTENT_LENGTH":
+			// Caddy sends -1 for a body of unknown length (a chunked
+			// request), then the body as it comes: read to the end of
+			// FCGI_STDIN, as net/http reads a chunked body.
+			if p.value == "-1" {
+				r.ContentLength = -1
+				continue
+			}
 			contentLength = p.value
 		case "CONTENT_TYPE":
 			contentType = p.value

@@ -21,9 +21,19 @@ import (
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 )
 
-var siteBin string
+// siteBin is the site (./httpbin); probeBin the same handler served by
+// the standard library alone (./probe), which proves explanations.
+var siteBin, probeBin string
 
-func TestMain(m *testing.M) { testenv.MainWithSite(m, "./httpbin", &siteBin) }
+func TestMain(m *testing.M) {
+	site, cleanSite := testenv.MustBuild("./httpbin")
+	probe, cleanProbe := testenv.MustBuild("./probe")
+	siteBin, probeBin = site, probe
+	code := m.Run()
+	cleanSite()
+	cleanProbe()
+	os.Exit(code)
+}
 
 // request is one entry of the corpus.
 type request struct {
@@ -47,9 +57,15 @@ type request struct {
 // does. Proof, when set, is a path (below the same prefix) to a static file
 // on that server: sent the same request, it must get the same status as the
 // handler's answer through that server, which shows the server decided it.
+// Probe, when set, is a path (below the same prefix) to the probe on that
+// server (probe/: the same handler run by the standard library as a CGI
+// script, a FastCGI program or an HTTP server, none of this project): sent
+// the same request, it must differ from net/http's answer exactly as the
+// site's answer does, which shows any program behind the server would.
 type explanation struct {
 	Why   string `json:"why"`
 	Proof string `json:"proof"`
+	Probe string `json:"probe"`
 	// Sometimes is for what the server does or not as the request's
 	// packets arrive: the same as under net/http is no error then.
 	Sometimes bool `json:"sometimes"`
@@ -100,10 +116,19 @@ type corpus struct {
 // headers of Headers, and the request headers of Echoed from what httpbin
 // echoes; a request that matches only so is explained.
 type serverChange struct {
-	Why     string   `json:"why"`
-	Replace []string `json:"replace"`
-	Headers []string `json:"headers"`
-	Echoed  []string `json:"echoed"`
+	Why     string       `json:"why"`
+	Replace []string     `json:"replace"`
+	Headers []string     `json:"headers"`
+	Echoed  []string     `json:"echoed"`
+	Probe   *changeProbe `json:"probe"`
+}
+
+// changeProbe proves a server's change: the corpus request labelled
+// Request, sent to the probe below At on that server, must differ from
+// net/http's answer, and match it once the change is undone.
+type changeProbe struct {
+	At      string `json:"at"`
+	Request string `json:"request"`
 }
 
 // undoing is what a server's changes are undone with.
@@ -116,17 +141,24 @@ type undoing struct {
 
 // changesOf returns the server's changes.
 func (c corpus) changesOf(server string) undoing {
-	var pairs []string
-	var u undoing
+	var changes []serverChange
 	for names, cs := range c.Servers {
 		if slices.Contains(strings.Split(names, ","), server) {
-			for _, ch := range cs {
-				pairs = append(pairs, ch.Replace...)
-				u.headers = append(u.headers, ch.Headers...)
-				u.echoed = append(u.echoed, ch.Echoed...)
-				u.why = append(u.why, ch.Why)
-			}
+			changes = append(changes, cs...)
 		}
+	}
+	return undoingOf(changes...)
+}
+
+// undoingOf is how changes are undone.
+func undoingOf(changes ...serverChange) undoing {
+	var pairs []string
+	var u undoing
+	for _, ch := range changes {
+		pairs = append(pairs, ch.Replace...)
+		u.headers = append(u.headers, ch.Headers...)
+		u.echoed = append(u.echoed, ch.Echoed...)
+		u.why = append(u.why, ch.Why)
 	}
 	u.replace = strings.NewReplacer(pairs...)
 	return u
@@ -212,6 +244,14 @@ func compareSite(t *testing.T, c corpus, addr string, site site, want []answer) 
 					t.Errorf("%s: explained as %s, but %s answers %d (%v), not %d", rq.label(), e.Why, e.Proof, p.status, p.err, got.status)
 				}
 			}
+			if e.Probe != "" {
+				probe := rq
+				probe.Path = e.Probe
+				if pd := compare(rq, ref, send(addr, site.prefix, probe), nil); !slices.Equal(pd, diffs) {
+					t.Errorf("%s: explained as %s, but the probe %s differs from net/http otherwise:\n\t%s\nthe site:\n\t%s",
+						rq.label(), e.Why, e.Probe, strings.Join(pd, "\n\t"), strings.Join(diffs, "\n\t"))
+				}
+			}
 		case len(undo.why) != 0 && len(compare(rq, ref.undo(undo), got.undo(undo), undo.echoed)) == 0:
 			explained++ // by the server's changes
 		default:
@@ -219,4 +259,34 @@ func compareSite(t *testing.T, c corpus, addr string, site site, want []answer) 
 		}
 	}
 	t.Logf("%s: %d requests, %d matched, %d explained (%s)", site.name, len(c.Requests), matched, explained, strings.Join(undo.why, "; "))
+	proveChanges(t, c, addr, site, want)
+}
+
+// proveChanges sends the probe requests of site's server changes, and
+// fails t for each that does not show its change.
+func proveChanges(t *testing.T, c corpus, addr string, site site, want []answer) {
+	for names, cs := range c.Servers {
+		if !slices.Contains(strings.Split(names, ","), site.name) {
+			continue
+		}
+		for _, ch := range cs {
+			if ch.Probe == nil {
+				continue
+			}
+			i := slices.IndexFunc(c.Requests, func(rq request) bool { return rq.label() == ch.Probe.Request })
+			if i < 0 {
+				t.Errorf("%s: the probe's request %q is not in the corpus", ch.Why, ch.Probe.Request)
+				continue
+			}
+			rq, u := c.Requests[i], undoingOf(ch)
+			probe := rq
+			probe.Path = ch.Probe.At + rq.Path
+			got := send(addr, site.prefix, probe)
+			if len(compare(rq, want[i], got, nil)) == 0 {
+				t.Errorf("%s: the probe answers %s as net/http does", ch.Why, ch.Probe.Request)
+			} else if d := compare(rq, want[i].undo(u), got.undo(u), u.echoed); len(d) != 0 {
+				t.Errorf("%s: the probe answers %s otherwise, not only by that change:\n\t%s", ch.Why, ch.Probe.Request, strings.Join(d, "\n\t"))
+			}
+		}
+	}
 }

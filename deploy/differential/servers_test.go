@@ -49,19 +49,43 @@ var servers = []server{
 // siteEnv is the site's settings file: none needed.
 const siteEnv = "# the differential test's httpbin site\n"
 
-// staticFiles makes the files the explanations' proofs request from the
-// web server itself, in dir.
+// staticFiles makes, in dir, the files the explanations' proofs request
+// from the web server itself, and the probe (probeBin) as a CGI script
+// (probe.cgi) and a FastCGI program (probe.fcgi), with the .htaccess that
+// has Apache run them.
 func staticFiles(t *testing.T, dir string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"probe.txt"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte("static\n"), 0o644); err != nil {
+	probe, err := os.ReadFile(probeBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name    string
+		content []byte
+		mode    os.FileMode
+	}{
+		{"probe.txt", []byte("static\n"), 0o644},
+		{"probe.cgi", probe, 0o755},
+		{"probe.fcgi", probe, 0o755},
+		{".htaccess", []byte(probeHtaccess), 0o644},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.content, f.mode); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
+
+// probeHtaccess has Apache run the probe as a CGI script (mod_cgid) and
+// a FastCGI program (mod_fcgid, where loaded).
+const probeHtaccess = `Options +ExecCGI
+AddHandler cgi-script .cgi
+<IfModule fcgid_module>
+AddHandler fcgid-script .fcgi
+</IfModule>
+`
 
 // startApacheFcgid uploads the site with the deploy .htaccess at the
 // DocumentRoot and in its subdirectory sub/, both served by one Apache
@@ -75,7 +99,7 @@ func startApacheFcgid(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := apachetest.Start(t, []string{"rewrite", "fcgid"}, `FcgidIPCDir "{{ROOT}}/run/fcgidsock"
+	a := apachetest.Start(t, []string{"rewrite", "fcgid", "cgid"}, `FcgidIPCDir "{{ROOT}}/run/fcgidsock"
 FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"
 `, func(a *apachetest.Apache) {
 		for _, dir := range []string{a.WWW, filepath.Join(a.WWW, "sub")} {
@@ -123,7 +147,10 @@ func startProxyFcgi(t *testing.T) string {
 	sock := filepath.Join(dir, "mysite.sock")
 	conf := adapt(t, readTemplate(t, "../apache-proxy-fcgi/mysite.conf"), "unix:/run/mysite/mysite.sock|", "unix:"+sock+"|")
 	testenv.StartExternal(t, siteBin, dir, siteEnv, "unix:"+sock, "-socket-mode", "0666")
-	a := apachetest.Start(t, []string{"proxy", "proxy_fcgi"}, conf, func(a *apachetest.Apache) {
+	probe := filepath.Join(dir, "probe.sock")
+	startProbe(t, "unix:"+probe, "fcgi")
+	conf = probeProxyPass(t, conf, `"unix:`+probe+`|fcgi://probe/"`)
+	a := apachetest.Start(t, []string{"proxy", "proxy_fcgi", "cgid"}, conf, func(a *apachetest.Apache) {
 		staticFiles(t, filepath.Join(a.WWW, "static"))
 	})
 	return a.Base
@@ -142,6 +169,16 @@ func startNginx(template, addr, protocol string) func(t *testing.T) string {
 		site = adapt(t, site, "/srv/mysite/public", root)
 		staticFiles(t, filepath.Join(root, "static"))
 		testenv.StartExternal(t, siteBin, dir, siteEnv, listen, "-protocol", protocol)
+		switch protocol { // the standard library has no SCGI server for the probe
+		case "fcgi":
+			probe := filepath.Join(dir, "probe.sock")
+			startProbe(t, "unix:"+probe, "fcgi")
+			site = probeLocation(t, site, "fastcgi_pass unix:"+probe+";")
+		case "http":
+			probe := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+			startProbe(t, probe, "http")
+			site = probeLocation(t, site, "proxy_pass http://"+probe+";")
+		}
 		return testenv.StartNginx(t, site)
 	}
 }
@@ -153,7 +190,12 @@ func startApacheProxy(template, addr, protocol string, modules ...string) func(t
 		listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 		conf := adapt(t, readTemplate(t, "../protocols/"+template), addr, listen)
 		testenv.StartExternal(t, siteBin, t.TempDir(), siteEnv, listen, "-protocol", protocol)
-		a := apachetest.Start(t, append([]string{"proxy"}, modules...), conf, func(a *apachetest.Apache) {
+		if protocol == "http" {
+			probe := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+			startProbe(t, probe, "http")
+			conf = probeProxyPass(t, conf, "http://"+probe+"/probe/")
+		}
+		a := apachetest.Start(t, append([]string{"proxy", "cgid"}, modules...), conf, func(a *apachetest.Apache) {
 			staticFiles(t, filepath.Join(a.WWW, "static"))
 		})
 		return a.Base
@@ -173,7 +215,7 @@ func startLighttpd(t *testing.T) string {
 	os.WriteFile(filepath.Join(site, "mysite.env"), []byte(siteEnv), 0o644)
 	conf := adapt(t, readTemplate(t, "../lighttpd/mysite.conf"), "/run/mysite/mysite.sock", filepath.Join(dir, "mysite.sock"))
 	conf = adapt(t, conf, "/srv/mysite/mysite.fcgi", filepath.Join(site, "mysite.fcgi"))
-	base, _ := testenv.StartLighttpd(t, site, conf, filepath.Join(site, "mysite.log"))
+	base, _ := testenv.StartLighttpd(t, site, conf+lighttpdCGI, filepath.Join(site, "mysite.log"))
 	return base
 }
 
@@ -185,7 +227,7 @@ func startLighttpdSCGI(t *testing.T) string {
 	staticFiles(t, filepath.Join(root, "static"))
 	conf := adapt(t, readTemplate(t, "../protocols/lighttpd-scgi.conf"), "=> 4000", fmt.Sprintf("=> %d", port))
 	testenv.StartExternal(t, siteBin, t.TempDir(), siteEnv, fmt.Sprintf("127.0.0.1:%d", port), "-protocol", "scgi")
-	base, _ := testenv.StartLighttpd(t, root, conf)
+	base, _ := testenv.StartLighttpd(t, root, conf+lighttpdCGI)
 	return base
 }
 
@@ -194,7 +236,14 @@ func startCaddy(t *testing.T) string {
 	sock := filepath.Join(dir, "mysite.sock")
 	staticFiles(t, filepath.Join(root, "static"))
 	testenv.StartExternal(t, siteBin, dir, siteEnv, "unix:"+sock)
-	return testenv.StartCaddy(t, "../caddy/Caddyfile", sock, root)
+	probe := filepath.Join(dir, "probe.sock")
+	startProbe(t, "unix:"+probe, "fcgi")
+	conf := probeHandle(t, readTemplate(t, "../caddy/Caddyfile"), "unix//run/mysite/mysite.sock", "unix/"+probe)
+	template := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(template, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return testenv.StartCaddy(t, template, sock, root)
 }
 
 // startH2O has H2O spawn the site (fastcgi.spawn) with h2o.conf.
@@ -208,5 +257,10 @@ func startH2O(t *testing.T) string {
 	binary := filepath.Join(site, "mysite.fcgi")
 	os.WriteFile(binary, b, 0o755)
 	os.WriteFile(filepath.Join(site, "mysite.env"), []byte(siteEnv), 0o644)
-	return testenv.StartH2O(t, "../h2o/h2o.conf", static, binary)
+	conf := probePath(t, readTemplate(t, "../h2o/h2o.conf"), "/srv/mysite/mysite.fcgi", filepath.Join(static, "probe.fcgi"))
+	template := filepath.Join(site, "h2o.conf")
+	if err := os.WriteFile(template, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return testenv.StartH2O(t, template, static, binary)
 }
