@@ -1,8 +1,6 @@
 package apachefcgid_test
 
 import (
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,38 +26,14 @@ func TestApacheFcgid_Authorizer(t *testing.T) {
 	os.WriteFile(filepath.Join(a.www, "static", "private", "note.txt"), []byte(testenv.PrivateNote), 0o644)
 	a.chown()
 
-	for _, c := range []struct {
-		name, path, password string
-		status               int
-		body                 string
-	}{
-		{"page without credentials", "/private/page", "", 401, "Unauthorized"},
-		{"page with a wrong password", "/private/page", "guess", 401, "Unauthorized"},
-		{"page with the password", "/private/page", testenv.PrivatePassword, 200, `private page /private/page for "meg"`},
-		{"file without credentials", "/static/private/note.txt", "", 401, "Unauthorized"},
-		{"file with the password", "/static/private/note.txt", testenv.PrivatePassword, 200, testenv.PrivateNote},
-		{"unguarded", "/", "", 200, "v1\n"},
-	} {
-		req, _ := http.NewRequest("GET", a.base+c.path, nil)
-		if c.password != "" {
-			req.SetBasicAuth("meg", c.password)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != c.status || !strings.Contains(string(b), c.body) {
-			t.Errorf("%s: %s %d %q; want %d with %q", c.name, c.path, resp.StatusCode, b, c.status, c.body)
-		}
-		for k := range resp.Header {
-			if strings.HasPrefix(k, "Variable-") {
-				t.Errorf("%s: the client got the authorizer's %s", c.name, k)
-			}
-		}
-	}
+	testenv.CheckGuarded(t, a.base, []testenv.Guarded{
+		{Name: "page without credentials", Path: "/private/page", Status: 401, Body: "Unauthorized"},
+		{Name: "page with a wrong password", Path: "/private/page", Password: "guess", Status: 401, Body: "Unauthorized"},
+		{Name: "page with the password", Path: "/private/page", Password: testenv.PrivatePassword, Status: 200, Body: `private page /private/page for "meg"`},
+		{Name: "file without credentials", Path: "/static/private/note.txt", Status: 401, Body: "Unauthorized"},
+		{Name: "file with the password", Path: "/static/private/note.txt", Password: testenv.PrivatePassword, Status: 200, Body: testenv.PrivateNote},
+		{Name: "unguarded", Path: "/", Status: 200, Body: "v1\n"},
+	})
 	// One process serves both roles: mod_fcgid started the binary once.
 	log, _ := os.ReadFile(filepath.Join(a.www, "mysite.log"))
 	if n := strings.Count(string(log), `"message":"starting"`); n != 1 {

@@ -25,11 +25,7 @@ const (
 // answers without credentials.
 func CheckAuthorizer(t *testing.T, base, privatePage, privateFile string) {
 	t.Helper()
-	for _, c := range []struct {
-		name, path, password string
-		status               int
-		header, body         string
-	}{
+	CheckGuarded(t, base, []Guarded{
 		{"page without credentials", privatePage, "", 401, `Basic realm="hello private"`, "Log in to see " + privatePage},
 		{"page with a wrong password", privatePage, "guess", 403, "", "Wrong password for meg"},
 		{"page with the password", privatePage, PrivatePassword, 200, "", `private page ` + privatePage + ` for "meg"`},
@@ -37,30 +33,46 @@ func CheckAuthorizer(t *testing.T, base, privatePage, privateFile string) {
 		{"file with a wrong password", privateFile, "guess", 403, "", "Wrong password for meg"},
 		{"file with the password", privateFile, PrivatePassword, 200, "", PrivateNote},
 		{"unguarded", "/", "", 200, "", "\n"},
-	} {
-		req, err := http.NewRequest("GET", base+c.path, nil)
+	})
+}
+
+// Guarded is a request for Path as the user meg with Password (none if
+// empty), and the answer it must get: Status, a body holding Body and,
+// unless empty, the WWW-Authenticate header Header.
+type Guarded struct {
+	Name, Path, Password string
+	Status               int
+	Header, Body         string
+}
+
+// CheckGuarded sends each request of cases to base and checks its answer,
+// and that no Variable- header of an authorizer reaches the client.
+func CheckGuarded(t *testing.T, base string, cases []Guarded) {
+	t.Helper()
+	for _, c := range cases {
+		req, err := http.NewRequest("GET", base+c.Path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.password != "" {
-			req.SetBasicAuth("meg", c.password)
+		if c.Password != "" {
+			req.SetBasicAuth("meg", c.Password)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
+			t.Errorf("%s: %v", c.Name, err)
 			continue
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != c.status || !strings.Contains(string(b), c.body) {
-			t.Errorf("%s: %s %d %q; want %d with %q", c.name, c.path, resp.StatusCode, b, c.status, c.body)
+		if resp.StatusCode != c.Status || !strings.Contains(string(b), c.Body) {
+			t.Errorf("%s: %s %d %q; want %d with %q", c.Name, c.Path, resp.StatusCode, b, c.Status, c.Body)
 		}
-		if got := resp.Header.Get("WWW-Authenticate"); c.header != "" && got != c.header {
-			t.Errorf("%s: WWW-Authenticate %q, want %q", c.name, got, c.header)
+		if got := resp.Header.Get("WWW-Authenticate"); c.Header != "" && got != c.Header {
+			t.Errorf("%s: WWW-Authenticate %q, want %q", c.Name, got, c.Header)
 		}
 		for k := range resp.Header {
 			if strings.HasPrefix(k, "Variable-") {
-				t.Errorf("%s: the client got the authorizer's %s", c.name, k)
+				t.Errorf("%s: the client got the authorizer's %s", c.Name, k)
 			}
 		}
 	}

@@ -18,15 +18,10 @@ func StartCaddy(t *testing.T, template, sock, root string) string {
 	bin := Require(t, "caddy", "caddy")
 	dir := t.TempDir()
 	port := FreePort(t)
-	tmpl, err := os.ReadFile(template)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := strings.NewReplacer(
+	conf := fillTemplate(t, template,
 		"example.com {", fmt.Sprintf("{\n\tadmin off\n\tstorage file_system %s\n}\nhttp://127.0.0.1:%d {", dir, port),
 		"/srv/mysite/public", root,
-		"unix//run/mysite/mysite.sock", "unix/"+sock,
-	).Replace(string(tmpl))
+		"unix//run/mysite/mysite.sock", "unix/"+sock)
 	if !strings.Contains(conf, "unix/"+sock) || !strings.Contains(conf, root) {
 		t.Fatal("the Caddyfile's marked lines changed; update the test")
 	}
@@ -47,15 +42,10 @@ func StartH2O(t *testing.T, template, static, binary string) string {
 	bin := Require(t, "h2o", "h2o")
 	dir := t.TempDir()
 	port := FreePort(t)
-	tmpl, err := os.ReadFile(template)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := strings.NewReplacer(
+	conf := fillTemplate(t, template,
 		"  port: 80\n", fmt.Sprintf("  host: 127.0.0.1\n  port: %d\n", port),
 		"/srv/mysite/static", static,
-		"/srv/mysite/mysite.fcgi", binary,
-	).Replace(string(tmpl))
+		"/srv/mysite/mysite.fcgi", binary)
 	if !strings.Contains(conf, binary) || !strings.Contains(conf, static) || strings.Contains(conf, "port: 80\n") {
 		t.Fatal(template + "'s marked lines changed; update the test")
 	}
@@ -67,4 +57,15 @@ func StartH2O(t *testing.T, template, static, binary string) string {
 	os.WriteFile(path, []byte(conf), 0o644)
 	StartProcess(t, exec.Command(bin, "-c", path), filepath.Join(dir, "error.log"))
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+// fillTemplate is the configuration file template with each old string of
+// oldnew replaced by the new one after it.
+func fillTemplate(t *testing.T, template string, oldnew ...string) string {
+	t.Helper()
+	tmpl, err := os.ReadFile(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.NewReplacer(oldnew...).Replace(string(tmpl))
 }
