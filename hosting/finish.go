@@ -2,6 +2,7 @@ package hosting
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -34,15 +35,11 @@ func (rt *Runtime) drain(srv engine, grace time.Duration, sigs <-chan os.Signal)
 
 // finishRequests runs finish (Shutdown or Handoff) with grace as its
 // deadline, closing srv when the deadline passes or cutShort says so. stop
-// reports whether SIGTERM or SIGINT came meanwhile: from then on, the
-// requests have stopGrace at most, as on a stop.
+// reports whether SIGTERM or SIGINT came meanwhile.
 func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan os.Signal,
 	finish func(context.Context) ([]*os.File, error)) (files []*os.File, stop bool) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	deadline := time.Now().Add(grace)
-	cut := time.AfterFunc(grace, cancel)
-	defer cut.Stop()
 	type result struct {
 		files []*os.File
 		err   error
@@ -57,17 +54,13 @@ func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan o
 		case r := <-done:
 			// Only the grace passing leaves requests running: any other
 			// error is closing a listener that stopListening closed.
-			if r.err != nil && ctx.Err() != nil {
+			if errors.Is(r.err, context.DeadlineExceeded) {
 				rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
 				srv.Close()
 			}
 			return r.files, stop
 		case sig := <-sigs:
 			stop = stop || stops(sig)
-			if stop && time.Until(deadline) > stopGrace {
-				deadline, grace = time.Now().Add(stopGrace), stopGrace
-				cut.Reset(stopGrace)
-			}
 			if rt.cutShort(sig) {
 				srv.Close()
 				return (<-done).files, stop
