@@ -164,5 +164,5 @@ func (rt *Runtime) serveActivated() int {
 		}
 		return []string{reload.ActivatedFDsVar + "=" + strings.Join(pairs, ":")}, nil
 	}
-	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, 0)
+	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, rt.standInSockets(ls, names), 0)
 }

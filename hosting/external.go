@@ -67,7 +67,30 @@ func (rt *Runtime) serveExternal() int {
 		}
 		return []string{reload.ListenFDVar + "=" + strconv.Itoa(int(f.Fd()))}, nil
 	}
-	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, 0)
+	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, rt.standInSockets([]net.Listener{l}, nil), 0)
+}
+
+// standInSockets passes ls to a stand-in from standInFD+1 on, named by
+// reload.ListenFDVar, or reload.ActivatedFDsVar with names when given.
+func (rt *Runtime) standInSockets(ls []net.Listener, names []string) standInSockets {
+	return func() (_ bool, fds []int, env []string, err error) {
+		pairs := make([]string, len(ls))
+		for i, l := range ls {
+			fd, err := reload.DupListener(l)
+			if err != nil {
+				return false, fds, nil, err
+			}
+			fds = append(fds, fd)
+			pairs[i] = strconv.Itoa(standInFD + 1 + i)
+			if names != nil {
+				pairs[i] += "=" + names[i]
+			}
+		}
+		if names == nil {
+			return false, fds, []string{reload.ListenFDVar + "=" + pairs[0]}, nil
+		}
+		return false, fds, []string{reload.ActivatedFDsVar + "=" + strings.Join(pairs, ":")}, nil
+	}
 }
 
 // passListener readies l's socket for the code re-executed: a duplicate

@@ -104,14 +104,14 @@ func TestExternal_UnixSocket(t *testing.T) {
 
 	// SIGHUP hands over to the new code on the same socket and PID.
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, "the hand-over", func() bool { return strings.Count(s.log(), `"message":"serving FastCGI"`) == 2 })
+	testenv.WaitReexecs(t, filepath.Join(s.dir, "mysite.log"), 1)
 	if code, _ := s.mustGet("/"); code != 200 {
 		t.Errorf("after SIGHUP: %d", code)
 	}
 
 	// An update staged as mysite.fcgi.new is adopted the same way.
 	os.WriteFile(s.staged(), mustRead(t, helloBin), 0o644)
-	waitFor(t, "the staged binary's hand-over", func() bool { return strings.Count(s.log(), `"message":"serving FastCGI"`) == 3 })
+	testenv.WaitReexecs(t, filepath.Join(s.dir, "mysite.log"), 2)
 	if _, err := os.Stat(s.staged()); !os.IsNotExist(err) {
 		t.Errorf("mysite.fcgi.new not adopted: %v", err)
 	}
@@ -253,7 +253,8 @@ func TestExternal_HTTP(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		progress()
 		cmd.Process.Signal(syscall.SIGHUP)
-		waitFor(t, "the re-execution", func() bool { return strings.Count(s.log(), "re-executing in place") == i })
+		// Its new code started, and catches the next SIGHUP.
+		testenv.WaitReexecs(t, filepath.Join(s.dir, "mysite.log"), i)
 	}
 	progress()
 	load.Stop(t, "across 3 SIGHUP hand-overs")

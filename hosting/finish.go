@@ -2,7 +2,6 @@ package hosting
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,11 +34,15 @@ func (rt *Runtime) drain(srv engine, grace time.Duration, sigs <-chan os.Signal)
 
 // finishRequests runs finish (Shutdown or Handoff) with grace as its
 // deadline, closing srv when the deadline passes or cutShort says so. stop
-// reports whether SIGTERM or SIGINT came meanwhile.
+// reports whether SIGTERM or SIGINT came meanwhile: from then on, the
+// requests have stopGrace at most, as on a stop.
 func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan os.Signal,
 	finish func(context.Context) ([]*os.File, error)) (files []*os.File, stop bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	deadline := time.Now().Add(grace)
+	cut := time.AfterFunc(grace, cancel)
+	defer cut.Stop()
 	type result struct {
 		files []*os.File
 		err   error
@@ -54,13 +57,17 @@ func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan o
 		case r := <-done:
 			// Only the grace passing leaves requests running: any other
 			// error is closing a listener that stopListening closed.
-			if errors.Is(r.err, context.DeadlineExceeded) {
+			if r.err != nil && ctx.Err() != nil {
 				rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
 				srv.Close()
 			}
 			return r.files, stop
 		case sig := <-sigs:
 			stop = stop || stops(sig)
+			if stop && time.Until(deadline) > stopGrace {
+				deadline, grace = time.Now().Add(stopGrace), stopGrace
+				cut.Reset(stopGrace)
+			}
 			if rt.cutShort(sig) {
 				srv.Close()
 				return (<-done).files, stop

@@ -12,6 +12,7 @@ type handover struct {
 	conns    []*os.File     // kept-alive connections passed on, for the next engine
 	sigs     chan os.Signal // caught from the start when re-executed
 	readied  []*os.File     // descriptors readied for the next exec
+	standIn  *os.File       // a stand-in's: where it says that it serves
 }
 
 // adoptConns gives srv the connections a previous run passed on.

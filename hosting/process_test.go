@@ -9,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/heldtest"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
@@ -42,6 +42,7 @@ type site struct {
 	cmd        *exec.Cmd
 	exit       chan error
 	stderrPath string
+	env        []string // besides PATH, for spawn
 }
 
 // stderr is what the process wrote to fd 2: the web server's error log.
@@ -114,7 +115,7 @@ func (s *site) spawn() {
 	}
 	s.cmd = exec.Command(s.bin())
 	s.cmd.Dir = s.dir
-	s.cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	s.cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin"}, s.env...)
 	s.cmd.Stdin = f
 	stderr, err := os.Create(filepath.Join(s.t.TempDir(), "stderr"))
 	if err != nil {
@@ -184,68 +185,7 @@ func params(method, path string) map[string]string {
 // ends the body and returns the response.
 func (s *site) holdEcho() (release func() (code int, body string, err error)) {
 	s.t.Helper()
-	conn, err := net.Dial("unix", s.sock)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	echoed := &firstRead{Conn: conn, got: make(chan struct{})}
-	c := responder.NewClient(echoed)
-	bodyR, bodyW := io.Pipe()
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer c.Close()
-		defer bodyR.Close() // a request that failed takes no more body
-		ctx, cancel := context.WithTimeout(context.Background(), hangBound)
-		defer cancel()
-		resp, err := c.Do(ctx, &responder.ClientRequest{Params: params("POST", "/echo"), Stdin: bodyR})
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		b, err := io.ReadAll(resp.Body)
-		done <- result{resp.StatusCode, string(b), err}
-	}()
-	// Twice the engine's output record: the handler echoes at least one.
-	if _, err := bodyW.Write(make([]byte, 64<<10)); err != nil {
-		s.t.Fatalf("sending the body: %v", err)
-	}
-	select {
-	case <-echoed.got:
-	case r := <-done:
-		s.t.Fatalf("held request ended before its body: %d %v", r.code, r.err)
-	case <-time.After(hangBound):
-		s.t.Fatal("no echo of the body sent")
-	}
-	return func() (int, string, error) {
-		bodyW.Close()
-		select {
-		case r := <-done:
-			return r.code, r.body, r.err
-		case <-time.After(hangBound):
-			s.t.Fatal("no response after the body ended")
-			return 0, "", nil
-		}
-	}
-}
-
-// firstRead is a connection that says when its first bytes arrive.
-type firstRead struct {
-	net.Conn
-	once sync.Once
-	got  chan struct{}
-}
-
-func (c *firstRead) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.once.Do(func() { close(c.got) })
-	}
-	return n, err
+	return heldtest.HoldEcho(s.t, "unix", s.sock).Release
 }
 
 func (s *site) mustGet(path string) (int, string) {
@@ -421,15 +361,20 @@ func TestSpawned_HalfUpload(t *testing.T) {
 	}
 }
 
+// Every MAX_REQUESTS requests the process hands over to fresh code. A
+// stand-in serves some requests meanwhile, which count for neither.
 func TestSpawned_MaxRequests(t *testing.T) {
 	s := newSite(t, "MAX_REQUESTS=5\n")
 	s.spawn()
-	for i := range 23 {
+	recycles := func() int { return strings.Count(s.log(), "MAX_REQUESTS reached") }
+	for i := 0; recycles() < 4; i++ {
+		if i == 2000 {
+			t.Fatalf("%d recycles in %d requests", recycles(), i)
+		}
 		if code, _, err := s.get("/"); err != nil || code != 200 {
 			t.Fatalf("request %d: %d %v", i, code, err)
 		}
 	}
-	waitFor(t, "four recycles", func() bool { return strings.Count(s.log(), "MAX_REQUESTS reached") >= 4 })
 }
 
 // An idle process exits by itself, with status 0. No request is sent: one

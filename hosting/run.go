@@ -79,6 +79,7 @@ type Runtime struct {
 	upgrade  upgrade
 	redact   *strings.Replacer // the settings' secrets, kept out of the log and pages
 	ops      operations
+	retiring retiring // stand-ins of this PID, serving or finishing
 }
 
 // Main runs the site with the command-line arguments args and returns the
@@ -97,6 +98,15 @@ func (rt *Runtime) Main(args []string) int {
 	}
 	if v, ok := takeEnv(&rt.environ, reload.ConnFDsVar); ok {
 		rt.handover.conns = reload.InheritedConns(v)
+	}
+	if v, ok := takeEnv(&rt.environ, reload.StandInVar); ok {
+		if rt.handover.sigs == nil {
+			rt.handover.sigs = notifyServeSignals()
+		}
+		rt.enterStandIn(v)
+	}
+	if v, ok := takeEnv(&rt.environ, reload.RetiringVar); ok {
+		rt.retiring.adopt(v)
 	}
 	rt.out = os.Stderr
 	if rt.Version == "" {
@@ -188,7 +198,11 @@ func (rt *Runtime) logStart() {
 	} else {
 		ev = ev.Str("settings", rt.envPath()+" (absent: defaults)")
 	}
-	ev.Msg("starting")
+	if rt.handover.standIn != nil {
+		ev.Msg("starting as a stand-in: serving while the old code finishes its requests")
+	} else {
+		ev.Msg("starting")
+	}
 	if rt.settingsErr != nil {
 		rt.log.Error().Err(rt.settingsErr).Msg("bad settings: every request is answered 500 until the settings file is fixed")
 	}

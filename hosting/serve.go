@@ -19,8 +19,14 @@ import (
 // by re-executing the binary in place, which keeps the PID and the
 // listening socket, so that connections queued meanwhile are served by the
 // new code. prepareExec readies the socket for the new process and
-// returns what to add to its environment.
-func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), prepareExec func() ([]string, error), idleTimeout time.Duration) int {
+// returns what to add to its environment; standIn readies it for a
+// stand-in, which serves meanwhile (standin.go).
+func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), prepareExec func() ([]string, error),
+	standIn standInSockets, idleTimeout time.Duration) int {
+	if rt.handover.standIn != nil {
+		return rt.serveStandIn(l)
+	}
+	defer rt.retiring.stop(rt.log) // none outlives this process
 	sigs := rt.handover.sigs
 	if sigs == nil {
 		sigs = notifyServeSignals()
@@ -42,6 +48,7 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 	}
 
 	srv, served := rt.startServer(l)
+	rt.retiring.handBack() // serving: the stand-ins of the code before this one step back
 	defer rt.endTrial()
 	for {
 		ev := rt.nextEvent(served, sigs, changes, idle)
@@ -83,22 +90,34 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 			rt.log.Error().Err(d.err).Msg(d.reason)
 			stopListening()
 			return 1
-		case stopServing, handOver:
-			if d.action == stopServing {
-				rt.endTrial()
-				rt.log.Info().Str("reason", d.reason).Msg("stopping: finishing requests in progress")
-				stopListening()
-				rt.drain(srv, stopGrace, sigs)
-				<-served
-				rt.log.Info().Msg("stopped")
-				return 0
-			}
+		case stopServing:
 			rt.endTrial()
+			rt.log.Info().Str("reason", d.reason).Msg("stopping: finishing requests in progress")
+			stopListening()
+			rt.retiring.terminate() // finishing theirs meanwhile
+			rt.drain(srv, stopGrace, sigs)
+			<-served
+			rt.log.Info().Msg("stopped")
+			return 0
+		case handOver:
+			rt.endTrial()
+			grace := reloadGrace
+			if rt.alongside() {
+				rt.log.Info().Str("reason", d.reason).Msg("handing over to the new code: starting it beside the old")
+				switch rt.startStandIn(standIn) {
+				case standInFailed:
+					continue
+				case standInServes:
+					grace = retireGrace // new requests do not wait for these
+				}
+			} else {
+				rt.log.Info().Str("reason", d.reason).Msg("handing over to the new code: finishing requests in progress")
+			}
 			rt.noteReload(d.reason)
-			rt.log.Info().Str("reason", d.reason).Msg("handing over to the new code: finishing requests in progress")
-			if stopped := rt.reexec(srv, served, stopListening, prepareExec, sigs); stopped {
+			if stopped := rt.reexec(srv, served, stopListening, prepareExec, sigs, grace); stopped {
 				return 0
 			}
+			rt.retiring.handBack() // the old code serves on
 			l.Resume()
 			srv, served = rt.startServer(l)
 		}
@@ -181,8 +200,9 @@ func (rt *Runtime) changeEvent(path string) event {
 // place, passing on the connections kept alive. It returns stopped when a
 // SIGTERM or SIGINT came meanwhile and the process stopped listening
 // instead; otherwise the hand-over failed, and the old code is to serve on.
-func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(), prepareExec func() ([]string, error), sigs chan os.Signal) (stopped bool) {
-	conns, stop := rt.handoff(srv, reloadGrace, sigs)
+func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(), prepareExec func() ([]string, error),
+	sigs chan os.Signal, grace time.Duration) (stopped bool) {
+	conns, stop := rt.handoff(srv, grace, sigs)
 	<-served
 	stopInstead := func(why string) bool {
 		for _, c := range conns {
@@ -219,13 +239,22 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 		// with this image. Every request is finished; the connections passed
 		// on are idle.
 		signal.Reset(syscall.SIGTERM, syscall.SIGINT)
+		// A SIGHUP, which a stand-in's answers may prompt before the new
+		// code catches signals, must not end it: ignored, as the new code
+		// inherits, it asks for nothing the new code does not run.
+		signal.Ignore(syscall.SIGHUP)
 		if stopPending(sigs) {
 			return stopInstead(askedToStop)
 		}
 		rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
 		env := append(slices.Clip(rt.environ), reload.SpawnInodeVar+"="+strconv.FormatUint(rt.handover.spawnIno, 10))
+		pids, unlock := rt.retiring.lockForExec()
+		if pids != "" {
+			env = append(env, reload.RetiringVar+"="+pids)
+		}
 		err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
-		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+		unlock()
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	}
 	rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
 	return false

@@ -30,5 +30,7 @@ func (rt *Runtime) serveSpawned() int {
 	}
 	// fd 0 is inherited by the new code as it is.
 	prepareExec := func() ([]string, error) { return nil, nil }
-	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, idle)
+	// A stand-in gets it on fd 0 as well.
+	standIn := func() (bool, []int, []string, error) { return true, nil, nil, nil }
+	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, standIn, idle)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -203,4 +204,45 @@ func TestLighttpd_Subdirectory(t *testing.T) {
 	s := startLighttpdWith(t, "subdirectory.conf", "app", "GREETING=v1\nDEBUG=true\n")
 	testenv.WaitUp(t, s.base+"/app/")
 	testenv.CheckHelloSite(t, s.base+"/app", "mode: fastcgi", "SCRIPT_NAME=/app\n", "PATH_INFO=/info\n")
+}
+
+// An upload while a long request runs, lighttpd spawning one process
+// (max-procs 1): new requests are answered by the new binary while the
+// long one is still in the old code, which then answers it in full; no
+// request of 4 clients fails, and lighttpd is left with one process, the
+// one it spawned.
+func TestLighttpd_UploadBesideALongRequest(t *testing.T) {
+	v2 := testenv.BuildStamped(t, "../../examples/hello", "v2")
+	s := startLighttpd(t, "GREETING=v1\n")
+	testenv.WaitUp(t, s.base+"/")
+	pid := testenv.SitePID(s.base)
+	log := filepath.Join(s.site, "mysite.log")
+	// Far longer than the new code takes to answer, so that it answers
+	// first: the ordering is what is checked, never a time.
+	slow := testenv.StartSlow(t, s.base, log, 20000)
+	load := testenv.StartLoad(testenv.GetWant(s.base+"/", func(body string) bool { return body == "v1\n" }))
+	load.Await(t, 20)
+	b, _ := os.ReadFile(v2)
+	bin := filepath.Join(s.site, "mysite.fcgi")
+	os.WriteFile(bin+".part", b, 0o755)
+	uploaded := time.Now()
+	os.Rename(bin+".part", bin)
+	testenv.WaitFor(t, "an answer from the new binary", func() bool { return testenv.SiteVersion(s.base) == "v2" || slow.Ended() })
+	t.Logf("first answer of the new binary %v after the upload, a long request in progress", time.Since(uploaded).Round(time.Millisecond))
+	if slow.Ended() {
+		t.Fatal("the long request ended before the new binary answered")
+	}
+	load.Await(t, 20)
+	slow.CheckAnswered(t)
+	testenv.WaitReexecs(t, log, 1)
+	load.Await(t, 20)
+	load.Stop(t, "through lighttpd across an upload beside a long request")
+	sitePID, _ := strconv.Atoi(strings.TrimPrefix(pid, "pid: "))
+	testenv.WaitFor(t, "the stand-in to finish and be reaped", func() bool { return len(testenv.Children(sitePID)) == 0 })
+	if kids := testenv.Children(s.cmd.Process.Pid); len(kids) != 1 || kids[0] != sitePID {
+		t.Errorf("lighttpd's children: %v, want only %d, the site it spawned", kids, sitePID)
+	}
+	if after, v := testenv.SitePID(s.base), testenv.SiteVersion(s.base); after != pid || v != "v2" {
+		t.Errorf("after the upload: %q version %q, want %q version v2", after, v, pid)
+	}
 }

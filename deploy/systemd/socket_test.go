@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgi-hosting/fcgi/internal/heldtest"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
@@ -103,38 +104,14 @@ func sitePID(t *testing.T, sock string) int {
 // under load loses none and keeps the PID, and a stop leaves the socket
 // listening, so that a connection made then is answered by the next start.
 func TestSocketActivation(t *testing.T) {
-	activate := testenv.Require(t, "systemd-socket-activate", "systemd")
-	socket, svc := unitSection(t, "mysite.socket", "[Socket]"), unit(t)
-	if a := socket["Accept"]; a != "no" {
-		t.Fatalf("mysite.socket: Accept=%s, want no: one process serves every connection", a)
-	}
-	site, run := t.TempDir(), t.TempDir()
-	paths := strings.NewReplacer("/srv/mysite", site, "/run/mysite", run)
-	b, _ := os.ReadFile(helloBin)
-	os.WriteFile(filepath.Join(site, "mysite.fcgi"), b, 0o755)
-	envPath, logPath := filepath.Join(site, "mysite.env"), filepath.Join(site, "mysite.log")
 	// The reload below must come from ExecReload alone, not from the
 	// process noticing the edit first.
-	os.WriteFile(envPath, []byte("GREETING=v1\nRELOAD_POLL=0\n"), 0o644)
-
-	// systemd's side of mysite.socket: it listens before the service runs.
-	sock := paths.Replace(socket["ListenStream"])
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ln, err := l.(*net.UnixListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	argv := strings.Fields(paths.Replace(svc["ExecStart"]))
-	dir := paths.Replace(svc["WorkingDirectory"])
+	site := newActivatedSite(t, "GREETING=v1\nRELOAD_POLL=0\n")
+	socket, svc, sock, envPath, logPath := site.socket, site.svc, site.sock, site.envPath, site.logPath
 
 	// 1. The first start comes with the first connection; requests sent
 	// while nothing serves yet are queued, then answered.
-	a := startActivated(t, activate, ln, socket["FileDescriptorName"], dir, argv)
+	a := site.start()
 	pid := a.cmd.Process.Pid
 	if c := comm(pid); c == "mysite.fcgi" || testenv.Logged(logPath, func(e testenv.LogEntry) bool { return e.Message == "starting" }) {
 		t.Fatalf("the site started (%s) before any connection: no activation to test", c)
@@ -170,10 +147,7 @@ func TestSocketActivation(t *testing.T) {
 		return nil
 	})
 	load.Await(t, 20)
-	reload := strings.Fields(strings.ReplaceAll(svc["ExecReload"], "$MAINPID", strconv.Itoa(pid)))
-	if out, err := exec.Command(reload[0], reload[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("ExecReload: %v %s", err, out)
-	}
+	site.reload(t, pid)
 	testenv.WaitReexecs(t, logPath, 1)
 	testenv.WaitFor(t, "ExecReload to bring in the new settings", func() bool { body, err := get(sock); return err == nil && body == "v2\n" })
 	load.Await(t, 20)
@@ -207,8 +181,56 @@ func TestSocketActivation(t *testing.T) {
 	}
 	asked := make(chan string, 1)
 	go func() { asked <- answer(ask(c, "/")) }()
-	startActivated(t, activate, ln, socket["FileDescriptorName"], dir, argv)
+	site.start()
 	awaitAnswer(t, asked, "the request sent while stopped, by the next start", "v2\n")
+}
+
+// activatedSite is mysite.service's site, with mysite.socket's socket
+// listening as systemd keeps it, the test holding it as PID 1 would.
+type activatedSite struct {
+	socket, svc            map[string]string // the units' sections
+	sock, envPath, logPath string
+	start                  func() *activation // for the next connection
+}
+
+func newActivatedSite(t *testing.T, env string) *activatedSite {
+	t.Helper()
+	activate := testenv.Require(t, "systemd-socket-activate", "systemd")
+	s := &activatedSite{socket: unitSection(t, "mysite.socket", "[Socket]"), svc: unit(t)}
+	if a := s.socket["Accept"]; a != "no" {
+		t.Fatalf("mysite.socket: Accept=%s, want no: one process serves every connection", a)
+	}
+	site, run := t.TempDir(), t.TempDir()
+	paths := strings.NewReplacer("/srv/mysite", site, "/run/mysite", run)
+	b, _ := os.ReadFile(helloBin)
+	os.WriteFile(filepath.Join(site, "mysite.fcgi"), b, 0o755)
+	s.envPath, s.logPath = filepath.Join(site, "mysite.env"), filepath.Join(site, "mysite.log")
+	os.WriteFile(s.envPath, []byte(env), 0o644)
+	// systemd's side of mysite.socket: it listens before the service runs.
+	s.sock = paths.Replace(s.socket["ListenStream"])
+	l, err := net.Listen("unix", s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ln, err := l.(*net.UnixListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	argv := strings.Fields(paths.Replace(s.svc["ExecStart"]))
+	dir := paths.Replace(s.svc["WorkingDirectory"])
+	s.start = func() *activation { return startActivated(t, activate, ln, s.socket["FileDescriptorName"], dir, argv) }
+	return s
+}
+
+// reload runs ExecReload for the service's main process pid.
+func (s *activatedSite) reload(t *testing.T, pid int) {
+	t.Helper()
+	reload := strings.Fields(strings.ReplaceAll(s.svc["ExecReload"], "$MAINPID", strconv.Itoa(pid)))
+	if out, err := exec.Command(reload[0], reload[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("ExecReload: %v %s", err, out)
+	}
 }
 
 // answer is a request's body, or its error's text.
@@ -229,5 +251,44 @@ func awaitAnswer(t *testing.T, answers <-chan string, what, want string) {
 		}
 	case <-time.After(testenv.Patience):
 		t.Fatalf("%s: not answered within %v", what, testenv.Patience)
+	}
+}
+
+// systemctl reload while a long request runs: the new settings answer new
+// requests while the old code still holds the long one, which it then
+// finishes; no request of 4 clients fails, and the service is left with
+// one process, the PID systemd tracks.
+func TestSocketActivation_ReloadBesideALongRequest(t *testing.T) {
+	site := newActivatedSite(t, "GREETING=v1\nRELOAD_POLL=0\n")
+	a := site.start()
+	pid := a.cmd.Process.Pid
+	testenv.WaitFor(t, "the first start", func() bool { body, err := get(site.sock); return err == nil && body == "v1\n" })
+	held := heldtest.HoldEcho(t, "unix", site.sock)
+	load := testenv.StartLoad(func() error {
+		if body, err := get(site.sock); err != nil || (body != "v1\n" && body != "v2\n") {
+			return fmt.Errorf("%q %v, want v1 or v2", body, err)
+		}
+		return nil
+	})
+	load.Await(t, 20)
+	os.WriteFile(site.envPath, []byte("GREETING=v2\nRELOAD_POLL=0\n"), 0o644)
+	reloaded := time.Now()
+	site.reload(t, pid)
+	testenv.WaitFor(t, "an answer from the new code", func() bool { body, _ := get(site.sock); return body == "v2\n" || held.Ended() })
+	t.Logf("first answer of the new code %v after systemctl reload, a long request in progress", time.Since(reloaded).Round(time.Millisecond))
+	if held.Ended() {
+		t.Fatal("the long request ended before the new code answered")
+	}
+	load.Await(t, 20)
+	held.CheckReleased(t)
+	testenv.WaitReexecs(t, site.logPath, 1)
+	load.Await(t, 20)
+	load.Stop(t, "on the activated socket across systemctl reload beside a long request")
+	testenv.WaitFor(t, "the stand-in to finish and be reaped", func() bool { return len(testenv.Children(pid)) == 0 })
+	if got := sitePID(t, site.sock); got != pid {
+		t.Errorf("after the reload the site runs as process %d, want %d: systemd would lose track of it", got, pid)
+	}
+	if body, err := get(site.sock); body != "v2\n" {
+		t.Errorf("after the reload: %q %v, want v2", body, err)
 	}
 }

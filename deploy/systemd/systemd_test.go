@@ -137,6 +137,9 @@ func TestUnit(t *testing.T) {
 		t.Fatalf("ExecReload: %v %s", err, out)
 	}
 	testenv.WaitFor(t, "ExecReload to bring in the new settings", func() bool { body, err := get(sock); return err == nil && body == "v2\n" })
+	// The new settings answer first from a stand-in; the main process has
+	// re-executed, and catches the stop, once its new code has started.
+	testenv.WaitReexecs(t, filepath.Join(site, "mysite.log"), 1)
 	load.Await(t, 20)
 	load.Stop(t, "across systemctl reload")
 	select {

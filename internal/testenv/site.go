@@ -300,29 +300,10 @@ func loggedSlow(logPath, uri string) bool {
 // be up after.
 func CheckSlowRequestAcross(t *testing.T, base, logPath string, ms int, restart func() error) {
 	t.Helper()
-	type answer struct {
-		code int
-		body string
-		err  error
-	}
-	uri := fmt.Sprintf("/slow?ms=%d&across=1", ms)
-	slow := make(chan answer, 1)
-	go func() {
-		resp, err := (&http.Client{Timeout: Patience}).Get(base + uri)
-		if err != nil {
-			slow <- answer{err: err}
-			return
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		slow <- answer{resp.StatusCode, string(b), err}
-	}()
-	WaitFor(t, "the slow request to reach the application", func() bool { return loggedSlow(logPath, uri) })
+	slow := StartSlow(t, base, logPath, ms)
 	if err := restart(); err != nil {
 		t.Fatal(err)
 	}
-	if r, want := <-slow, fmt.Sprintf("slept %d ms\n", ms); r.err != nil || r.code != 200 || r.body != want {
-		t.Errorf("the request in flight: %d %q %v; want 200 %q", r.code, r.body, r.err, want)
-	}
+	slow.CheckAnswered(t)
 	WaitUp(t, base+"/")
 }

@@ -24,6 +24,14 @@ const (
 	// ConnFDsVar carries kept-alive connections (responder.Server.Handoff),
 	// as comma-separated descriptors.
 	ConnFDsVar = "FCGI_HOSTING_CONN_FDS"
+	// StandInVar makes the process a stand-in: the new code, started
+	// beside the old on the same sockets, serving while the old finishes
+	// its requests. Its value is the descriptor on which it says it serves.
+	StandInVar = "FCGI_HOSTING_STAND_IN"
+	// RetiringVar carries the PIDs of the stand-ins a process started
+	// before it re-executed itself, comma-separated: still its children,
+	// which the new code hands back to and reaps.
+	RetiringVar = "FCGI_HOSTING_RETIRING"
 )
 
 // PassConns readies conns to survive exec and names them in the
@@ -67,4 +75,28 @@ func ListenerFile(l net.Listener) (*os.File, error) {
 		return f.File()
 	}
 	return nil, errors.New("listener cannot be passed on")
+}
+
+// DupListener is a close-on-exec duplicate of l's socket, for a child
+// process: unlike (*os.File).Fd, taking it leaves the socket non-blocking,
+// which l's own deadlines rely on.
+func DupListener(l net.Listener) (int, error) {
+	sc, ok := l.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("listener cannot be passed on")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	dup, derr := -1, error(nil)
+	err = rc.Control(func(fd uintptr) {
+		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
+		if e != 0 {
+			derr = e
+			return
+		}
+		dup = int(r)
+	})
+	return dup, errors.Join(err, derr)
 }
