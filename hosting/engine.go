@@ -12,6 +12,6 @@ type engine interface {
 	Serve(net.Listener) error
 	Shutdown(context.Context) error
 	Close() error
-	Handoff(context.Context) ([]*os.File, error)
-	ServeConn(net.Conn) error // before Serve: a connection Handoff passed on
+	HandoffFunc(ctx context.Context, pass func(*os.File)) error
+	ServeConn(net.Conn) error // a connection HandoffFunc passed on (before Serve, for -protocol http)
 }

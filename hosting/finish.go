@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 )
 
 // How long in-flight requests may take to finish.
@@ -19,49 +22,62 @@ const (
 	reloadGrace = 30 * time.Second
 )
 
-// handoff is drain for a re-execution: kept-alive connections that are
-// idle are returned to be passed on instead of closed. stop reports a
-// SIGTERM or SIGINT come meanwhile: then the process is to stop instead.
-func (rt *Runtime) handoff(srv engine, grace time.Duration, sigs <-chan os.Signal) (conns []*os.File, stop bool) {
-	return rt.finishRequests(srv, grace, sigs, srv.Handoff)
+// handoff is drain for a hand-over: each kept-alive connection, once
+// idle, goes over the channel to (to a stand-in, or from one) if given, or
+// is returned to be passed across exec, instead of being closed. stop reports a SIGTERM or SIGINT
+// come meanwhile: then the process is to stop instead.
+func (rt *Runtime) handoff(srv engine, grace time.Duration, sigs <-chan os.Signal, to *reload.Channel) (conns []*os.File, stop bool) {
+	var mu sync.Mutex
+	passed := 0
+	pass := func(f *os.File) {
+		sent := to != nil && to.Send(reload.MsgConn, f) == nil
+		mu.Lock()
+		defer mu.Unlock()
+		if sent {
+			f.Close()
+			passed++
+			return
+		}
+		conns = append(conns, f)
+	}
+	stop = rt.finishRequests(srv, grace, sigs, func(ctx context.Context) error { return srv.HandoffFunc(ctx, pass) })
+	mu.Lock()
+	defer mu.Unlock()
+	if passed > 0 {
+		rt.log.Info().Int("connections", passed).Msg("idle connections passed on to the process serving beside")
+	}
+	return conns, stop
 }
 
 // drain lets in-flight requests finish within grace; a second Ctrl-C
 // ends them at once.
 func (rt *Runtime) drain(srv engine, grace time.Duration, sigs <-chan os.Signal) {
-	rt.finishRequests(srv, grace, sigs, func(ctx context.Context) ([]*os.File, error) { return nil, srv.Shutdown(ctx) })
+	rt.finishRequests(srv, grace, sigs, srv.Shutdown)
 }
 
-// finishRequests runs finish (Shutdown or Handoff) with grace as its
+// finishRequests runs finish (Shutdown or HandoffFunc) with grace as its
 // deadline, closing srv when the deadline passes or cutShort says so. stop
 // reports whether SIGTERM or SIGINT came meanwhile: from then on, the
 // requests have stopGrace at most, as on a stop.
 func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan os.Signal,
-	finish func(context.Context) ([]*os.File, error)) (files []*os.File, stop bool) {
+	finish func(context.Context) error) (stop bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	deadline := time.Now().Add(grace)
 	cut := time.AfterFunc(grace, cancel)
 	defer cut.Stop()
-	type result struct {
-		files []*os.File
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		fs, err := finish(ctx)
-		done <- result{fs, err}
-	}()
+	done := make(chan error, 1)
+	go func() { done <- finish(ctx) }()
 	for {
 		select {
-		case r := <-done:
+		case err := <-done:
 			// Only the grace passing leaves requests running: any other
 			// error is closing a listener that stopListening closed.
-			if r.err != nil && ctx.Err() != nil {
+			if err != nil && ctx.Err() != nil {
 				rt.log.Warn().Dur("grace", grace).Msg("requests still running after the grace period were cut")
 				srv.Close()
 			}
-			return r.files, stop
+			return stop
 		case sig := <-sigs:
 			stop = stop || stops(sig)
 			if stop && time.Until(deadline) > stopGrace {
@@ -70,7 +86,8 @@ func (rt *Runtime) finishRequests(srv engine, grace time.Duration, sigs <-chan o
 			}
 			if rt.cutShort(sig) {
 				srv.Close()
-				return (<-done).files, stop
+				<-done
+				return stop
 			}
 		}
 	}

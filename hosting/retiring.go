@@ -1,6 +1,8 @@
 package hosting
 
 import (
+	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -8,47 +10,103 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 	"github.com/rs/zerolog"
 )
 
 // retiring are the stand-ins (see standin.go) of this PID: started by this
 // process, or by the code before it, which re-executed itself in place and
-// so left them children of this process. Each serves beside this process
-// until handed back, then finishes its requests and exits; this process
-// reaps it, as nobody else would.
+// so left them children of this process, with their channels. Each serves
+// beside this process until told to step back, then passes its idle
+// connections here, finishes its requests and exits; this process reaps
+// it, as nobody else would, and reads its channel to the end: connections
+// it passed just before exiting may still be in the socket.
 type retiring struct {
-	mu     sync.Mutex
-	pids   map[int]bool  // not yet reaped; true once handed back
-	reaped chan struct{} // a value for each one reaped
+	mu    sync.Mutex
+	ins   map[*standIn]struct{} // until reaped and their channel read to its end
+	gone  chan struct{}         // a value for each one removed
+	serve func(*os.File)        // serves a connection a stand-in passes on
 }
 
-// add watches pid, a child of this process, and returns a channel closed
-// once it has exited and been reaped.
-func (r *retiring) add(pid int, handedBack bool) <-chan struct{} {
+// standIn is one stand-in, as its parent sees it.
+type standIn struct {
+	pid         int // 0 once reaped
+	ch          *reload.Channel
+	steppedBack bool          // told to step back, or to stop; guarded by retiring.mu
+	serving     chan struct{} // closed once it says it serves
+	exited      chan struct{} // closed once it has exited and been reaped
+	drained     chan struct{} // closed once its channel is read to its end
+	receiving   chan struct{} // closed when its receiver stops (Pause, or the end)
+}
+
+// add watches the stand-in pid, a child of this process (none if 0: one
+// already reaped whose channel is still to be read), and receives what it
+// sends over ch.
+func (r *retiring) add(pid int, ch *reload.Channel, steppedBack bool) *standIn {
+	s := &standIn{pid: pid, ch: ch, steppedBack: steppedBack || pid == 0,
+		serving: make(chan struct{}), exited: make(chan struct{}), drained: make(chan struct{})}
 	r.mu.Lock()
-	if r.pids == nil {
-		r.pids, r.reaped = map[int]bool{}, make(chan struct{}, 16)
+	if r.ins == nil {
+		r.ins, r.gone = map[*standIn]struct{}{}, make(chan struct{}, 16)
 	}
-	r.pids[pid] = handedBack
+	r.ins[s] = struct{}{}
+	r.receive(s)
 	r.mu.Unlock()
-	exited := make(chan struct{})
 	go func() {
-		waitExited(pid)
-		// Reaped only under mu: a PID passed across exec must not be
-		// reaped meanwhile, and perhaps reused, by the time the new code
-		// signals it.
+		if pid != 0 {
+			waitExited(pid)
+			// Reaped only under mu: a PID passed across exec must not be
+			// reaped meanwhile, and perhaps reused, by the time the new
+			// code signals it.
+			r.mu.Lock()
+			var ws syscall.WaitStatus
+			syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+			s.pid = 0
+			r.mu.Unlock()
+		}
+		close(s.exited)
+		<-s.drained
 		r.mu.Lock()
-		var ws syscall.WaitStatus
-		syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		delete(r.pids, pid)
+		delete(r.ins, s)
 		r.mu.Unlock()
-		close(exited)
 		select {
-		case r.reaped <- struct{}{}:
+		case r.gone <- struct{}{}:
 		default:
 		}
 	}()
-	return exited
+	return s
+}
+
+// receive starts s's receiver: it notes that s serves and serves the
+// connections s passes on, until paused or the channel's end. r.mu is held.
+func (r *retiring) receive(s *standIn) {
+	s.receiving = make(chan struct{})
+	go func() {
+		defer close(s.receiving)
+		for {
+			msg, f, err := s.ch.Receive()
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return // paused
+			}
+			if err != nil {
+				s.ch.Close()
+				close(s.drained)
+				return
+			}
+			switch {
+			case msg == reload.MsgServing:
+				select {
+				case <-s.serving:
+				default:
+					close(s.serving)
+				}
+			case msg == reload.MsgConn && f != nil:
+				r.serve(f)
+			case f != nil:
+				f.Close()
+			}
+		}
+	}()
 }
 
 // waitExited blocks until the child pid has exited, leaving it to be
@@ -65,25 +123,41 @@ func waitExited(pid int) {
 	}
 }
 
-// adopt watches the stand-ins the code before this one passed on (the value
-// of reload.RetiringVar).
-func (r *retiring) adopt(v string) {
+// adopt takes over the stand-ins the code before this one passed on (the
+// value of reload.RetiringVar: pid:fd pairs, fd its channel's end).
+func (r *retiring) adopt(v string) error {
+	var errs []error
 	for s := range strings.SplitSeq(v, ",") {
-		if pid, err := strconv.Atoi(s); err == nil && pid > 1 {
-			r.add(pid, false)
+		p, f, _ := strings.Cut(s, ":")
+		pid, perr := strconv.Atoi(p)
+		fd, ferr := strconv.Atoi(f)
+		if perr != nil || ferr != nil || pid < 0 || pid == 1 || fd <= 2 {
+			errs = append(errs, errors.New("stand-in passed on as "+strconv.Quote(s)))
+			continue
 		}
+		ch, err := reload.ChannelFromFD(fd)
+		if err != nil {
+			errs = append(errs, err)
+			if pid > 1 {
+				syscall.Kill(pid, syscall.SIGTERM) // it would serve on, told nothing
+			}
+			continue
+		}
+		r.add(pid, ch, false)
 	}
+	return errors.Join(errs...)
 }
 
 // handBack tells the stand-ins not yet told that this process serves: each
-// stops accepting, finishes its requests and exits.
+// stops accepting, passes its idle connections here, finishes its requests
+// and exits.
 func (r *retiring) handBack() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for pid, told := range r.pids {
-		if !told {
-			syscall.Kill(pid, syscall.SIGUSR2)
-			r.pids[pid] = true
+	for s := range r.ins {
+		if !s.steppedBack {
+			s.ch.Send(reload.MsgStepBack, nil) // fails only if it is gone
+			s.steppedBack = true
 		}
 	}
 }
@@ -92,9 +166,11 @@ func (r *retiring) handBack() {
 func (r *retiring) terminate() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for pid := range r.pids {
-		syscall.Kill(pid, syscall.SIGTERM)
-		r.pids[pid] = true
+	for s := range r.ins {
+		if s.pid != 0 {
+			syscall.Kill(s.pid, syscall.SIGTERM)
+		}
+		s.steppedBack = true
 	}
 }
 
@@ -106,18 +182,20 @@ func (r *retiring) stop(log zerolog.Logger) {
 	deadline := time.After(stopGrace + 2*time.Second)
 	for {
 		r.mu.Lock()
-		left := len(r.pids)
+		left := len(r.ins)
 		r.mu.Unlock()
 		if left == 0 {
 			return
 		}
 		select {
-		case <-r.reaped:
+		case <-r.gone:
 		case <-deadline:
 			log.Warn().Int("stand-ins", left).Msg("stand-ins still running after their grace: killed")
 			r.mu.Lock()
-			for pid := range r.pids {
-				syscall.Kill(pid, syscall.SIGKILL)
+			for s := range r.ins {
+				if s.pid != 0 {
+					syscall.Kill(s.pid, syscall.SIGKILL)
+				}
 			}
 			r.mu.Unlock()
 			deadline = nil // SIGKILL ends them: only their reaping is waited for
@@ -125,13 +203,40 @@ func (r *retiring) stop(log zerolog.Logger) {
 	}
 }
 
-// lockForExec returns the PIDs to pass to the code re-executed, and keeps
-// them from being reaped until unlock, called only if the exec failed.
-func (r *retiring) lockForExec() (pids string, unlock func()) {
+// lockForExec returns the stand-ins to pass to the code re-executed, as
+// reload.RetiringVar's value (pid:fd pairs, pid 0 for one reaped whose
+// channel is still to be read), their channels readied to pass: each
+// receiver stopped, so that a connection sent meanwhile stays in the
+// socket for the new code. Nothing is reaped until unlock, called only if
+// the exec failed.
+func (r *retiring) lockForExec() (pass string, unlock func()) {
 	r.mu.Lock()
-	list := make([]string, 0, len(r.pids))
-	for pid := range r.pids {
-		list = append(list, strconv.Itoa(pid))
+	list := make([]string, 0, len(r.ins))
+	for s := range r.ins {
+		s.ch.Pause()
+		<-s.receiving
+		select {
+		case <-s.drained:
+			continue
+		default:
+		}
+		fd, err := s.ch.KeepOnExec(true)
+		if err != nil {
+			continue // it stops once this process is gone
+		}
+		list = append(list, strconv.Itoa(s.pid)+":"+strconv.Itoa(fd))
 	}
-	return strings.Join(list, ","), r.mu.Unlock
+	return strings.Join(list, ","), func() {
+		for s := range r.ins {
+			select {
+			case <-s.drained:
+				continue
+			default:
+			}
+			s.ch.KeepOnExec(false)
+			s.ch.Resume()
+			r.receive(s)
+		}
+		r.mu.Unlock()
+	}
 }

@@ -103,10 +103,15 @@ func (rt *Runtime) Main(args []string) int {
 		if rt.handover.sigs == nil {
 			rt.handover.sigs = notifyServeSignals()
 		}
-		rt.enterStandIn(v)
+		if err := rt.enterStandIn(v); err != nil {
+			os.Stderr.WriteString("cannot serve beside the old code: " + err.Error() + "\n")
+			return 1
+		}
 	}
+	rt.retiring.serve = rt.serveConn
+	var standInsErr error
 	if v, ok := takeEnv(&rt.environ, reload.RetiringVar); ok {
-		rt.retiring.adopt(v)
+		standInsErr = rt.retiring.adopt(v)
 	}
 	rt.out = os.Stderr
 	if rt.Version == "" {
@@ -156,6 +161,9 @@ func (rt *Runtime) Main(args []string) int {
 	closeLog := rt.openLog()
 	defer closeLog()
 	rt.logStart()
+	if standInsErr != nil {
+		rt.log.Warn().Err(standInsErr).Msg("a stand-in passed on by the code before cannot be told to step back; it stops by itself")
+	}
 
 	if rt.mode != modeFastCGI {
 		rt.setProcs(false) // serveSpawned knows its spawner first

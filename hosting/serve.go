@@ -19,10 +19,10 @@ import (
 // by re-executing the binary in place, which keeps the PID and the
 // listening socket, so that connections queued meanwhile are served by the
 // new code. prepareExec readies the socket for the new process and
-// returns what to add to its environment; standIn readies it for a
+// returns what to add to its environment; standInSockets readies it for a
 // stand-in, which serves meanwhile (standin.go).
 func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), prepareExec func() ([]string, error),
-	standIn standInSockets, idleTimeout time.Duration) int {
+	standInSockets standInSockets, idleTimeout time.Duration) int {
 	if rt.handover.standIn != nil {
 		return rt.serveStandIn(l)
 	}
@@ -102,9 +102,11 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 		case handOver:
 			rt.endTrial()
 			grace := reloadGrace
+			var beside *standIn
 			if rt.alongside() {
 				rt.log.Info().Str("reason", d.reason).Msg("handing over to the new code: starting it beside the old")
-				switch rt.startStandIn(standIn) {
+				var res standInResult
+				switch beside, res = rt.startStandIn(standInSockets); res {
 				case standInFailed:
 					continue
 				case standInServes:
@@ -114,12 +116,12 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 				rt.log.Info().Str("reason", d.reason).Msg("handing over to the new code: finishing requests in progress")
 			}
 			rt.noteReload(d.reason)
-			if stopped := rt.reexec(srv, served, stopListening, prepareExec, sigs, grace); stopped {
+			if stopped := rt.reexec(srv, served, stopListening, prepareExec, sigs, grace, beside); stopped {
 				return 0
 			}
-			rt.retiring.handBack() // the old code serves on
 			l.Resume()
 			srv, served = rt.startServer(l)
+			rt.retiring.handBack() // the old code serves on
 		}
 		if ev.kind == trialEnded {
 			rt.endTrial() // only now: the staged file stays locked until renamed
@@ -197,15 +199,23 @@ func (rt *Runtime) changeEvent(path string) event {
 }
 
 // reexec finishes the requests in progress and re-executes the binary in
-// place, passing on the connections kept alive. It returns stopped when a
-// SIGTERM or SIGINT came meanwhile and the process stopped listening
-// instead; otherwise the hand-over failed, and the old code is to serve on.
+// place, passing on the connections kept alive: to the stand-in serving
+// beside, if any, as each becomes idle, otherwise across the exec. It
+// returns stopped when a SIGTERM or SIGINT came meanwhile and the process
+// stopped listening instead; otherwise the hand-over failed, and the old
+// code is to serve on.
 func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(), prepareExec func() ([]string, error),
-	sigs chan os.Signal, grace time.Duration) (stopped bool) {
-	conns, stop := rt.handoff(srv, grace, sigs)
+	sigs chan os.Signal, grace time.Duration, beside *standIn) (stopped bool) {
+	var to *reload.Channel
+	if beside != nil {
+		to = beside.ch
+	}
+	rt.handingOver(to)
+	conns, stop := rt.handoff(srv, grace, sigs, to)
 	<-served
+	rt.keepConns(conns) // served again if the hand-over fails
 	stopInstead := func(why string) bool {
-		for _, c := range conns {
+		for _, c := range rt.keepConns(nil) {
 			c.Close()
 		}
 		stopListening()
@@ -218,7 +228,6 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 	if stop || stopPending(sigs) {
 		return stopInstead(askedToStop)
 	}
-	rt.handover.conns = conns // served again if the hand-over fails
 	if err := reload.CheckExecutable(rt.exe); err != nil {
 		rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
 		return false
@@ -231,9 +240,6 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 	}
 	extra, err := prepareExec()
 	if err == nil {
-		extra, err = reload.PassConns(extra, conns)
-	}
-	if err == nil {
 		// From here a stop signal ends the process at once, as it would the
 		// new code before that catches signals: caught now, it would be lost
 		// with this image. Every request is finished; the connections passed
@@ -243,16 +249,23 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 		// code catches signals, must not end it: ignored, as the new code
 		// inherits, it asks for nothing the new code does not run.
 		signal.Ignore(syscall.SIGHUP)
+		// The stand-ins pass nothing more to this image: what they send
+		// now waits in the socket for the new code.
+		standIns, unlock := rt.retiring.lockForExec()
 		if stopPending(sigs) {
+			unlock()
 			return stopInstead(askedToStop)
 		}
-		rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
-		env := append(slices.Clip(rt.environ), reload.SpawnInodeVar+"="+strconv.FormatUint(rt.handover.spawnIno, 10))
-		pids, unlock := rt.retiring.lockForExec()
-		if pids != "" {
-			env = append(env, reload.RetiringVar+"="+pids)
+		conns := rt.keepConns(nil)
+		extra, err = reload.PassConns(extra, conns)
+		if err == nil {
+			rt.log.Info().Int("connections", len(conns)).Msg("re-executing in place")
+			env := append(slices.Clip(rt.environ), reload.SpawnInodeVar+"="+strconv.FormatUint(rt.handover.spawnIno, 10))
+			if standIns != "" {
+				env = append(env, reload.RetiringVar+"="+standIns)
+			}
+			err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
 		}
-		err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
 		unlock()
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	}

@@ -3,7 +3,6 @@ package hosting
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -17,12 +16,15 @@ import (
 // A process that serves alone (lighttpd's max-procs 1, spawn-fcgi, H2O,
 // -listen, systemd) hands over without making new requests wait for its
 // long ones: it starts the new code as a stand-in, a child serving the
-// same sockets, and only then stops accepting and finishes its requests.
-// Then it re-executes itself in place, keeping the PID the web server or
-// systemd tracks, and hands back: the stand-in stops accepting, finishes
-// its own requests and exits, reaped by the re-executed code (retiring).
-// The sockets always have a process accepting, or the kernel holds the
-// connections until one does. Under Apache, which starts a process per
+// same sockets, and only then stops accepting and finishes its requests,
+// passing each connection to the stand-in once idle (or accepted and not
+// yet read from): a web server may send on one at any moment. Then it
+// re-executes itself in place, keeping the PID the web server or systemd
+// tracks, and hands back over the same channel: the stand-in stops
+// accepting, passes its idle connections back, finishes its own requests
+// and exits, reaped by the re-executed code (retiring). The sockets always
+// have a process accepting, or the kernel holds the connections until one
+// does; no connection is closed under a web server. Under Apache, which starts a process per
 // request and keys them by inode, a hand-over is the plain re-exec.
 
 // retireGrace bounds how long the old code, with a stand-in serving, or a
@@ -30,12 +32,9 @@ import (
 // not wait for them.
 const retireGrace = 2 * time.Minute
 
-// standInFD is the stand-in's descriptor on which it says it serves; the
+// standInFD is the stand-in's end of its channel (reload.Channel); the
 // sockets passed to it follow, from standInFD+1.
 const standInFD = 3
-
-// standInReady is what a stand-in writes once it serves.
-const standInReady = "serving\n"
 
 // standInSockets readies the listening sockets for a stand-in: whether
 // it gets them on fd 0 (spawned so), close-on-exec duplicates to pass from
@@ -62,14 +61,14 @@ const (
 
 // startStandIn starts the code at rt.exe beside this process on its
 // sockets, and waits until it serves.
-func (rt *Runtime) startStandIn(sockets standInSockets) standInResult {
-	cannot := func(err error) standInResult {
+func (rt *Runtime) startStandIn(sockets standInSockets) (*standIn, standInResult) {
+	cannot := func(err error) (*standIn, standInResult) {
 		rt.log.Warn().Err(err).Msg("cannot start the new code beside the old: finishing requests in progress, new ones wait")
-		return noStandIn
+		return nil, noStandIn
 	}
-	fail := func(err error) standInResult {
+	fail := func(err error) (*standIn, standInResult) {
 		rt.log.Error().Err(err).Msg("the new code did not start; the old code keeps serving")
-		return standInFailed
+		return nil, standInFailed
 	}
 	onStdin, fds, env, err := sockets()
 	defer func() {
@@ -89,119 +88,122 @@ func (rt *Runtime) startStandIn(sockets standInSockets) standInResult {
 		defer null.Close()
 		stdin = int(null.Fd())
 	}
-	ready, told, err := os.Pipe()
+	ch, theirs, err := reload.NewChannel()
 	if err != nil {
 		return cannot(err)
 	}
-	defer ready.Close()
 	env = append(slices.Clip(rt.environ), append(env,
 		reload.SpawnInodeVar+"="+strconv.FormatUint(rt.handover.spawnIno, 10),
 		reload.StandInVar+"="+strconv.Itoa(standInFD))...)
-	files := []uintptr{uintptr(stdin), 1, 2, told.Fd()}
+	files := []uintptr{uintptr(stdin), 1, 2, theirs.Fd()}
 	for _, fd := range fds {
 		files = append(files, uintptr(fd))
 	}
-	pid, err := syscall.ForkExec(rt.exe, os.Args, &syscall.ProcAttr{Env: env, Files: files, Sys: standInAttr})
-	told.Close()
+	pid, err := syscall.ForkExec(rt.exe, os.Args, &syscall.ProcAttr{Env: env, Files: files})
+	theirs.Close()
 	if err != nil {
+		ch.Close()
 		return cannot(err)
 	}
-	exited := rt.retiring.add(pid, false) // reaped there, across exec too
-
-	said := make(chan error, 1)
-	go func() {
-		b := make([]byte, len(standInReady))
-		_, err := io.ReadFull(ready, b)
-		if err == nil && string(b) != standInReady {
-			err = errors.New("it said " + strconv.Quote(string(b)))
-		}
-		said <- err
-	}()
+	s := rt.retiring.add(pid, ch, false) // reaped there, across exec too
 	select {
-	case err = <-said:
-		if err != nil {
-			err = fmt.Errorf("it exited before serving (%v); its output is in the web server's error log", err)
-		}
-	case <-exited:
+	case <-s.serving:
+	case <-s.exited:
 		err = errors.New("it exited before serving; its output is in the web server's error log")
 	case <-time.After(trialTimeout):
 		err = fmt.Errorf("it did not serve within %v", trialTimeout)
 	}
 	if err != nil {
 		syscall.Kill(pid, syscall.SIGKILL)
-		<-exited
+		<-s.exited
 		return fail(err)
 	}
 	rt.log.Info().Int("stand_in", pid).Msg("the new code serves beside the old, which finishes its requests")
-	return standInServes
+	return s, standInServes
 }
 
-// serveStandIn is the serve loop of a stand-in: it serves l until handed
-// back (SIGUSR2) or stopped, leaving reloads to the process that started
-// it, then finishes its requests and exits. The sockets and their files
-// stay: they are the process's that started it.
+// serveStandIn is the serve loop of a stand-in: it serves l, and the
+// connections the process that started it passes on, until told to step
+// back or to stop, leaving reloads to that process; then it finishes its
+// requests and exits. Stepping back, it passes its idle connections back.
+// The sockets and their files stay: they are the process's that started it.
 func (rt *Runtime) serveStandIn(l reload.PausingListener) int {
-	sigs := rt.handover.sigs
+	sigs, ch := rt.handover.sigs, rt.handover.standIn
 	defer signal.Stop(sigs)
+	defer ch.Close()
 	srv, served := rt.startServer(l)
-	_, err := rt.handover.standIn.WriteString(standInReady)
-	rt.handover.standIn.Close()
-	if err != nil {
+	stepBack, orphaned := make(chan struct{}), make(chan struct{})
+	go func() {
+		for {
+			msg, f, err := ch.Receive()
+			switch {
+			case err != nil:
+				// Closed by every process that had it: the process that
+				// started it is gone, without telling it to step back
+				// (killed, or stopped between its exec and catching
+				// signals). Serving on would leave a process nobody
+				// tracks, holding the socket a restarted server wants.
+				close(orphaned)
+				return
+			case msg == reload.MsgConn && f != nil:
+				rt.serveConn(f)
+			case msg == reload.MsgStepBack:
+				close(stepBack)
+				return // nothing comes after it
+			case f != nil:
+				f.Close()
+			}
+		}
+	}()
+	if err := ch.Send(reload.MsgServing, nil); err != nil {
 		// The process that started it gave up waiting and serves on.
 		l.Listener.Close()
 		rt.drain(srv, stopGrace, sigs)
 		<-served
 		return 1
 	}
-	// A parent gone without handing back (killed, or stopped between its
-	// exec and catching signals) would leave this process serving alone,
-	// one nobody tracks, and holding the socket a restarted server wants:
-	// then it stops. standInAttr's SIGHUP says so at once where it can.
-	parent := os.Getppid()
-	orphaned := time.NewTicker(time.Second)
-	defer orphaned.Stop()
 	for {
-		grace, reason := stopGrace, ""
+		var reason string
 		select {
 		case err := <-served:
 			rt.log.Error().Err(err).Msg("serving stopped")
 			l.Listener.Close()
 			return 1
-		case <-orphaned.C:
-			if os.Getppid() == parent {
+		case <-orphaned:
+			reason = "the process that started it is gone"
+		case <-stepBack:
+			rt.log.Info().Msg("stand-in stepping back: the re-executed code serves; finishing requests in progress")
+			l.Listener.Close()
+			conns, _ := rt.handoff(srv, retireGrace, sigs, ch)
+			for _, f := range conns {
+				f.Close() // the channel broke: the process that started it is gone
+			}
+			<-served
+			rt.log.Info().Msg("stand-in stopped")
+			return 0
+		case sig := <-sigs:
+			if !stops(sig) {
+				rt.log.Info().Str("signal", sig.String()).Msg("reload left to the process serving before this stand-in")
 				continue
 			}
-			reason = "the process that started it is gone"
-		case sig := <-sigs:
 			reason = "signal " + sig.String()
-			switch sig {
-			case syscall.SIGUSR2:
-				grace, reason = retireGrace, "handed back to the re-executed code"
-			case syscall.SIGHUP, syscall.SIGUSR1:
-				if os.Getppid() == parent {
-					rt.log.Info().Str("signal", sig.String()).Msg("reload left to the process serving before this stand-in")
-					continue
-				}
-				reason = "the process that started it is gone"
-			}
 		}
 		rt.log.Info().Str("reason", reason).Msg("stand-in stopping: finishing requests in progress")
 		l.Listener.Close()
-		rt.drain(srv, grace, sigs)
+		rt.drain(srv, stopGrace, sigs)
 		<-served
 		rt.log.Info().Msg("stand-in stopped")
 		return 0
 	}
 }
 
-// enterStandIn makes this process a stand-in, which says on fd that it
-// serves; sigs are caught already.
-func (rt *Runtime) enterStandIn(fd string) {
+// enterStandIn makes this process a stand-in, talking over the channel on
+// fd; sigs are caught already.
+func (rt *Runtime) enterStandIn(fd string) error {
 	n, err := strconv.Atoi(fd)
 	if err != nil || n < standInFD {
-		return
+		return errors.New("stand-in channel passed on as " + strconv.Quote(fd))
 	}
-	syscall.CloseOnExec(n)
-	rt.handover.standIn = os.NewFile(uintptr(n), "stand-in")
-	signal.Notify(rt.handover.sigs, syscall.SIGUSR2)
+	rt.handover.standIn, err = reload.ChannelFromFD(n)
+	return err
 }

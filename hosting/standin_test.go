@@ -1,7 +1,10 @@
 package hosting_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/fcgi-hosting/fcgi/internal/heldtest"
 	"github.com/fcgi-hosting/fcgi/internal/testenv"
+	"github.com/fcgi-hosting/fcgi/responder"
 )
 
 // A hand-over while a long request runs, in a process that serves alone
@@ -150,4 +154,67 @@ func TestSpawned_SecondReloadDuringHandOver(t *testing.T) {
 
 func greetsNow(s *site, want string) func() bool {
 	return func() bool { _, body, _ := s.get("/"); return body == want }
+}
+
+// Connections a web server keeps (nginx's upstream keepalive, Apache's
+// mod_proxy_fcgi and mod_proxy_ajp pools) may carry a request at any
+// moment of a hand-over. One kept before the change, and one opened and
+// not yet used, are answered by the new code while the old finishes a
+// long request, and still after the stand-in stepped back to the
+// re-executed code: no kept connection is parked or closed under the web
+// server.
+func TestSpawned_KeptConnectionsAcrossHandOver(t *testing.T) {
+	s := newSite(t, "GREETING=v1\nRELOAD_POLL=0\n")
+	s.spawn()
+	pid := strconv.Itoa(s.cmd.Process.Pid)
+	kept, err := responder.Dial("unix", s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	ask := func(c *responder.Client, path string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+		defer cancel()
+		resp, err := c.Do(ctx, &responder.ClientRequest{KeepConn: true, Params: params("GET", path)})
+		if err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	if body, err := ask(kept, "/"); body != "v1\n" || err != nil {
+		t.Fatalf("before the change: %q %v", body, err)
+	}
+	raw, err := net.Dial("unix", s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused := responder.NewClient(raw)
+	defer unused.Close()
+
+	held := heldtest.HoldEcho(t, "unix", s.sock)
+	s.writeEnv("GREETING=v2\nRELOAD_POLL=0\n")
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the stand-in", greetsNow(s, "v2\n"))
+	for _, c := range []struct {
+		name string
+		c    *responder.Client
+	}{{"kept", kept}, {"opened before the change", unused}} {
+		if body, err := ask(c.c, "/"); body != "v2\n" || err != nil {
+			t.Errorf("%s connection, the old code finishing a long request: %q %v; want the new code's answer", c.name, body, err)
+		}
+	}
+	if held.Ended() {
+		t.Fatal("the long request ended before it was released")
+	}
+	held.CheckReleased(t)
+	checkAlone(t, s, pid) // the stand-in stepped back and exited
+	for _, c := range []struct {
+		name string
+		c    *responder.Client
+	}{{"kept", kept}, {"opened before the change", unused}} {
+		if info, err := ask(c.c, "/info"); err != nil || !strings.Contains(info, "pid: "+pid+"\n") {
+			t.Errorf("%s connection, after the stand-in stepped back: %q %v; want the re-executed code (pid %s)", c.name, info, err, pid)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -17,29 +18,45 @@ var handoffDeadline = time.Unix(1, 0)
 // with ServeConn. A web server that pools connections (Apache
 // mod_proxy_fcgi with enablereuse, nginx with upstream keepalive) may send
 // a request on a pooled connection at any moment; closing one can lose
-// that request, passing it on cannot. Connections without FCGI_KEEP_CONN,
-// and those of NewSCGIListener and NewAJPListener, end as under Shutdown.
-// If ctx ends first, Handoff returns what it has and ctx.Err(); call Close
-// for the rest.
+// that request, passing it on cannot. A connection accepted but not yet
+// read from is passed on too, with its request still in the socket.
+// Connections without FCGI_KEEP_CONN end as under Shutdown, and so do
+// those of NewSCGIListener. If ctx ends first, Handoff returns what it
+// has and ctx.Err(); call Close for the rest.
 func (s *Server) Handoff(ctx context.Context) ([]*os.File, error) {
+	var mu sync.Mutex
+	var files []*os.File
+	err := s.HandoffFunc(ctx, func(f *os.File) {
+		mu.Lock()
+		files = append(files, f)
+		mu.Unlock()
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	return files, err
+}
+
+// HandoffFunc is Handoff passing each connection to pass as soon as it is
+// idle, rather than all at the end: to a server already serving beside
+// this one, which answers what arrives on it while the requests here
+// finish. pass owns the file, and may be called from several goroutines at
+// once until HandoffFunc returns.
+func (s *Server) HandoffFunc(ctx context.Context, pass func(*os.File)) error {
 	s.init()
 	s.mu.Lock()
 	s.closing.Store(true)
 	s.handingOff = true
+	s.pass = pass
 	lerr := s.closeListenersLocked()
 	for c := range s.conns {
 		c.beginHandoff()
 	}
 	s.mu.Unlock()
 	err := s.waitIdle(ctx)
-	s.mu.Lock()
-	files := s.handedOff
-	s.handedOff = nil
-	s.mu.Unlock()
 	if err == nil {
 		err = lerr
 	}
-	return files, err
+	return err
 }
 
 func (c *conn) beginHandoff() {
@@ -78,8 +95,9 @@ func (c *conn) detach() {
 		return
 	}
 	c.srv.mu.Lock()
-	c.srv.handedOff = append(c.srv.handedOff, f)
+	pass := c.srv.pass
 	c.srv.mu.Unlock()
+	pass(f)
 }
 
 // ServeConn serves a connection accepted elsewhere, such as one passed on

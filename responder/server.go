@@ -141,13 +141,13 @@ type Server struct {
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*conn]struct{}
-	closing    atomic.Bool   // Shutdown or Close called
-	closed     bool          // Close called; guarded by mu
-	handingOff bool          // Handoff called; guarded by mu
-	handedOff  []*os.File    // connections passed on by Handoff; guarded by mu
-	onIdle     chan struct{} // closed and replaced when a connection ends
-	inFlight   atomic.Int64  // requests in progress
-	paramsHeld atomic.Int64  // bytes of parameters read for requests whose parameters have not ended
+	closing    atomic.Bool    // Shutdown or Close called
+	closed     bool           // Close called; guarded by mu
+	handingOff bool           // Handoff called; guarded by mu
+	pass       func(*os.File) // takes the connections Handoff passes on; guarded by mu
+	onIdle     chan struct{}  // closed and replaced when a connection ends
+	inFlight   atomic.Int64   // requests in progress
+	paramsHeld atomic.Int64   // bytes of parameters read for requests whose parameters have not ended
 	spill      *spillBudget
 	initOnce   sync.Once
 	cfg        config

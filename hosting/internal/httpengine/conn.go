@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// httpConn is a connection net/http serves, which Handoff can take back
+// httpConn is a connection net/http serves, which HandoffFunc can take back
 // between two requests.
 type httpConn struct {
 	net.Conn
@@ -79,7 +79,7 @@ func (c *httpConn) Read(p []byte) (int, error) {
 		}
 		if err != nil && c.e.handingOff.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
 			if d := c.readDeadline(); d.IsZero() || time.Now().Before(d) {
-				continue // woken by Handoff, not timed out
+				continue // woken by HandoffFunc, not timed out
 			}
 		}
 		return n, err

@@ -20,7 +20,7 @@ import (
 
 // Engine serves plain HTTP behind a reverse proxy (nginx proxy_pass,
 // Apache mod_proxy_http, Caddy reverse_proxy, HAProxy), with the limits a
-// responder.Server was given. Its Handoff, unlike http.Server's Shutdown,
+// responder.Server was given. Its HandoffFunc, unlike http.Server's Shutdown,
 // passes idle keep-alive connections on to the new code, so a request the
 // proxy sends on one at that moment is not lost.
 type Engine struct {
@@ -38,9 +38,9 @@ type Engine struct {
 	mu         sync.Mutex
 	ln         net.Listener // the one Serve accepts from: the runtime's, which Close only pauses
 	conns      map[*httpConn]struct{}
-	changed    chan struct{} // closed and replaced when a connection ends
-	adopted    []net.Conn    // passed on by the previous run, served first
-	handed     []*os.File    // idle connections Handoff passes on
+	changed    chan struct{}  // closed and replaced when a connection ends
+	adopted    []net.Conn     // passed on by the previous run, served first
+	pass       func(*os.File) // takes the idle connections HandoffFunc passes on
 }
 
 // New carries over the limits of fcgi (its zero fields meaning
@@ -104,12 +104,14 @@ func (e *Engine) ServeConn(c net.Conn) error {
 func (e *Engine) Shutdown(ctx context.Context) error { return e.srv.Shutdown(ctx) }
 func (e *Engine) Close() error                       { return e.srv.Close() }
 
-// Handoff stops accepting and lets the requests in progress finish. A
+// HandoffFunc stops accepting and lets the requests in progress finish. A
 // connection between requests (nothing of the next one read) is taken
-// from net/http and returned, to be served by the next process with
-// whatever the proxy has sent on it meanwhile still in the socket.
-func (e *Engine) Handoff(ctx context.Context) ([]*os.File, error) {
+// from net/http and given to pass as soon as it is so, to be served by
+// another server with whatever the proxy has sent on it meanwhile still in
+// the socket.
+func (e *Engine) HandoffFunc(ctx context.Context, pass func(*os.File)) error {
 	e.mu.Lock()
+	e.pass = pass
 	e.handingOff.Store(true)
 	if e.ln != nil {
 		e.ln.Close() // wakes Accept; the socket stays open
@@ -128,19 +130,11 @@ func (e *Engine) Handoff(ctx context.Context) ([]*os.File, error) {
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return e.takeHanded(), ctx.Err()
+			return ctx.Err()
 		}
 	}
 	e.srv.Close()
-	return e.takeHanded(), nil
-}
-
-func (e *Engine) takeHanded() []*os.File {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	fs := e.handed
-	e.handed = nil
-	return fs
+	return nil
 }
 
 func (e *Engine) track(c *httpConn) {
@@ -159,11 +153,12 @@ func (e *Engine) forget(c *httpConn, keep bool) {
 		}
 	}
 	e.mu.Lock()
-	if f != nil {
-		e.handed = append(e.handed, f)
-	}
+	pass := e.pass
 	delete(e.conns, c)
 	close(e.changed)
 	e.changed = make(chan struct{})
 	e.mu.Unlock()
+	if f != nil {
+		pass(f)
+	}
 }
