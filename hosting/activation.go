@@ -160,7 +160,7 @@ func (rt *Runtime) serveActivated() int {
 			if err != nil {
 				return nil, err
 			}
-			pairs[i] = strconv.Itoa(int(f.Fd())) + "=" + act.socks[i].name
+			pairs[i] = strconv.Itoa(reload.FD(f)) + "=" + act.socks[i].name
 		}
 		return []string{reload.ActivatedFDsVar + "=" + strings.Join(pairs, ":")}, nil
 	}

@@ -65,7 +65,7 @@ func (rt *Runtime) serveExternal() int {
 		if err != nil {
 			return nil, err
 		}
-		return []string{reload.ListenFDVar + "=" + strconv.Itoa(int(f.Fd()))}, nil
+		return []string{reload.ListenFDVar + "=" + strconv.Itoa(reload.FD(f))}, nil
 	}
 	return rt.serveLoop(reload.PausingListener{Listener: l}, stopListening, prepareExec, rt.standInSockets([]net.Listener{l}, nil), 0)
 }

@@ -2,6 +2,7 @@ package hosting_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -68,7 +69,17 @@ func TestPassenger_ReexecInPlace(t *testing.T) {
 	waitFor(t, "the site on $PORT", func() bool { code, _, _ := testenv.Get(base + "/"); return code == 200 })
 	pid := testenv.SitePID(base)
 	s.writeEnv("DEBUG=true\nGREETING=after\n")
-	waitFor(t, "the new settings", func() bool { _, body, _ := testenv.Get(base + "/"); return body == "after\n" })
+	// A stand-in answers first, then the process re-executed in place.
+	testenv.WaitReexecs(t, filepath.Join(s.dir, "mysite.log"), 1)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(s.log())
+		}
+	})
+	waitFor(t, "the stand-in to step back", func() bool { return len(testenv.Children(s.cmd.Process.Pid)) == 0 })
+	if _, body, _ := testenv.Get(base + "/"); body != "after\n" {
+		t.Errorf("after the change: %q, want the new settings", body)
+	}
 	if now := testenv.SitePID(base); now != pid {
 		t.Errorf("served by %q after the change, by %q before: not in place", now, pid)
 	}

@@ -43,12 +43,8 @@ const standInFD = 3
 // make the sockets blocking, for this process too.
 type standInSockets func() (onStdin bool, fds []int, env []string, err error)
 
-// alongside reports whether a hand-over starts a stand-in first. Not for
-// -protocol http yet: across such hand-overs, a request in about 2,000
-// failed with EOF (TestExternal_HTTP), which its plain hand-over never does.
-func (rt *Runtime) alongside() bool {
-	return rt.spawner != spawnerApache && rt.ext.protocol != protoHTTP
-}
+// alongside reports whether a hand-over starts a stand-in first.
+func (rt *Runtime) alongside() bool { return rt.spawner != spawnerApache }
 
 // standInResult is how starting a stand-in went.
 type standInResult int
@@ -95,7 +91,7 @@ func (rt *Runtime) startStandIn(sockets standInSockets) (*standIn, standInResult
 	env = append(slices.Clip(rt.environ), append(env,
 		reload.SpawnInodeVar+"="+strconv.FormatUint(rt.handover.spawnIno, 10),
 		reload.StandInVar+"="+strconv.Itoa(standInFD))...)
-	files := []uintptr{uintptr(stdin), 1, 2, theirs.Fd()}
+	files := []uintptr{uintptr(stdin), 1, 2, uintptr(reload.FD(theirs))}
 	for _, fd := range fds {
 		files = append(files, uintptr(fd))
 	}

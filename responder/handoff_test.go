@@ -97,3 +97,88 @@ func TestServer_Handoff(t *testing.T) {
 	b.Shutdown(ctx)
 	checkNoServerGoroutines(t)
 }
+
+// TestServer_HandoffFunc passes each connection as soon as it is idle, to
+// a server serving beside: the idle and the fresh connection are answered
+// by it while a slow request still runs here, and the busy connection
+// follows once its request is done.
+func TestServer_HandoffFunc(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	a := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(started)
+			<-release
+		}
+		io.WriteString(w, "A")
+	})}
+	a.Logger, _ = newTestLog(t)
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.Serve(l)
+	b := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "B") })}
+	b.Logger, _ = newTestLog(t)
+	dial := func() *Client {
+		c, err := Dial("unix", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	keep := func(path string) *ClientRequest {
+		return &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": path})}
+	}
+	idle, busy, fresh := dial(), dial(), dial()
+	if _, body := do(t, idle, keep("/")); body != "A" {
+		t.Fatal(body)
+	}
+	slow := make(chan string)
+	go func() { _, body := do(t, busy, keep("/slow")); slow <- body }()
+	<-started
+	waitConns(t, a, 3)
+
+	passed := make(chan struct{}, 3)
+	handed := make(chan error)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		handed <- a.HandoffFunc(ctx, func(f *os.File) {
+			c, err := net.FileConn(f)
+			f.Close()
+			if err == nil {
+				b.ServeConn(c)
+			}
+			passed <- struct{}{}
+		})
+	}()
+	<-passed
+	<-passed
+	for name, c := range map[string]*Client{"idle": idle, "fresh": fresh} {
+		if _, body := do(t, c, keep("/")); body != "B" {
+			t.Errorf("%s connection, a slow request still running: %q, want B", name, body)
+		}
+	}
+	select {
+	case err := <-handed:
+		t.Fatalf("HandoffFunc returned with a request running: %v", err)
+	default:
+	}
+	close(release)
+	if body := <-slow; body != "A" {
+		t.Fatalf("the slow request: %q", body)
+	}
+	if err := <-handed; err != nil {
+		t.Fatal(err)
+	}
+	<-passed
+	if _, body := do(t, busy, keep("/")); body != "B" {
+		t.Errorf("busy connection after its request: %q, want B", body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b.Shutdown(ctx)
+	checkNoServerGoroutines(t)
+}

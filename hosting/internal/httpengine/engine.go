@@ -34,13 +34,14 @@ type Engine struct {
 	allowed  []netip.Addr
 	log      zerolog.Logger
 
-	handingOff atomic.Bool
-	mu         sync.Mutex
-	ln         net.Listener // the one Serve accepts from: the runtime's, which Close only pauses
-	conns      map[*httpConn]struct{}
-	changed    chan struct{}  // closed and replaced when a connection ends
-	adopted    []net.Conn     // passed on by the previous run, served first
-	pass       func(*os.File) // takes the idle connections HandoffFunc passes on
+	handingOff   atomic.Bool
+	mu           sync.Mutex
+	ln           net.Listener // the one Serve accepts from: the runtime's, which Close only pauses
+	conns        map[*httpConn]struct{}
+	changed      chan struct{}  // closed and replaced when a connection ends
+	adopted      []net.Conn     // passed on by another server, served first
+	adoptedReady chan struct{}  // a value when one is added
+	pass         func(*os.File) // takes the idle connections HandoffFunc passes on
 }
 
 // New carries over the limits of fcgi (its zero fields meaning
@@ -63,6 +64,8 @@ func New(fcgi *responder.Server, l zerolog.Logger) *Engine {
 		log:      l,
 		conns:    make(map[*httpConn]struct{}),
 		changed:  make(chan struct{}),
+
+		adoptedReady: make(chan struct{}, 1),
 	}
 	e.srv = &http.Server{
 		Handler:           e.asFastCGI(limitBody(lim.MaxRequestBodyBytes, fcgi.Handler)),
@@ -91,14 +94,31 @@ func (e *Engine) Serve(l net.Listener) error {
 	}
 	e.ln = l
 	e.mu.Unlock()
-	return e.srv.Serve(&limitListener{e: e, Listener: l, slots: make(chan struct{}, e.maxConns)})
+	return e.srv.Serve(&limitListener{e: e, Listener: l, slots: make(chan struct{}, e.maxConns), accepted: make(chan accepted, 1)})
 }
 
-// ServeConn queues a connection passed on by the previous run; it must be
-// called before Serve.
+// ServeConn serves a connection passed on by another server (HandoffFunc),
+// before Serve or while it serves.
 func (e *Engine) ServeConn(c net.Conn) error {
+	e.mu.Lock()
 	e.adopted = append(e.adopted, c)
+	e.mu.Unlock()
+	select {
+	case e.adoptedReady <- struct{}{}:
+	default:
+	}
 	return nil
+}
+
+func (e *Engine) takeAdopted() net.Conn {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.adopted) == 0 {
+		return nil
+	}
+	c := e.adopted[0]
+	e.adopted = e.adopted[1:]
+	return c
 }
 
 func (e *Engine) Shutdown(ctx context.Context) error { return e.srv.Shutdown(ctx) }

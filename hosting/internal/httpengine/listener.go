@@ -11,6 +11,14 @@ type limitListener struct {
 	net.Listener
 	e     *Engine
 	slots chan struct{}
+
+	accepted  chan accepted // what the Accept in flight returned
+	accepting bool          // an Accept is in flight; only Accept's caller uses it
+}
+
+type accepted struct {
+	c   net.Conn
+	err error
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -37,18 +45,29 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// next is a connection passed on by the previous run, then the listener's.
+// next is a connection passed on (ServeConn), or the listener's next: one
+// passed on while Accept waits is served at once, the Accept still in
+// flight for the next call.
 func (l *limitListener) next() (net.Conn, error) {
-	l.e.mu.Lock()
-	if len(l.e.adopted) > 0 {
-		c := l.e.adopted[0]
-		l.e.adopted = l.e.adopted[1:]
-		l.e.mu.Unlock()
-		return c, nil
+	for {
+		if c := l.e.takeAdopted(); c != nil {
+			return c, nil
+		}
+		if !l.accepting {
+			if l.e.handingOff.Load() {
+				return nil, net.ErrClosed
+			}
+			l.accepting = true
+			go func() {
+				c, err := l.Listener.Accept()
+				l.accepted <- accepted{c, err}
+			}()
+		}
+		select {
+		case a := <-l.accepted:
+			l.accepting = false
+			return a.c, a.err
+		case <-l.e.adoptedReady:
+		}
 	}
-	l.e.mu.Unlock()
-	if l.e.handingOff.Load() {
-		return nil, net.ErrClosed
-	}
-	return l.Listener.Accept()
 }

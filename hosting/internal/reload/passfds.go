@@ -45,17 +45,28 @@ func PassConns(extra []string, conns []*os.File) ([]string, error) {
 		if err := KeepOnExec(f); err != nil {
 			return nil, err
 		}
-		fds[i] = strconv.Itoa(int(f.Fd()))
+		fds[i] = strconv.Itoa(FD(f))
 	}
 	return append(extra, ConnFDsVar+"="+strings.Join(fds, ",")), nil
 }
 
 // KeepOnExec clears close-on-exec, so the descriptor passes to the new code.
 func KeepOnExec(f *os.File) error {
-	if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_SETFD, 0); e != 0 {
+	if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(FD(f)), syscall.F_SETFD, 0); e != 0 {
 		return e
 	}
 	return nil
+}
+
+// FD is f's descriptor. Unlike f.Fd, it leaves a socket non-blocking, as
+// its other holders need it: a stand-in accepting on the same socket
+// would block in accept, past its own Close.
+func FD(f *os.File) int {
+	fd := -1
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(d uintptr) { fd = int(d) })
+	}
+	return fd
 }
 
 // InheritedConns are the connections named by ConnFDsVar's value v.
