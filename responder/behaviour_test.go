@@ -468,14 +468,7 @@ func TestServer_Shutdown(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
-	dial := func() *Client {
-		c, err := Dial("unix", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := dialer(t, l)
 	quick := &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": "/quick"})}
 	busy, idle, fresh := dial(), dial(), dial()
 	do(t, idle, quick)

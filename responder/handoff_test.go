@@ -32,23 +32,13 @@ func TestServer_Handoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	go a.Serve(l)
-	dial := func() *Client {
-		c, err := Dial("unix", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	keep := func(path string) *ClientRequest {
-		return &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": path})}
-	}
+	dial := dialer(t, l)
 	idle, busy, fresh := dial(), dial(), dial()
-	if _, b := do(t, idle, keep("/")); b != "A" {
+	if _, b := do(t, idle, keepConn("/")); b != "A" {
 		t.Fatal(b)
 	}
 	slow := make(chan string)
-	go func() { _, b := do(t, busy, keep("/slow")); slow <- b }()
+	go func() { _, b := do(t, busy, keepConn("/slow")); slow <- b }()
 	<-started
 	waitConns(t, a, 3) // fresh too: accepted, not in the backlog
 
@@ -87,7 +77,7 @@ func TestServer_Handoff(t *testing.T) {
 		b.ServeConn(c)
 	}
 	for name, c := range map[string]*Client{"idle": idle, "busy": busy, "fresh": fresh} {
-		if _, body := do(t, c, keep("/")); body != "B" {
+		if _, body := do(t, c, keepConn("/")); body != "B" {
 			t.Errorf("%s connection after the hand-off: %q, want B", name, body)
 		}
 	}
@@ -120,23 +110,13 @@ func TestServer_HandoffFunc(t *testing.T) {
 	go a.Serve(l)
 	b := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "B") })}
 	b.Logger, _ = newTestLog(t)
-	dial := func() *Client {
-		c, err := Dial("unix", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	keep := func(path string) *ClientRequest {
-		return &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": path})}
-	}
+	dial := dialer(t, l)
 	idle, busy, fresh := dial(), dial(), dial()
-	if _, body := do(t, idle, keep("/")); body != "A" {
+	if _, body := do(t, idle, keepConn("/")); body != "A" {
 		t.Fatal(body)
 	}
 	slow := make(chan string)
-	go func() { _, body := do(t, busy, keep("/slow")); slow <- body }()
+	go func() { _, body := do(t, busy, keepConn("/slow")); slow <- body }()
 	<-started
 	waitConns(t, a, 3)
 
@@ -157,7 +137,7 @@ func TestServer_HandoffFunc(t *testing.T) {
 	<-passed
 	<-passed
 	for name, c := range map[string]*Client{"idle": idle, "fresh": fresh} {
-		if _, body := do(t, c, keep("/")); body != "B" {
+		if _, body := do(t, c, keepConn("/")); body != "B" {
 			t.Errorf("%s connection, a slow request still running: %q, want B", name, body)
 		}
 	}
@@ -174,7 +154,7 @@ func TestServer_HandoffFunc(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-passed
-	if _, body := do(t, busy, keep("/")); body != "B" {
+	if _, body := do(t, busy, keepConn("/")); body != "B" {
 		t.Errorf("busy connection after its request: %q, want B", body)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

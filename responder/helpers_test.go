@@ -298,3 +298,20 @@ func tempFileCount(t *testing.T, dir string) int {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// dialer dials l for a Client closed at the end of the test.
+func dialer(t *testing.T, l net.Listener) func() *Client {
+	return func() *Client {
+		c, err := Dial("unix", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+}
+
+// keepConn is a request for path that keeps the connection.
+func keepConn(path string) *ClientRequest {
+	return &ClientRequest{KeepConn: true, Params: withParams(map[string]string{"REQUEST_URI": path})}
+}
