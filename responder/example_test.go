@@ -121,6 +121,56 @@ func ExampleServer_Handoff() {
 	// new code
 }
 
+// Hand each kept-alive connection to a server already running beside
+// this one as soon as it is idle, rather than all at the end: requests
+// that come on it meanwhile are answered by the new code while the old
+// finishes its own.
+func ExampleServer_HandoffFunc() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	l, _ := net.Listen("unix", filepath.Join(dir, "app.sock"))
+	defer l.Close()
+	version := func(v string) *responder.Server {
+		return &responder.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, v)
+		})}
+	}
+	old, next := version("old code"), version("new code")
+	go old.Serve(l)
+	defer next.Close()
+
+	webServer, _ := responder.Dial("unix", l.Addr().String())
+	defer webServer.Close()
+	get := func() {
+		resp, err := webServer.Do(context.Background(), &responder.ClientRequest{
+			KeepConn: true,
+			Params:   map[string]string{"REQUEST_METHOD": "GET", "REQUEST_URI": "/", "SERVER_PROTOCOL": "HTTP/1.1"},
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		fmt.Println(string(body))
+	}
+	get()
+
+	passed := make(chan struct{})
+	go old.HandoffFunc(context.Background(), func(f *os.File) {
+		c, err := net.FileConn(f) // in another process: sent over a unix socket first
+		f.Close()
+		if err == nil {
+			next.ServeConn(c)
+		}
+		close(passed)
+	})
+	<-passed
+	get()
+	// Output:
+	// old code
+	// new code
+}
+
 // Answer a web server's Authorizer request: a 200 lets the request through
 // with the variables set, any other answer goes to the client.
 func ExampleSetVariable() {
