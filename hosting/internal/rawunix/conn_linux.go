@@ -24,9 +24,12 @@ type Conn struct {
 	mu       sync.Mutex // held over each raw system call, so Close cannot free fd meanwhile
 	fd       int
 	closed   bool
-	f        *os.File  // once an operation had to wait; then every operation goes through it
+	f        *os.File  // once an operation had to wait in the poller; then every operation goes through it
 	rdl, wdl time.Time // deadlines while f is nil
 	laddr    net.Addr
+	w        *waiter
+	waiting  bool // a Read waits in w
+	inEpoll  bool // fd is in w's epoll instance
 }
 
 // unnamed is the address of a web server's end: it does not bind its socket.
@@ -34,7 +37,7 @@ var unnamed = &net.UnixAddr{Net: "unix"}
 
 func (c *Conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
-	if c.f == nil {
+	for c.f == nil {
 		if err := c.usable(c.rdl); err != nil {
 			c.mu.Unlock()
 			return 0, c.opError("read", err)
@@ -50,7 +53,16 @@ func (c *Conn) Read(b []byte) (int, error) {
 			}
 			return n, nil
 		}
-		c.poll()
+		if !c.w.slot.TryLock() {
+			c.poll()
+			break
+		}
+		err := c.waitInput()
+		c.w.slot.Unlock()
+		if err != nil {
+			c.mu.Unlock()
+			return 0, c.fileError("read", err)
+		}
 	}
 	f := c.f
 	c.mu.Unlock()
@@ -133,6 +145,11 @@ func (c *Conn) Close() error {
 		return c.opError("close", net.ErrClosed)
 	}
 	c.closed = true
+	if c.waiting {
+		c.w.f.SetReadDeadline(time.Unix(1, 0)) // wake it; it finds c closed
+	}
+	// Closing fd takes it out of the waiter's epoll instance: File's
+	// duplicates took it out first.
 	if c.f != nil {
 		return c.fileError("close", c.f.Close())
 	}
@@ -154,6 +171,9 @@ func (c *Conn) CloseWrite() error {
 // net.UnixConn's File does: to pass the connection to another process.
 func (c *Conn) File() (*os.File, error) {
 	var f *os.File
+	c.mu.Lock()
+	c.leaveEpoll() // which the duplicate would keep it in
+	c.mu.Unlock()
 	err := c.control("dup", func(fd int) error {
 		nfd, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
 		if e != 0 {
@@ -238,8 +258,11 @@ func (c *Conn) setDeadline(dl *time.Time, t time.Time, set func(*os.File, time.T
 		c.mu.Unlock()
 		return c.opError("set deadline", net.ErrClosed)
 	}
+	if c.waiting && dl == &c.rdl {
+		c.w.f.SetReadDeadline(t)
+	}
 	if c.f == nil {
-		*dl = t // no operation waits: each checks it as it starts
+		*dl = t // no operation waits in the poller: each checks it as it starts
 		c.mu.Unlock()
 		return nil
 	}

@@ -16,6 +16,7 @@ type Listener struct {
 	rc     syscall.RawConn
 	laddr  net.Addr
 	closed atomic.Bool
+	w      *waiter // shared by its connections
 
 	mu       sync.Mutex // one Accept at a time: the fields below are its results
 	nfd      int
@@ -42,7 +43,12 @@ func Wrap(l net.Listener) (net.Listener, error) {
 		f.Close()
 		return nil, err
 	}
-	rl := &Listener{f: f, rc: rc, laddr: ul.Addr()}
+	w, err := newWaiter()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	rl := &Listener{f: f, rc: rc, laddr: ul.Addr(), w: w}
 	rl.acceptFn = rl.accept4
 	ul.SetUnlinkOnClose(false)
 	ul.Close()
@@ -64,7 +70,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		switch l.errno {
 		case 0:
-			return &Conn{fd: l.nfd, laddr: l.laddr}, nil
+			return &Conn{fd: l.nfd, laddr: l.laddr, w: l.w}, nil
 		case syscall.ECONNABORTED:
 			continue // gone before it was accepted; net retries too
 		}

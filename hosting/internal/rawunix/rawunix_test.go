@@ -93,6 +93,43 @@ func TestConn_ReadWaits(t *testing.T) {
 	}
 }
 
+// Connections waiting at once each get their input: one waits in the
+// listener's epoll instance, the others in the poller.
+func TestConn_ReadsWaitTogether(t *testing.T) {
+	l, path := listen(t)
+	const n = 4
+	var clients [n]net.Conn
+	got := make(chan string, n)
+	for i := range clients {
+		client, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		clients[i] = client
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		go func() {
+			b, _ := io.ReadAll(c)
+			got <- string(b)
+		}()
+	}
+	for i, client := range clients {
+		client.Write([]byte{'a' + byte(i)})
+		client.Close()
+	}
+	seen := map[string]bool{}
+	for range n {
+		seen[<-got] = true
+	}
+	if len(seen) != n || !seen["a"] || !seen["d"] {
+		t.Fatalf("read %v, want a, b, c and d", seen)
+	}
+}
+
 // A response larger than the socket's buffer is written whole as the
 // peer reads it.
 func TestConn_WriteWaits(t *testing.T) {

@@ -1,0 +1,98 @@
+package rawunix
+
+import (
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// waiter lets one connection at a time wait for input without entering
+// its own descriptor in the runtime's poller, which takes system calls the
+// scheduler is told about (fcntl, close): an epoll instance of its own,
+// itself in the poller, holds the connection's descriptor while it waits.
+// A connection that finds it taken goes to the poller itself. Under a web
+// server that sends one request at a time, it is never taken: the request
+// often arrives just after the connection, when its reader has looked.
+type waiter struct {
+	slot    sync.Mutex // held by the connection waiting; taken with TryLock
+	epfd    int
+	f       *os.File // epfd, in the poller: readable when the descriptor waited for is
+	rc      syscall.RawConn
+	events  [1]syscall.EpollEvent
+	readyFn func(uintptr) bool // w.ready, bound once
+}
+
+func newWaiter() (*waiter, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	w := &waiter{epfd: epfd, f: os.NewFile(uintptr(epfd), "epoll")}
+	if w.rc, err = w.f.SyscallConn(); err != nil {
+		w.f.Close()
+		return nil, err
+	}
+	w.readyFn = w.ready
+	return w, nil
+}
+
+// ready consumes an event, if any; a stale one only makes its waiter read
+// again and find nothing.
+func (w *waiter) ready(uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(w.epfd), uintptr(unsafe.Pointer(&w.events[0])), 1, 0, 0, 0)
+		if e != syscall.EINTR {
+			return e != 0 || n > 0
+		}
+	}
+}
+
+// waitInput waits until c's descriptor is readable, c's read deadline
+// passes or c is closed. c.mu is held on entry and return, and released
+// meanwhile; the slot is c's.
+func (c *Conn) waitInput() error {
+	w := c.w
+	op := syscall.EPOLL_CTL_MOD
+	if !c.inEpoll {
+		op = syscall.EPOLL_CTL_ADD
+	}
+	// One-shot: the descriptor leaves the instance's watch once it fires.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(c.fd)}
+	if e := epollCtl(w.epfd, op, c.fd, &ev); e != 0 {
+		return os.NewSyscallError("epoll_ctl", e)
+	}
+	c.inEpoll = true
+	c.waiting = true
+	if !c.rdl.IsZero() {
+		w.f.SetReadDeadline(c.rdl)
+	}
+	c.mu.Unlock()
+	err := w.rc.Read(w.readyFn)
+	c.mu.Lock()
+	c.waiting = false
+	w.f.SetReadDeadline(time.Time{}) // its own, or a Close's or SetReadDeadline's meanwhile
+	if c.closed {
+		return os.ErrClosed
+	}
+	return err
+}
+
+// leaveEpoll takes c's descriptor out of the waiter's instance before it
+// is duplicated: closing fd then would not. c.mu is held.
+func (c *Conn) leaveEpoll() {
+	if c.inEpoll {
+		epollCtl(c.w.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		c.inEpoll = false
+	}
+}
+
+func epollCtl(epfd, op, fd int, ev *syscall.EpollEvent) syscall.Errno {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	return e
+}
