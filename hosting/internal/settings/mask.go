@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 const masked = "********"
@@ -11,14 +12,16 @@ const masked = "********"
 // secretName matches setting names whose values are secrets: passwords
 // however spelled (MYSQL_PWD, SMTP_PW, DB_PASSPHRASE), keys (STRIPE_SK),
 // tokens, DSNs.
-var secretName = regexp.MustCompile(`(?i)(SECRET|PASSW|PASSPHRASE|PASS$|PWD|(^|_)PW($|_)|(^|_)SK($|_)|TOKEN|KEY|DSN|AUTH|CREDENTIAL|PRIVATE|SALT|COOKIE)`)
+var secretName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(SECRET|PASSW|PASSPHRASE|PASS$|PWD|(^|_)PW($|_)|(^|_)SK($|_)|TOKEN|KEY|DSN|AUTH|CREDENTIAL|PRIVATE|SALT|COOKIE)`)
+})
 
 // isSecretName reports whether name's value is a secret. PWD and OLDPWD
 // are the shell's working directories, not passwords: masked, they would
 // hide the site's own directory (Passenger sets PWD to the app root) in
 // every log line that names a file.
 func isSecretName(name string) bool {
-	return name != "PWD" && name != "OLDPWD" && secretName.MatchString(name)
+	return name != "PWD" && name != "OLDPWD" && secretName().MatchString(name)
 }
 
 // MaskSecret hides values whose names look secret, for logs and pages,
