@@ -10,5 +10,6 @@
 // request, a third of its CPU time. Accepting, reading, writing and
 // closing with raw system calls on non-blocking descriptors, which never
 // block, leaves it asleep; an operation that would have to wait goes
-// through the runtime's poller as usual.
+// through the runtime's poller as usual. Linux only; elsewhere Wrap
+// returns the listener as it is.
 package rawunix
