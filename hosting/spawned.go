@@ -21,8 +21,7 @@ func (rt *Runtime) serveSpawned() int {
 		rt.log.Error().Err(err).Msg("fd 0 is a socket but cannot be served")
 		return 1
 	}
-	rt.spawner = detectSpawner()
-	rt.setProcs(rt.spawner.oneRequestAtATime())
+	rt.setProcs(rt.spawner.oneRequestAtATime()) // GOMAXPROCS in the settings file
 	idle := rt.settings.IdleTimeout
 	if idle > 0 && !rt.spawner.exitWhenIdle() {
 		rt.log.Info().Stringer("spawner", rt.spawner).Msg("IDLE_TIMEOUT ignored: this spawner does not start a new process on demand")
