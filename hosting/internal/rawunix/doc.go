@@ -12,4 +12,11 @@
 // block, leaves it asleep; an operation that would have to wait goes
 // through the runtime's poller as usual. Linux only; elsewhere Wrap
 // returns the listener as it is.
+//
+// The cost: while sysmon sleeps it preempts nothing, so a handler that
+// computes without any system call keeps the process's one P (GOMAXPROCS
+// 1 under Apache) until sysmon wakes for the next timer (the reload
+// watcher's, every RELOAD_POLL, 2 s by default; at most a minute) rather
+// than for 10 ms; signals and timers wait meanwhile. Any system call the handler makes
+// through package syscall (a file, a database) wakes sysmon as before.
 package rawunix
