@@ -5,6 +5,7 @@ package rawunix
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -90,6 +91,37 @@ func TestConn_ReadWaits(t *testing.T) {
 	client.Close()
 	if s := <-got; s != "late" {
 		t.Fatalf("read %q, want late", s)
+	}
+}
+
+// A kept-alive connection waits for each request in turn: the first wait
+// in the listener's epoll instance, the next in the poller.
+func TestConn_KeptAlive(t *testing.T) {
+	c, client := pair(t)
+	done := make(chan error)
+	go func() {
+		b := make([]byte, 1)
+		for i := range 4 {
+			if _, err := c.Read(b); err != nil || b[0] != byte('a'+i) {
+				done <- fmt.Errorf("request %d: read %q, %v", i, b, err)
+				return
+			}
+			if _, err := c.Write(b); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	ack := make([]byte, 1)
+	for i := range 4 {
+		client.Write([]byte{byte('a' + i)}) // only once the last one is answered
+		if _, err := io.ReadFull(client, ack); err != nil || ack[0] != byte('a'+i) {
+			t.Fatalf("answer %d: %q, %v", i, ack, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -10,13 +10,14 @@ import (
 	"unsafe"
 )
 
-// waiter lets one connection at a time wait for input without entering
-// its own descriptor in the runtime's poller, which takes system calls the
-// scheduler is told about (fcntl, close): an epoll instance of its own,
-// itself in the poller, holds the connection's descriptor while it waits.
-// A connection that finds it taken goes to the poller itself. Under a web
-// server that sends one request at a time, it is never taken: the request
-// often arrives just after the connection, when its reader has looked.
+// waiter lets one connection at a time wait for its first input without
+// entering its own descriptor in the runtime's poller, which takes system
+// calls the scheduler is told about (fcntl, close): an epoll instance of
+// its own, itself in the poller, holds the connection's descriptor while
+// it waits. The request often arrives just after the connection, when its
+// reader has looked; under a web server that sends one request at a time
+// the waiter is never taken. A connection that finds it taken, or waits a
+// second time (kept alive, or a long body), goes to the poller itself.
 type waiter struct {
 	slot    sync.Mutex // held by the connection waiting; taken with TryLock
 	epfd    int
@@ -60,13 +61,9 @@ func (w *waiter) ready(uintptr) bool {
 // meanwhile; the slot is c's.
 func (c *Conn) waitInput() error {
 	w := c.w
-	op := syscall.EPOLL_CTL_MOD
-	if !c.inEpoll {
-		op = syscall.EPOLL_CTL_ADD
-	}
 	// One-shot: the descriptor leaves the instance's watch once it fires.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(c.fd)}
-	if e := epollCtl(w.epfd, op, c.fd, &ev); e != 0 {
+	if e := epollCtl(w.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); e != 0 {
 		return os.NewSyscallError("epoll_ctl", e)
 	}
 	c.inEpoll = true
