@@ -25,6 +25,11 @@ type waiter struct {
 	rc      syscall.RawConn
 	events  [1]syscall.EpollEvent
 	readyFn func(uintptr) bool // w.ready, bound once
+
+	// The wait in progress: the descriptor waited for, and whether ready
+	// has looked yet.
+	fd     int32
+	looked bool
 }
 
 func newWaiter() (*waiter, error) {
@@ -45,13 +50,27 @@ func newWaiter() (*waiter, error) {
 	return w, nil
 }
 
-// ready consumes an event, if any; a stale one only makes its waiter read
-// again and find nothing.
+// ready reports whether the descriptor waited for is readable, consuming
+// its event. The first look of a wait is left to the poller: input that
+// came before the descriptor was added makes the instance readable then,
+// so the poller wakes the waiter at once, and input that has not come
+// would cost a system call to find absent. Another descriptor's event,
+// left by a wait that a deadline or Close ended, is dropped.
 func (w *waiter) ready(uintptr) bool {
+	if !w.looked {
+		w.looked = true
+		return false
+	}
 	for {
 		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(w.epfd), uintptr(unsafe.Pointer(&w.events[0])), 1, 0, 0, 0)
-		if e != syscall.EINTR {
-			return e != 0 || n > 0
+		switch {
+		case e == syscall.EINTR:
+		case e != 0:
+			return true // the reader finds out what is wrong
+		case n == 0:
+			return false
+		case w.events[0].Fd == w.fd:
+			return true
 		}
 	}
 }
@@ -68,6 +87,7 @@ func (c *Conn) waitInput() error {
 	}
 	c.inEpoll = true
 	c.waiting = true
+	w.fd, w.looked = int32(c.fd), false
 	if !c.rdl.IsZero() {
 		w.f.SetReadDeadline(c.rdl)
 	}
