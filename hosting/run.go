@@ -138,6 +138,11 @@ func (rt *Runtime) Main(args []string) int {
 	switch {
 	case stdinListens():
 		rt.mode = modeFastCGI
+		// One P now, while the runtime has little to move off the others:
+		// set later, it faulted in 5% of the pages a start touches.
+		// serveSpawned applies the settings file's GOMAXPROCS.
+		rt.spawner = detectSpawner()
+		rt.setProcs(rt.spawner.oneRequestAtATime())
 		// Web servers pass no arguments here; under CGI, Apache may pass
 		// words of the query string, which are no flags of ours.
 	case os.Getenv("GATEWAY_INTERFACE") != "":

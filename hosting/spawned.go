@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/rawunix"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 )
 
@@ -11,12 +12,16 @@ import (
 func (rt *Runtime) serveSpawned() int {
 	fd0 := os.NewFile(0, "fastcgi-listener")
 	l, err := net.FileListener(fd0) // a close-on-exec duplicate
+	if err == nil {
+		// Served without waking the Go runtime's monitor thread for each
+		// request (see rawunix); still a close-on-exec duplicate.
+		l, err = rawunix.Wrap(l)
+	}
 	if err != nil {
 		rt.log.Error().Err(err).Msg("fd 0 is a socket but cannot be served")
 		return 1
 	}
-	rt.spawner = detectSpawner()
-	rt.setProcs(rt.spawner.oneRequestAtATime())
+	rt.setProcs(rt.spawner.oneRequestAtATime()) // GOMAXPROCS in the settings file
 	idle := rt.settings.IdleTimeout
 	if idle > 0 && !rt.spawner.exitWhenIdle() {
 		rt.log.Info().Stringer("spawner", rt.spawner).Msg("IDLE_TIMEOUT ignored: this spawner does not start a new process on demand")

@@ -3,7 +3,6 @@ package responder
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"sync/atomic"
 )
@@ -99,7 +98,7 @@ func (c *conn) serveInline(q *request, rr *recordReader) (done bool) {
 	if !closeNow {
 		return false
 	}
-	if _, unix := c.rwc.(*net.UnixConn); unix {
+	if a := c.rwc.LocalAddr(); a != nil && a.Network() == "unix" {
 		// A unix socket closed with input unread still delivers what
 		// was sent before the close: nothing to linger for.
 		c.rwc.Close()

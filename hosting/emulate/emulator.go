@@ -52,7 +52,7 @@ const AllowHostsVar = "FCGI_LOCAL_ALLOW_HOSTS"
 // stockDenied is <FilesMatch "^\.ht"> Require all denied, which Apache's
 // stock configuration (httpd.conf, Debian's apache2.conf) has: .htaccess
 // and .htpasswd are refused in every directory, whether they exist or not.
-var stockDenied = regexp.MustCompile(`^\.ht`)
+var stockDenied = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\.ht`) })
 
 // serverSoftware is what Apache on Debian 12 reports.
 const serverSoftware = "Apache/2.4.71 (Debian) mod_fcgid/2.3.9 (local emulation)"
@@ -450,7 +450,7 @@ func redirectSlash(w http.ResponseWriter, r *http.Request, uriPath, query string
 // in this configuration: Require all denied, a FilesMatch of the
 // .htaccess files, or the stock configuration's.
 func (cfg *dirConfig) denies(name string) bool {
-	return cfg.denyAll || stockDenied.MatchString(name) ||
+	return cfg.denyAll || stockDenied().MatchString(name) ||
 		slices.ContainsFunc(cfg.denyFiles, func(re *regexp.Regexp) bool { return re.MatchString(name) })
 }
 

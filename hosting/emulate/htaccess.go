@@ -244,7 +244,7 @@ func readHtaccess(path string, r io.Reader) (*htaccess, error) {
 				if code, err := strconv.Atoi(args[0]); err == nil {
 					h.errorDocs[code] = args[1]
 					// Apache 2.4.13+ evaluates it as an expression.
-					for _, ref := range varRef.FindAllStringSubmatch(args[1], -1) {
+					for _, ref := range varRef().FindAllStringSubmatch(args[1], -1) {
 						if fn, _, ok := strings.Cut(ref[1], ":"); ok && !strings.EqualFold(fn, "reqenv") && !strings.EqualFold(fn, "env") {
 							warn("ErrorDocument: %%{%s} is not emulated (%%{reqenv:NAME}, %%{env:NAME} and %%{VARIABLE} are)", ref[1])
 						}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -31,7 +32,7 @@ type rewriteVars struct {
 	env map[string]string
 }
 
-var varRef = regexp.MustCompile(`%\{([A-Za-z0-9_:\-]+)\}`)
+var varRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`%\{([A-Za-z0-9_:\-]+)\}`) })
 
 func (v *rewriteVars) get(name string) string {
 	if h, ok := strings.CutPrefix(name, "HTTP:"); ok {
@@ -90,7 +91,7 @@ func (v *rewriteVars) expand(s string, ruleGroups, condGroups []string, escape f
 			b.WriteByte(s[i])
 			continue
 		case c == '%' && strings.HasPrefix(s[i:], "%{"):
-			if m := varRef.FindStringSubmatch(s[i:]); m != nil && strings.HasPrefix(s[i:], m[0]) {
+			if m := varRef().FindStringSubmatch(s[i:]); m != nil && strings.HasPrefix(s[i:], m[0]) {
 				b.WriteString(v.get(m[1]))
 				i += len(m[0]) - 1
 				continue
@@ -118,7 +119,7 @@ func (v *rewriteVars) expand(s string, ruleGroups, condGroups []string, escape f
 // expr evaluates an ErrorDocument as Apache 2.4.13+ does, an expression
 // whose %{reqenv:NAME} and %{env:NAME} are the request's environment.
 func (v *rewriteVars) expr(s string) string {
-	return varRef.ReplaceAllStringFunc(s, func(m string) string {
+	return varRef().ReplaceAllStringFunc(s, func(m string) string {
 		name := m[2 : len(m)-1]
 		if fn, arg, ok := strings.Cut(name, ":"); ok && (strings.EqualFold(fn, "reqenv") || strings.EqualFold(fn, "env")) {
 			return v.env[arg]

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/joho/godotenv"
 )
@@ -79,13 +80,16 @@ func badLine(data []byte) int {
 	return good + 1
 }
 
-var assignment = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*[=:]`)
+// assignment is compiled when first used, not as every process starts.
+var assignment = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*[=:]`)
+})
 
 func nameLines(data []byte) map[string]int {
 	lines := make(map[string]int)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
-		if m := assignment.FindSubmatch(sc.Bytes()); m != nil {
+		if m := assignment().FindSubmatch(sc.Bytes()); m != nil {
 			lines[string(m[1])] = n
 		}
 	}

@@ -1,24 +1,43 @@
 package settings
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 )
 
 const masked = "********"
 
-// secretName matches setting names whose values are secrets: passwords
-// however spelled (MYSQL_PWD, SMTP_PW, DB_PASSPHRASE), keys (STRIPE_SK),
-// tokens, DSNs.
-var secretName = regexp.MustCompile(`(?i)(SECRET|PASSW|PASSPHRASE|PASS$|PWD|(^|_)PW($|_)|(^|_)SK($|_)|TOKEN|KEY|DSN|AUTH|CREDENTIAL|PRIVATE|SALT|COOKIE)`)
+// secretWords mark setting names whose values are secrets, in any case:
+// passwords however spelled (MYSQL_PWD, DB_PASSPHRASE), tokens, keys,
+// DSNs. A name ending in PASS, or with PW or SK (STRIPE_SK) between
+// underscores, is one too.
+var secretWords = []string{"SECRET", "PASSW", "PASSPHRASE", "PWD", "TOKEN", "KEY", "DSN", "AUTH", "CREDENTIAL", "PRIVATE", "SALT", "COOKIE"}
 
 // isSecretName reports whether name's value is a secret. PWD and OLDPWD
 // are the shell's working directories, not passwords: masked, they would
 // hide the site's own directory (Passenger sets PWD to the app root) in
-// every log line that names a file.
+// every log line that names a file. (No regular expression: every
+// process start asks, and compiling one cost more than the rest of
+// reading the settings.)
 func isSecretName(name string) bool {
-	return name != "PWD" && name != "OLDPWD" && secretName.MatchString(name)
+	if name == "PWD" || name == "OLDPWD" {
+		return false
+	}
+	u := strings.ToUpper(name)
+	for _, w := range secretWords {
+		if strings.Contains(u, w) {
+			return true
+		}
+	}
+	if strings.HasSuffix(u, "PASS") {
+		return true
+	}
+	for part := range strings.SplitSeq(u, "_") {
+		if part == "PW" || part == "SK" {
+			return true
+		}
+	}
+	return false
 }
 
 // MaskSecret hides values whose names look secret, for logs and pages,

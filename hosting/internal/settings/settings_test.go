@@ -255,7 +255,9 @@ func TestReadEnvFile(t *testing.T) {
 func TestMaskSecret(t *testing.T) {
 	for name, masked := range map[string]bool{"SECRET_KEY": true, "DB_PASSWORD": true, "DATABASE_DSN": true, "API_TOKEN": true,
 		"EMAIL_HOST_PASS": true, "MYSQL_PWD": true, "DB_PASSPHRASE": true, "SMTP_PW": true, "STRIPE_SK": true,
-		"GREETING": false, "DEBUG": false, "SKIN": false, "PWA_NAME": false, "PWD": false, "OLDPWD": false} {
+		"db_password": true, "SMTPPASS": true, "MY_PW_HASH": true, "Session_Cookie": true, "SK": true,
+		"GREETING": false, "DEBUG": false, "SKIN": false, "PWA_NAME": false, "PWD": false, "OLDPWD": false,
+		"PASSAGE": false, "DESK_SIZE": false, "PWX": false} {
 		if got := MaskSecret(name, "v") == "********"; got != masked {
 			t.Errorf("%s masked %v, want %v", name, got, masked)
 		}
