@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 	"github.com/fcgi-hosting/fcgi/responder"
@@ -151,8 +152,7 @@ func (rt *Runtime) externalListener() (net.Listener, error) {
 		if fi.Mode()&os.ModeSocket == 0 {
 			return nil, fmt.Errorf("%s exists and is not a socket; not touching it", path)
 		}
-		if c, err := net.Dial("unix", path); err == nil {
-			c.Close()
+		if socketInUse(path) {
 			return nil, fmt.Errorf("%s is in use by a running server; stop it first", path)
 		}
 		os.Remove(path) // stale: nobody listens
@@ -169,6 +169,25 @@ func (rt *Runtime) externalListener() (net.Listener, error) {
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	return l, nil
+}
+
+// socketInUse reports whether a process listens on the unix socket at
+// path, and keeps doing so for a moment: a server killed during a
+// hand-over leaves the new code it started beside it, which closes the
+// socket as soon as it finds itself alone, and a restart must not be
+// refused for that.
+func socketInUse(path string) bool {
+	const settle = 3 * time.Second
+	for deadline := time.Now().Add(settle); ; time.Sleep(50 * time.Millisecond) {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			return true
+		}
+	}
 }
 
 // writePidfile writes the PID; a pidfile naming a live process is an

@@ -16,6 +16,8 @@ type handover struct {
 	readied  []*os.File      // descriptors readied for the next exec
 	standIn  *reload.Channel // a stand-in's: to the process that started it
 
+	standInParent int // a stand-in's: the PID of the process that started it
+
 	mu      sync.Mutex
 	conns   []*os.File      // kept-alive connections passed on, for the next engine
 	serving engine          // the engine they go to; nil while handing over

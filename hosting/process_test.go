@@ -136,8 +136,13 @@ func (s *site) spawn() {
 		select {
 		case <-s.exit:
 		case <-time.After(hangBound):
-			s.t.Errorf("process did not stop %v after SIGTERM", hangBound)
-			s.cmd.Process.Kill()
+			s.t.Errorf("process did not stop %v after SIGTERM; its goroutines are in its stderr (SIGQUIT)", hangBound)
+			s.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-s.exit:
+			case <-time.After(5 * time.Second):
+				s.cmd.Process.Kill()
+			}
 		}
 		if e := s.stderr(); e != "" {
 			s.t.Logf("stderr: %s", e)

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -90,7 +91,7 @@ func (rt *Runtime) startStandIn(sockets standInSockets) (*standIn, standInResult
 	}
 	env = append(slices.Clip(rt.environ), append(env,
 		reload.SpawnInodeVar+"="+strconv.FormatUint(rt.handover.spawnIno, 10),
-		reload.StandInVar+"="+strconv.Itoa(standInFD))...)
+		reload.StandInVar+"="+strconv.Itoa(standInFD)+":"+strconv.Itoa(os.Getpid()))...)
 	files := []uintptr{uintptr(stdin), 1, 2, uintptr(reload.FD(theirs))}
 	for _, fd := range fds {
 		files = append(files, uintptr(fd))
@@ -127,6 +128,13 @@ func (rt *Runtime) serveStandIn(l reload.PausingListener) int {
 	sigs, ch := rt.handover.sigs, rt.handover.standIn
 	defer signal.Stop(sigs)
 	defer ch.Close()
+	if os.Getppid() != rt.handover.standInParent {
+		// Killed while this process started: the socket is for the
+		// server started again, not for code nobody tracks.
+		rt.log.Info().Msg("stand-in not serving: the process that started it is gone")
+		l.Listener.Close()
+		return 1
+	}
 	srv, served := rt.startServer(l)
 	stepBack, orphaned := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -194,12 +202,16 @@ func (rt *Runtime) serveStandIn(l reload.PausingListener) int {
 }
 
 // enterStandIn makes this process a stand-in, talking over the channel on
-// fd; sigs are caught already.
-func (rt *Runtime) enterStandIn(fd string) error {
+// the descriptor v names, with the PID of the process that started it
+// ("fd:pid"); sigs are caught already.
+func (rt *Runtime) enterStandIn(v string) error {
+	fd, parent, _ := strings.Cut(v, ":")
 	n, err := strconv.Atoi(fd)
-	if err != nil || n < standInFD {
-		return errors.New("stand-in channel passed on as " + strconv.Quote(fd))
+	pid, perr := strconv.Atoi(parent)
+	if err != nil || perr != nil || n < standInFD || pid <= 1 {
+		return errors.New("stand-in channel passed on as " + strconv.Quote(v))
 	}
+	rt.handover.standInParent = pid
 	rt.handover.standIn, err = reload.ChannelFromFD(n)
 	return err
 }

@@ -26,7 +26,8 @@ const (
 	ConnFDsVar = "FCGI_HOSTING_CONN_FDS"
 	// StandInVar makes the process a stand-in: the new code, started
 	// beside the old on the same sockets, serving while the old finishes
-	// its requests. Its value is the descriptor on which it says it serves.
+	// its requests. Its value is "fd:pid": the descriptor of its end of the
+	// Channel, and the PID of the process that started it.
 	StandInVar = "FCGI_HOSTING_STAND_IN"
 	// RetiringVar carries the PIDs of the stand-ins a process started
 	// before it re-executed itself, comma-separated: still its children,
