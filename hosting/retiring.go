@@ -77,6 +77,16 @@ func (r *retiring) add(pid int, ch *reload.Channel, steppedBack bool) *standIn {
 	return s
 }
 
+// readToEnd reports whether s's channel has been read to its end.
+func (s *standIn) readToEnd() bool {
+	select {
+	case <-s.drained:
+		return true
+	default:
+		return false
+	}
+}
+
 // receive starts s's receiver: it notes that s serves and serves the
 // connections s passes on, until paused or the channel's end. r.mu is held.
 func (r *retiring) receive(s *standIn) {
@@ -215,10 +225,8 @@ func (r *retiring) lockForExec() (pass string, unlock func()) {
 	for s := range r.ins {
 		s.ch.Pause()
 		<-s.receiving
-		select {
-		case <-s.drained:
+		if s.readToEnd() {
 			continue
-		default:
 		}
 		fd, err := s.ch.KeepOnExec(true)
 		if err != nil {
@@ -228,10 +236,8 @@ func (r *retiring) lockForExec() (pass string, unlock func()) {
 	}
 	return strings.Join(list, ","), func() {
 		for s := range r.ins {
-			select {
-			case <-s.drained:
+			if s.readToEnd() {
 				continue
-			default:
 			}
 			s.ch.KeepOnExec(false)
 			s.ch.Resume()
