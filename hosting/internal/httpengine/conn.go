@@ -23,6 +23,7 @@ type httpConn struct {
 	fresh      atomic.Bool
 	readLast   atomic.Bool // a Read returned data after the last Write
 	idle       atomic.Bool
+	hijacked   atomic.Bool
 	deadline   atomic.Pointer[time.Time] // the read deadline net/http set
 	idleCutoff atomic.Pointer[time.Time] // during a hand-over
 	closeOnce  sync.Once
@@ -43,6 +44,8 @@ func (c *httpConn) setState(st http.ConnState) {
 		}
 	case http.StateActive:
 		c.idle.Store(false)
+	case http.StateHijacked:
+		c.hijacked.Store(true)
 	}
 }
 

@@ -74,6 +74,12 @@ func New(fcgi *responder.Server, l zerolog.Logger) *Engine {
 		IdleTimeout:       max(lim.IdleTimeout, 0),
 		MaxHeaderBytes:    lim.MaxParamsBytes,
 		ErrorLog:          log.New(l.With().Str("from", "net/http").Logger(), "", 0),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if hc, ok := c.(*httpConn); ok {
+				return context.WithValue(ctx, connKey{}, hc)
+			}
+			return ctx
+		},
 		ConnState: func(c net.Conn, st http.ConnState) {
 			if hc, ok := c.(*httpConn); ok {
 				hc.setState(st)

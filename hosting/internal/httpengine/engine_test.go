@@ -1,6 +1,7 @@
 package httpengine
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -115,5 +116,44 @@ func TestHTTPEngine_RefusesUnlistedPeers(t *testing.T) {
 		}
 		e.Close()
 		l.Close()
+	}
+}
+
+// A handler that leaves a request body unread does not break the next
+// request on the connection (golang/go#68560 under full duplex): behind
+// Apache mod_proxy_http that next request got a 502.
+func TestHTTPEngine_UnreadBodyThenNextRequest(t *testing.T) {
+	e := New(&responder.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+	}, zerolog.Nop())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go e.Serve(l)
+	defer e.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second)) // bounds a hang only
+	br := bufio.NewReader(c)
+	for i, req := range []string{
+		"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello=world",
+		"GET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d on the connection: %v", i+1, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "ok" {
+			t.Fatalf("request %d on the connection: %d %q, want 200 \"ok\"", i+1, resp.StatusCode, b)
+		}
 	}
 }

@@ -39,9 +39,22 @@ func (e *Engine) asFastCGI(next http.Handler) http.Handler {
 		if e.handingOff.Load() {
 			w.Header().Set("Connection", "close")
 		}
+		body := r.Body
 		next.ServeHTTP(w, r)
+		// In full duplex, net/http reads a body the handler left unread only
+		// as it ends the request, which starts its read-ahead of the next
+		// request after having stopped it: the next request on the
+		// connection then panics "invalid concurrent Body.Read call"
+		// (golang/go#68560). Reading it here, while the handler's request
+		// is still in progress, keeps net/http's order.
+		if hc, ok := r.Context().Value(connKey{}).(*httpConn); !ok || !hc.hijacked.Load() {
+			body.Close()
+		}
 	})
 }
+
+// connKey is the request context's key to its *httpConn.
+type connKey struct{}
 
 // The headers that name the client's address and the scheme it used.
 var (
