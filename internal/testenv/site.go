@@ -79,7 +79,8 @@ func CheckHelloSite(t *testing.T, base string, info ...string) {
 // Stop: at most 50,000 times each and for 5 minutes.
 type Load struct {
 	ok, failed atomic.Int64
-	firstErr   atomic.Value
+	mu         sync.Mutex
+	failures   []string // the first few, with when they began and ended, to find in the logs
 	stop       chan struct{}
 	halt       func()
 	done       chan struct{} // closed when every client has returned
@@ -100,9 +101,10 @@ func StartLoad(request func() error) *Load {
 					return
 				default:
 				}
+				began := time.Now()
 				if err := request(); err != nil {
 					l.failed.Add(1)
-					l.firstErr.CompareAndSwap(nil, err.Error())
+					l.noteFailure(began, err)
 					continue
 				}
 				l.ok.Add(1)
@@ -111,6 +113,21 @@ func StartLoad(request func() error) *Load {
 	}
 	go func() { wg.Wait(); close(l.done) }()
 	return l
+}
+
+// maxFailures is how many failures Stop tells in full.
+const maxFailures = 5
+
+// noteFailure keeps a failure, with its times in UTC to the microsecond as
+// the site's log and Apache's error log have them.
+func (l *Load) noteFailure(began time.Time, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.failures) < maxFailures {
+		const stamp = "15:04:05.000000"
+		l.failures = append(l.failures, fmt.Sprintf("sent %s UTC, failed %s UTC: %v",
+			began.UTC().Format(stamp), time.Now().UTC().Format(stamp), err))
+	}
 }
 
 func (l *Load) answered() int64 { return l.ok.Load() + l.failed.Load() }
@@ -144,7 +161,9 @@ func (l *Load) Stop(t *testing.T, what string) {
 	<-l.done
 	t.Logf("%d requests %s, %d failed", l.ok.Load(), what, l.failed.Load())
 	if n := l.failed.Load(); n != 0 {
-		t.Errorf("%d of %d requests failed; first: %v", n, n+l.ok.Load(), l.firstErr.Load())
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		t.Errorf("%d of %d requests failed; the first %d:\n%s", n, n+l.ok.Load(), len(l.failures), strings.Join(l.failures, "\n"))
 	}
 }
 
