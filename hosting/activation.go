@@ -147,11 +147,12 @@ func (rt *Runtime) serveActivated() int {
 	}
 	rt.log.Info().Str("listen", strings.Join(addrs, ", ")).Strs("fdnames", names).Str("from", "systemd socket activation").
 		Msg("serving " + rt.ext.protocol.name())
-	stopListening := func() {
+	stopListening := func() []net.Conn {
 		l.Close()
 		if rt.ext.pidfile != "" {
 			os.Remove(rt.ext.pidfile)
 		}
+		return nil
 	}
 	prepareExec := func() ([]string, error) {
 		pairs := make([]string, len(ls))

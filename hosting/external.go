@@ -52,7 +52,7 @@ func (rt *Runtime) serveExternal() int {
 	}
 	rt.log.Info().Str("listen", rt.ext.listen).Msg("serving " + rt.ext.protocol.name())
 	socketPath, isUnix := strings.CutPrefix(rt.ext.listen, "unix:")
-	stopListening := func() {
+	stopListening := func() []net.Conn {
 		l.Close()
 		if isUnix {
 			os.Remove(socketPath)
@@ -60,6 +60,7 @@ func (rt *Runtime) serveExternal() int {
 		if rt.ext.pidfile != "" {
 			os.Remove(rt.ext.pidfile)
 		}
+		return nil
 	}
 	prepareExec := func() ([]string, error) {
 		f, err := rt.passListener(l)

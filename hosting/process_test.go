@@ -103,6 +103,31 @@ func (s *site) log() string {
 // variable; the spawner keeps no copy of the socket.
 func (s *site) spawn() {
 	s.t.Helper()
+	s.spawnWith(exec.Command(s.bin()))
+}
+
+// spawnUnderApache is spawn with a parent named apache2, as the site sees
+// mod_fcgid's process manager: it then hands over as under Apache, with no
+// stand-in beside it. It returns the site's process; s.cmd is the parent,
+// a copy of sh.
+func (s *site) spawnUnderApache() *os.Process {
+	s.t.Helper()
+	sh := filepath.Join(s.t.TempDir(), "apache2")
+	if err := exec.Command("cp", "/bin/sh", sh).Run(); err != nil {
+		s.t.Fatal(err)
+	}
+	// Not the last command: sh waits for the site instead of becoming it.
+	s.spawnWith(exec.Command(sh, "-c", `"$0"; exit $?`, s.bin()))
+	var kids []int
+	waitFor(s.t, "the site to start under apache2", func() bool { kids = testenv.Children(s.cmd.Process.Pid); return len(kids) == 1 })
+	p, _ := os.FindProcess(kids[0])
+	s.t.Cleanup(func() { p.Signal(syscall.SIGKILL) }) // before the parent's SIGTERM, which sh does not pass on
+	return p
+}
+
+// spawnWith starts cmd as spawn does.
+func (s *site) spawnWith(cmd *exec.Cmd) {
+	s.t.Helper()
 	s.sock = filepath.Join(s.t.TempDir(), "fcgid.sock")
 	l, err := net.Listen("unix", s.sock)
 	if err != nil {
@@ -113,7 +138,7 @@ func (s *site) spawn() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.cmd = exec.Command(s.bin())
+	s.cmd = cmd
 	s.cmd.Dir = s.dir
 	s.cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin"}, s.env...)
 	s.cmd.Stdin = f
@@ -445,6 +470,54 @@ func TestSpawned_SignalsDuringARequest(t *testing.T) {
 				t.Errorf("log has %q", tc.notLogged)
 			}
 		})
+	}
+}
+
+// mod_fcgid connects to a process as soon as its last request ended, even
+// while it hands over; a stop then (SIGTERM: an idle kill, a graceful
+// restart) closes the socket with that connection queued, unaccepted. The
+// close would reset it, a 500 for the visitor: it is served instead.
+func TestSpawned_StopServesQueuedConnections(t *testing.T) {
+	s := newSite(t, "")
+	p := s.spawnUnderApache()
+	release := s.holdEcho()
+	p.Signal(syscall.SIGHUP)
+	waitFor(t, "the hand-over", func() bool {
+		return strings.Contains(s.log(), "handing over to the new code: finishing requests in progress")
+	})
+	// Accepting has stopped: the connection waits in the socket's queue.
+	c, err := responder.Dial("unix", s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	queued := make(chan answer, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+		defer cancel()
+		resp, err := c.Do(ctx, &responder.ClientRequest{Params: params("GET", "/")})
+		if err != nil {
+			queued <- answer{err: err}
+			return
+		}
+		body, err := io.ReadAll(resp.Body)
+		queued <- answer{resp.StatusCode, string(body), err}
+	}()
+	p.Signal(syscall.SIGTERM)
+	waitFor(t, "SIGTERM to be taken", func() bool { return strings.Contains(s.log(), "already finishing requests in progress") })
+	if code, body, err := release(); err != nil || code != 200 || len(body) != 64<<10 {
+		t.Errorf("request in progress: %d, %d bytes, %v", code, len(body), err)
+	}
+	if a := <-queued; a.err != nil || a.code != 200 || a.body != "Hello, world\n" {
+		t.Errorf("request queued during the hand-over: %d %q %v, want 200 and the page", a.code, a.body, a.err)
+	}
+	if err := s.waitExit("SIGTERM"); err != nil {
+		t.Errorf("exit: %v, want status 0", err)
 	}
 }
 

@@ -18,10 +18,12 @@ import (
 // file, or a process policy ends it: by exiting (stopListening first), or
 // by re-executing the binary in place, which keeps the PID and the
 // listening socket, so that connections queued meanwhile are served by the
-// new code. prepareExec readies the socket for the new process and
-// returns what to add to its environment; standInSockets readies it for a
-// stand-in, which serves meanwhile (standin.go).
-func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), prepareExec func() ([]string, error),
+// new code. stopListening returns the connections the web server made
+// before the socket stopped taking them, still to be served. prepareExec
+// readies the socket for the new process and returns what to add to its
+// environment; standInSockets readies it for a stand-in, which serves
+// meanwhile (standin.go).
+func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func() []net.Conn, prepareExec func() ([]string, error),
 	standInSockets standInSockets, idleTimeout time.Duration) int {
 	if rt.handover.standIn != nil {
 		return rt.serveStandIn(l)
@@ -88,12 +90,14 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 			}
 		case exitFailed:
 			rt.log.Error().Err(d.err).Msg(d.reason)
-			stopListening()
+			for _, c := range stopListening() {
+				c.Close()
+			}
 			return 1
 		case stopServing:
 			rt.endTrial()
 			rt.log.Info().Str("reason", d.reason).Msg("stopping: finishing requests in progress")
-			stopListening()
+			rt.serveQueued(srv, stopListening())
 			rt.retiring.terminate() // finishing theirs meanwhile
 			rt.drain(srv, stopGrace, sigs)
 			<-served
@@ -126,6 +130,17 @@ func (rt *Runtime) serveLoop(l reload.PausingListener, stopListening func(), pre
 		if ev.kind == trialEnded {
 			rt.endTrial() // only now: the staged file stays locked until renamed
 		}
+	}
+}
+
+// serveQueued has srv serve the connections the web server made before the
+// socket stopped taking them: each has a request on its way.
+func (rt *Runtime) serveQueued(srv engine, queued []net.Conn) {
+	if len(queued) > 0 {
+		rt.log.Info().Int("connections", len(queued)).Msg("serving the connections queued as the socket closed")
+	}
+	for _, c := range queued {
+		srv.ServeConn(rt.ext.speakingConn(c))
 	}
 }
 
@@ -204,7 +219,7 @@ func (rt *Runtime) changeEvent(path string) event {
 // returns stopped when a SIGTERM or SIGINT came meanwhile and the process
 // stopped listening instead; otherwise the hand-over failed, and the old
 // code is to serve on.
-func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(), prepareExec func() ([]string, error),
+func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func() []net.Conn, prepareExec func() ([]string, error),
 	sigs chan os.Signal, grace time.Duration, beside *standIn) (stopped bool) {
 	var to *reload.Channel
 	if beside != nil {
@@ -218,7 +233,13 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func(),
 		for _, c := range rt.keepConns(nil) {
 			c.Close()
 		}
-		stopListening()
+		// Connections queued while the requests in progress finished were
+		// waiting for the new code: served by a server of their own.
+		if queued := stopListening(); len(queued) > 0 {
+			last := rt.newServer()
+			rt.serveQueued(last, queued)
+			rt.drain(last, stopGrace, sigs)
+		}
 		rt.log.Info().Str("reason", why).Msg("stopped instead of handing over")
 		return true
 	}

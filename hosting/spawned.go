@@ -21,11 +21,15 @@ func (rt *Runtime) serveSpawned() int {
 		rt.log.Info().Stringer("spawner", rt.spawner).Msg("IDLE_TIMEOUT ignored: this spawner does not start a new process on demand")
 		idle = 0
 	}
-	stopListening := func() {
+	stopListening := func() []net.Conn {
 		// Stop listening before the last response completes, so the web
-		// server connects to another process instead of one that is gone.
+		// server connects to another process instead of one that is gone;
+		// but serve what it connected meanwhile, which the close would
+		// reset (a 500).
+		queued := reload.StopAccepting(l)
 		l.Close()
 		fd0.Close()
+		return queued
 	}
 	// fd 0 is inherited by the new code as it is.
 	prepareExec := func() ([]string, error) { return nil, nil }
