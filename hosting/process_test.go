@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -128,7 +129,7 @@ func (s *site) spawnUnderApache() *os.Process {
 // spawnWith starts cmd as spawn does.
 func (s *site) spawnWith(cmd *exec.Cmd) {
 	s.t.Helper()
-	s.sock = filepath.Join(s.t.TempDir(), "fcgid.sock")
+	s.sock = filepath.Join(s.t.TempDir(), strconv.Itoa(os.Getpid())+".0") // named as mod_fcgid names it
 	l, err := net.Listen("unix", s.sock)
 	if err != nil {
 		s.t.Fatal(err)

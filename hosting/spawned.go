@@ -21,12 +21,17 @@ func (rt *Runtime) serveSpawned() int {
 		rt.log.Info().Stringer("spawner", rt.spawner).Msg("IDLE_TIMEOUT ignored: this spawner does not start a new process on demand")
 		idle = 0
 	}
+	ownSocket := rt.spawner == spawnerApache && fcgidSocket(l.Addr())
 	stopListening := func() []net.Conn {
 		// Stop listening before the last response completes, so the web
 		// server connects to another process instead of one that is gone;
 		// but serve what it connected meanwhile, which the close would
-		// reset (a 500).
-		queued := reload.StopAccepting(l)
+		// reset (a 500). Only a socket of this process's own may be shut:
+		// the shutdown would refuse connections to every process on it.
+		var queued []net.Conn
+		if ownSocket {
+			queued = reload.StopAccepting(l)
+		}
 		l.Close()
 		fd0.Close()
 		return queued

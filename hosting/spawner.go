@@ -1,7 +1,9 @@
 package hosting
 
 import (
+	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -62,3 +64,25 @@ func (s spawner) exitWhenIdle() bool { return s == spawnerApache || s == spawner
 // lighttpd sends one process requests at once, and after spawn-fcgi one
 // process serves all.
 func (s spawner) oneRequestAtATime() bool { return s == spawnerApache || s == spawnerUnknown }
+
+// fcgidSocket says whether addr is a socket mod_fcgid made for one process
+// alone: it names each <process manager's pid>.<counter> in FcgidIPCDir.
+// mod_fastcgi's process manager and spawn-fcgi -F listen on one socket for
+// all the processes of an application, which one of them must not shut.
+func fcgidSocket(addr net.Addr) bool {
+	ua, ok := addr.(*net.UnixAddr)
+	if !ok {
+		return false
+	}
+	pid, n, ok := strings.Cut(filepath.Base(ua.Name), ".")
+	return ok && allDigits(pid) && allDigits(n)
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
