@@ -264,12 +264,19 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func() 
 		// From here a stop signal ends the process at once, as it would the
 		// new code before that catches signals: caught now, it would be lost
 		// with this image. Every request is finished; the connections passed
-		// on are idle.
-		signal.Reset(syscall.SIGTERM, syscall.SIGINT)
+		// on are idle. The kernel's default action, not signal.Reset's: see
+		// reload.KernelDefault.
+		var restoreSignals func()
+		if restoreSignals, err = reload.KernelDefault(syscall.SIGTERM, syscall.SIGINT); err != nil {
+			rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
+			return false
+		}
 		// A SIGHUP, which a stand-in's answers may prompt before the new
 		// code catches signals, must not end it: ignored, as the new code
 		// inherits, it asks for nothing the new code does not run.
 		signal.Ignore(syscall.SIGHUP)
+		// Once Stop returns, a signal the runtime took before is in sigs.
+		signal.Stop(sigs)
 		// The stand-ins pass nothing more to this image: what they send
 		// now waits in the socket for the new code.
 		standIns, unlock := rt.retiring.lockForExec()
@@ -288,7 +295,8 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func() 
 			err = syscall.Exec(rt.exe, os.Args, append(env, extra...))
 		}
 		unlock()
-		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+		restoreSignals()
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	}
 	rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
 	return false
