@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/fcgi-hosting/fcgi/hosting/internal/rawunix"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 )
 
@@ -11,6 +12,13 @@ import (
 func (rt *Runtime) serveSpawned() int {
 	fd0 := os.NewFile(0, "fastcgi-listener")
 	l, err := net.FileListener(fd0) // a close-on-exec duplicate
+	if err == nil && rt.spawner.oneRequestAtATime() {
+		// Served without waking the Go runtime's monitor thread for each
+		// request (see rawunix); still a close-on-exec duplicate. Not for
+		// a spawner that sends one process requests at once (lighttpd,
+		// H2O): a handler computing would hold up the others longer.
+		l, err = rawunix.Wrap(l)
+	}
 	if err != nil {
 		rt.log.Error().Err(err).Msg("fd 0 is a socket but cannot be served")
 		return 1
