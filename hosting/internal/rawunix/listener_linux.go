@@ -97,6 +97,9 @@ func (l *Listener) Close() error {
 	return l.f.Close()
 }
 
+// SyscallConn gives access to the listening socket's descriptor.
+func (l *Listener) SyscallConn() (syscall.RawConn, error) { return l.rc, nil }
+
 // Addr is the socket's address.
 func (l *Listener) Addr() net.Addr { return l.laddr }
 

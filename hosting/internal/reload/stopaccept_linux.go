@@ -14,12 +14,15 @@ import (
 // was made is a 500 for the visitor. Other listeners are left as they are,
 // and nil is returned: a TCP listener shut down drops its queue.
 func StopAccepting(l net.Listener) []net.Conn {
-	ul, ok := l.(*net.UnixListener)
+	sc, ok := l.(interface{ SyscallConn() (syscall.RawConn, error) })
 	if !ok {
 		return nil
 	}
-	rc, err := ul.SyscallConn()
+	rc, err := sc.SyscallConn()
 	if err != nil {
+		return nil
+	}
+	if _, unix := l.Addr().(*net.UnixAddr); !unix {
 		return nil
 	}
 	var fds []int
