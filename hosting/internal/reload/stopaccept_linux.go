@@ -14,7 +14,7 @@ import (
 // was made is a 500 for the visitor. Other listeners are left as they are,
 // and nil is returned: a TCP listener shut down drops its queue.
 func StopAccepting(l net.Listener) []net.Conn {
-	sc, ok := l.(interface{ SyscallConn() (syscall.RawConn, error) })
+	sc, ok := l.(syscall.Conn)
 	if !ok {
 		return nil
 	}
