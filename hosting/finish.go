@@ -109,10 +109,13 @@ func stopPending(sigs <-chan os.Signal) bool {
 
 func stops(sig os.Signal) bool { return sig == syscall.SIGTERM || sig == syscall.SIGINT }
 
-// notifyServeSignals catches the signals that stop or reload a server.
+// serveSignals are the signals that stop or reload a server.
+var serveSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1}
+
+// notifyServeSignals catches serveSignals.
 func notifyServeSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	signal.Notify(sigs, serveSignals...)
 	return sigs
 }
 

@@ -296,7 +296,7 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func() 
 		}
 		unlock()
 		restoreSignals()
-		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+		signal.Notify(sigs, serveSignals...)
 	}
 	rt.log.Error().Err(err).Msg("re-exec failed; the old code keeps serving")
 	return false

@@ -75,14 +75,7 @@ func fcgidSocket(addr net.Addr) bool {
 		return false
 	}
 	pid, n, ok := strings.Cut(filepath.Base(ua.Name), ".")
-	return ok && allDigits(pid) && allDigits(n)
-}
-
-func allDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
+	_, errPID := strconv.ParseUint(pid, 10, 64)
+	_, errN := strconv.ParseUint(n, 10, 64)
+	return ok && errPID == nil && errN == nil
 }
