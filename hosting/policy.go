@@ -2,6 +2,7 @@ package hosting
 
 import (
 	"net/http"
+	"runtime/debug"
 	"runtime/metrics"
 	"sync/atomic"
 	"time"
@@ -9,7 +10,8 @@ import (
 
 // policies count requests for MAX_REQUESTS, watch memory for MEMORY_LIMIT
 // and activity for IDLE_TIMEOUT. Reaching a limit asks the run loop to hand
-// over to a fresh process; the request itself is never disturbed.
+// over to a fresh process; the request itself is never disturbed. A
+// process left idle gives its free memory back (releaseIdle).
 type policies struct {
 	maxRequests int64
 	memoryLimit int64
@@ -18,10 +20,24 @@ type policies struct {
 	served   atomic.Int64
 	lastDone atomic.Int64 // unix nanoseconds of the last request's end
 	recycle  chan string  // the reason, once
+
+	releaseIdle  time.Duration
+	release      func()      // debug.FreeOSMemory
+	releaseArmed atomic.Bool // a timer will release what the requests since the last release left
 }
 
+// releaseIdle is how long a process waits without a request before it
+// gives the system back the memory its last burst of requests grew the
+// heap to. The Go runtime keeps a heap of 4 MiB at least, free or not,
+// for good: mod_fcgid keeps idle processes for minutes (FcgidIdleTimeout),
+// and a host's memory limit counts each one. A burst after the release
+// faults the memory back in, which costs about a millisecond: rare once
+// idle this long.
+const releaseIdle = 30 * time.Second
+
 func newPolicies(s *Settings) *policies {
-	p := &policies{maxRequests: int64(s.MaxRequests), memoryLimit: s.MemoryLimit, recycle: make(chan string, 1)}
+	p := &policies{maxRequests: int64(s.MaxRequests), memoryLimit: s.MemoryLimit, recycle: make(chan string, 1),
+		releaseIdle: releaseIdle, release: debug.FreeOSMemory}
 	p.lastDone.Store(time.Now().UnixNano())
 	return p
 }
@@ -34,7 +50,9 @@ func (p *policies) middleware(next http.Handler) http.Handler {
 		p.inFlight.Add(1)
 		defer func() {
 			p.lastDone.Store(time.Now().UnixNano())
-			p.inFlight.Add(-1)
+			if p.inFlight.Add(-1) == 0 && !p.releaseArmed.Load() && p.releaseArmed.CompareAndSwap(false, true) {
+				time.AfterFunc(p.releaseIdle, p.releaseWhenIdle)
+			}
 			n := p.served.Add(1)
 			switch {
 			case p.maxRequests > 0 && n == p.maxRequests:
@@ -52,6 +70,17 @@ func (p *policies) ask(reason string) {
 	case p.recycle <- reason:
 	default:
 	}
+}
+
+// releaseWhenIdle gives memory back once no request has been in progress
+// for releaseIdle, looking again later while requests keep coming.
+func (p *policies) releaseWhenIdle() {
+	if idle := p.idleFor(); idle < p.releaseIdle {
+		time.AfterFunc(p.releaseIdle-idle, p.releaseWhenIdle)
+		return
+	}
+	p.releaseArmed.Store(false) // a request ending from now on arms the next release
+	p.release()
 }
 
 // idleFor reports how long no request has been in progress.
