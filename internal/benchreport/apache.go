@@ -21,6 +21,7 @@ type apacheFigure struct {
 	site   string
 	rps    float64 // median over the runs
 	cpuUs  float64 // application CPU per request, µs: over all runs
+	webUs  float64 // Apache's own CPU per request, µs: over all runs
 	procs  int     // processes seen for the site
 	errors int
 	note   string
@@ -100,58 +101,118 @@ func apacheRuns(ctx context.Context, o *options, b *binaries, r *report) *apache
 			os.WriteFile(filepath.Join(o.work, "apache-error.log"), b, 0o644)
 		}
 	}()
-	for _, s := range sites {
-		f := apacheFigure{site: s.name, note: s.missing}
+	loads := make([]*siteLoad, len(sites))
+	for i, s := range sites {
+		loads[i] = &siteLoad{site: s, url: fmt.Sprintf("http://127.0.0.1:%d%s", port, s.path),
+			f: apacheFigure{site: s.name, note: s.missing}, seen: map[int]bool{}}
 		if s.missing == "" {
-			measureSite(ctx, o, port, apachePID, s, &f)
+			loads[i].warm(ctx, o)
 		}
-		step("  Apache %s: %.0f req/s, %.0f µs CPU/request over %d processes, %d errors %s", f.site, f.rps, f.cpuUs, f.procs, f.errors, f.note)
+	}
+	// Round by round, so that a machine whose speed drifts over minutes
+	// (a busy virtual machine) weighs on every site alike.
+	for range o.runs {
+		for _, l := range loads {
+			if l.f.note == "" {
+				l.run(ctx, o, apachePID)
+			}
+		}
+	}
+	for _, l := range loads {
+		f := l.figure()
+		step("  Apache %s: %.0f req/s, %.0f µs CPU/request over %d processes, Apache %.0f µs/request, %d errors %s",
+			f.site, f.rps, f.cpuUs, f.procs, f.webUs, f.errors, f.note)
 		ar.sites = append(ar.sites, f)
 	}
 	return ar
 }
 
-// measureSite warms the site up (mod_fcgid spawns its processes), then
-// runs wrk o.runs times, reading the processes' CPU time around each run.
-func measureSite(ctx context.Context, o *options, port, apachePID int, s apacheSite, f *apacheFigure) {
-	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, s.path)
+// siteLoad is one site's runs under wrk so far.
+type siteLoad struct {
+	site     apacheSite
+	url      string
+	f        apacheFigure // note set: no more runs
+	rps      []float64
+	cpu, web time.Duration
+	requests float64
+	seen     map[int]bool
+}
+
+// warm loads the site as long as a run, 3 s at least, so that mod_fcgid
+// has spawned its processes before the runs.
+func (l *siteLoad) warm(ctx context.Context, o *options) {
 	warm := *o
 	warm.conns, warm.duration = apacheConns, max(3*time.Second, o.duration)
-	if _, err := wrk(ctx, url, &warm); err != nil {
-		f.note = "warm-up: " + err.Error()
-		return
+	if _, err := wrk(ctx, l.url, &warm); err != nil {
+		l.f.note = "warm-up: " + err.Error()
 	}
+}
+
+// run runs wrk once, reading the CPU time of the site's processes and of
+// Apache's around it.
+func (l *siteLoad) run(ctx context.Context, o *options, apachePID int) {
 	load := *o
 	load.conns = apacheConns
-	var runs []float64
-	var cpu time.Duration
-	var requests float64
-	seen := map[int]bool{}
-	for range o.runs {
-		before := siteCPU(apachePID, s.exe, seen)
-		w, err := wrk(ctx, url, &load)
-		if err != nil {
-			f.note = err.Error()
-			return
-		}
-		after := siteCPU(apachePID, s.exe, seen)
-		runs = append(runs, w.rps)
-		f.errors += w.errors
-		requests += w.requests
-		for pid, t := range after {
-			cpu += t - before[pid] // a process spawned meanwhile counts from 0
+	before := siteCPU(apachePID, l.site.exe, l.seen)
+	webBefore := apacheCPU(apachePID)
+	w, err := wrk(ctx, l.url, &load)
+	if err != nil {
+		l.f.note = err.Error()
+		return
+	}
+	after := siteCPU(apachePID, l.site.exe, l.seen)
+	l.web += apacheCPU(apachePID) - webBefore
+	l.rps = append(l.rps, w.rps)
+	l.f.errors += w.errors
+	l.requests += w.requests
+	for pid, t := range after {
+		l.cpu += t - before[pid] // a process spawned meanwhile counts from 0
+	}
+}
+
+func (l *siteLoad) figure() apacheFigure {
+	f := l.f
+	if len(l.rps) == 0 {
+		return f
+	}
+	f.rps = median(l.rps)
+	f.procs = len(l.seen)
+	if l.requests > 0 {
+		f.webUs = float64(l.web) / float64(time.Microsecond) / l.requests
+		if l.site.exe != "" {
+			f.cpuUs = float64(l.cpu) / float64(time.Microsecond) / l.requests
 		}
 	}
-	f.rps = median(runs)
-	f.procs = len(seen)
-	if s.exe != "" && requests > 0 {
-		f.cpuUs = float64(cpu) / float64(time.Microsecond) / requests
+	return f
+}
+
+// apacheCPU is the CPU time of Apache's own processes: the parent, with
+// the workers it has reaped, and its children that run Apache (workers,
+// mod_fcgid's process manager), not the applications those start.
+func apacheCPU(apachePID int) time.Duration {
+	apache, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", apachePID))
+	total, _, _ := statCPU(fmt.Sprintf("/proc/%d/stat", apachePID), true)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		p := "/proc/" + e.Name()
+		if x, _ := os.Readlink(p + "/exe"); x != apache {
+			continue
+		}
+		if t, ppid, ok := statCPU(p+"/stat", false); ok && ppid == apachePID {
+			total += t
+		}
 	}
+	return total
 }
 
 // siteCPU is the CPU time, user and system, of each process running exe
 // that this Apache's mod_fcgid started (the child of its process manager,
-// a child of Apache), from /proc/PID/stat; seen collects their PIDs.
+// a child of Apache), from /proc/PID/stat; seen collects their PIDs. The
+// two PHP sites' processes are one class (one FcgidWrapper): the site not
+// under load adds nothing.
 func siteCPU(apachePID int, exe string, seen map[int]bool) map[int]time.Duration {
 	out := map[int]time.Duration{}
 	if exe == "" {
@@ -167,11 +228,11 @@ func siteCPU(apachePID int, exe string, seen map[int]bool) map[int]time.Duration
 		if x, _ := os.Readlink(p + "/exe"); x != exe {
 			continue
 		}
-		t, ppid, ok := statCPU(p + "/stat")
+		t, ppid, ok := statCPU(p+"/stat", false)
 		if !ok {
 			continue
 		}
-		if _, pm, _ := statCPU(fmt.Sprintf("/proc/%d/stat", ppid)); pm != apachePID {
+		if _, pm, _ := statCPU(fmt.Sprintf("/proc/%d/stat", ppid), false); pm != apachePID {
 			continue
 		}
 		out[pid] = t
@@ -183,8 +244,9 @@ func siteCPU(apachePID int, exe string, seen map[int]bool) map[int]time.Duration
 // clockTick is USER_HZ, the unit of /proc/PID/stat's times on Linux.
 const clockTick = 10 * time.Millisecond
 
-// statCPU reads utime + stime and the parent's PID from a /proc/PID/stat.
-func statCPU(path string) (cpu time.Duration, ppid int, ok bool) {
+// statCPU reads utime + stime and the parent's PID from a /proc/PID/stat;
+// with reaped, also cutime + cstime, the children it has waited for.
+func statCPU(path string, reaped bool) (cpu time.Duration, ppid int, ok bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, 0, false
@@ -197,16 +259,26 @@ func statCPU(path string) (cpu time.Duration, ppid int, ok bool) {
 		return 0, 0, false
 	}
 	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 13 {
+	if len(fields) < 15 {
 		return 0, 0, false
 	}
 	ppid, err = strconv.Atoi(fields[1])
-	u, err1 := strconv.ParseInt(fields[11], 10, 64)
-	s, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err != nil || err1 != nil || err2 != nil {
+	var ticks int64
+	last := 12
+	if reaped {
+		last = 14
+	}
+	for _, f := range fields[11 : last+1] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		ticks += n
+	}
+	if err != nil {
 		return 0, 0, false
 	}
-	return time.Duration(u+s) * clockTick, ppid, true
+	return time.Duration(ticks) * clockTick, ppid, true
 }
 
 // layOutSites puts each application in its own directory of www with the
@@ -223,6 +295,7 @@ func layOutSites(root string, b *binaries) ([]apacheSite, error) {
 		{"hello", b.runtime, "mysite.fcgi", string(htaccess)},
 		{"stdlib", b.stdlib, "stdlib.fcgi", plain},
 		{"php", b.php, "hello.php", "Options +ExecCGI\nAddHandler fcgid-script .php\n"},
+		{"phprw", b.php, "index.php", "Options +ExecCGI\nAddHandler fcgid-script .php\n" + wordpressRewrite},
 		{"c", b.c, "hello-c.fcgi", plain},
 		{"static", "", "hello.txt", ""},
 	} {
@@ -258,6 +331,7 @@ func layOutSites(root string, b *binaries) ([]apacheSite, error) {
 		{name: "PHP 8.2 php-cgi (FcgidWrapper)", dir: "php", path: "/php/hello.php", exe: php},
 		{name: "C libfcgi, one thread", dir: "c", path: "/c/hello-c.fcgi", exe: "hello-c.fcgi"},
 		{name: "static file (Apache alone)", dir: "static", path: "/static/hello.txt"},
+		{name: "PHP 8.2 php-cgi through WordPress's front-controller rewrite", dir: "phprw", path: "/phprw/hello", exe: php},
 	}
 	for i := range sites {
 		s := &sites[i]
@@ -268,12 +342,25 @@ func layOutSites(root string, b *binaries) ([]apacheSite, error) {
 	}
 	if _, err := os.Stat(php); err != nil {
 		sites[3].missing = "php8.2-cgi not installed"
+		sites[6].missing = sites[3].missing
 	}
 	if b.c == "" {
 		sites[4].missing = "libfcgi-dev not installed"
 	}
 	return sites, nil
 }
+
+// wordpressRewrite is the .htaccess WordPress writes, for a site in the
+// directory phprw: a PHP application as users deploy one, every URL that
+// is no file through the rewrite to index.php, as this project's URLs go
+// to mysite.fcgi.
+const wordpressRewrite = `RewriteEngine On
+RewriteBase /phprw/
+RewriteRule ^index\.php$ - [L]
+RewriteCond %{REQUEST_FILENAME} !-f
+RewriteCond %{REQUEST_FILENAME} !-d
+RewriteRule . /phprw/index.php [L]
+`
 
 // chownWWW gives the document root to www-data, as an upload by the site's
 // owner would be: Apache's workers and mod_fcgid's processes run as it.
@@ -305,6 +392,9 @@ FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"
 FcgidMaxProcessesPerClass %d
 FcgidInitialEnv PHP_FCGI_MAX_REQUESTS 0
 <Directory "{{ROOT}}/www/php">
+    FcgidWrapper /usr/bin/php-cgi8.2 .php
+</Directory>
+<Directory "{{ROOT}}/www/phprw">
     FcgidWrapper /usr/bin/php-cgi8.2 .php
 </Directory>
 `, apacheProcs))

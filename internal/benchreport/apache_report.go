@@ -12,7 +12,7 @@ func (r *report) apacheTargets(row func(target, measured string, ok bool)) {
 	if a == nil {
 		return
 	}
-	if s := a.sites; len(s) == 6 && s[0].rps > 0 && s[3].rps > 0 && s[0].cpuUs > 0 && s[3].cpuUs > 0 {
+	if s := a.sites; len(s) >= 6 && s[0].rps > 0 && s[3].rps > 0 && s[0].cpuUs > 0 && s[3].cpuUs > 0 {
 		row("Apache + mod_fcgid, through the .htaccess rewrite: CPU per request at most php-cgi's",
 			fmt.Sprintf("%.2fx (%.0f µs vs %.0f µs)", s[0].cpuUs/s[3].cpuUs, s[0].cpuUs, s[3].cpuUs), s[0].cpuUs <= s[3].cpuUs)
 		row("Apache + mod_fcgid, through the .htaccess rewrite: throughput at least php-cgi's",
@@ -40,27 +40,34 @@ func (r *report) apacheTable(p printer) {
 		p("application in its own directory with the `.htaccess` a user uploads (this project's is")
 		p("`deploy/apache-fcgid/htaccess`), PHP through `FcgidWrapper` (with `PHP_FCGI_MAX_REQUESTS 0`, so")
 		p("it is not respawned every 500 requests). wrk with 2 threads and %d connections, after a", a.conns)
-		p("warm-up run (as long, 3 s at least) in which mod_fcgid spawns the processes. CPU per request:")
+		p("warm-up run (as long, 3 s at least) in which mod_fcgid spawns the processes; the runs go")
+		p("round the sites in turn (a machine whose speed drifts weighs on all alike). CPU per request:")
 		p("user + system time of the processes mod_fcgid runs for the site (`/proc/PID/stat`) over the")
-		p("runs, divided by the requests wrk counted; Apache's own CPU is not in it. It is what a shared")
-		p("host's CPU limit (CloudLinux LVE) counts against the site.")
+		p("runs, divided by the requests wrk counted. It is what a shared host's CPU limit (CloudLinux")
+		p("LVE) counts against the site. Apache's CPU per request: the same for Apache's own processes")
+		p("(its workers and mod_fcgid's process manager). Two machine cores serve Apache, the")
+		p("applications and wrk, so throughput follows the sum of both CPU columns. A rewrite in an")
+		p("`.htaccess` costs Apache an internal redirect: the request passes Apache's phases twice.")
 		p("")
-		p("| Site | throughput | application CPU per request | processes |")
-		p("|---|---|---|---|")
+		p("| Site | throughput | application CPU per request | Apache's CPU per request | processes |")
+		p("|---|---|---|---|---|")
 		for _, f := range a.sites {
 			if f.note != "" && f.rps == 0 {
-				p("| %s | n/a (%s) | | |", f.site, f.note)
+				p("| %s | n/a (%s) | | | |", f.site, f.note)
 				continue
 			}
-			cpu := "–"
+			cpu, web := "–", "–"
 			if f.cpuUs > 0 {
 				cpu = fmt.Sprintf("%.0f µs", f.cpuUs)
+			}
+			if f.webUs > 0 {
+				web = fmt.Sprintf("%.0f µs", f.webUs)
 			}
 			procs := "–"
 			if f.procs > 0 {
 				procs = fmt.Sprint(f.procs)
 			}
-			p("| %s | %s | %s | %s |", f.site, loadFigure{rps: f.rps, errors: f.errors}.cell(), cpu, procs)
+			p("| %s | %s | %s | %s | %s |", f.site, loadFigure{rps: f.rps, errors: f.errors}.cell(), cpu, web, procs)
 		}
 		p("")
 	}

@@ -20,6 +20,7 @@ type procFigure struct {
 	app            string
 	spawn          time.Duration // spawn to the first complete response, median
 	rssIdle, rss10 float64       // MiB: after the first response, after 10,000 more
+	rssRested      float64       // MiB: restAfter later, idle
 	size           int64         // binary bytes
 	note           string
 }
@@ -39,8 +40,14 @@ type processReport struct {
 
 const spawnRuns = 20
 
+// restAfter is how long the processes rest after their 10,000 requests
+// before a last look at their RSS: past the 30 s after which the runtime
+// gives an idle process's free heap back (hosting's releaseIdle).
+const restAfter = 32 * time.Second
+
 func processFigures(ctx context.Context, o *options, b *binaries) processReport {
 	var pr processReport
+	var resting []*spawned // each app's last process, with its figure at the same index of pr.procs
 	for _, app := range []struct{ name, bin string }{
 		{"this project (hosting.Run, examples/hello)", b.runtime},
 		{"net/http/fcgi", b.stdlib},
@@ -55,11 +62,21 @@ func processFigures(ctx context.Context, o *options, b *binaries) processReport 
 		if st, err := os.Stat(app.bin); err == nil {
 			f.size = st.Size()
 		}
-		if err := measureProcess(ctx, app.bin, &f); err != nil {
+		s, err := measureProcess(ctx, app.bin, &f)
+		if err != nil {
 			f.note = err.Error()
 		}
 		step("  %s: spawn %v, RSS %.1f / %.1f MiB", f.app, f.spawn, f.rssIdle, f.rss10)
 		pr.procs = append(pr.procs, f)
+		resting = append(resting, s)
+	}
+	step("  resting %v", restAfter)
+	time.Sleep(restAfter)
+	for i, s := range resting {
+		if s != nil {
+			pr.procs[i].rssRested = procMiB(s.cmd.Process.Pid, "VmRSS")
+			s.stop()
+		}
 	}
 	for _, app := range []struct{ name, bin string }{
 		{"this project (responder.Server)", b.engine},
@@ -146,36 +163,37 @@ func (s *spawned) do(ctx context.Context, method, uri string, body io.Reader, si
 	return n, err
 }
 
-func measureProcess(ctx context.Context, bin string, f *procFigure) error {
+// measureProcess spawns bin spawnRuns times and returns the last process,
+// still running, after its 10,000 requests.
+func measureProcess(ctx context.Context, bin string, f *procFigure) (*spawned, error) {
 	var times []float64
-	for i := range spawnRuns {
+	var s *spawned
+	for range spawnRuns {
+		if s != nil {
+			s.stop()
+		}
 		t0 := time.Now()
-		s, err := spawn(bin)
-		if err != nil {
-			return err
+		var err error
+		if s, err = spawn(bin); err != nil {
+			return nil, err
 		}
 		if _, err := s.do(ctx, "GET", "/", nil, 0); err != nil {
 			s.stop()
-			return err
+			return nil, err
 		}
 		times = append(times, float64(time.Since(t0)))
-		if i < spawnRuns-1 {
-			s.stop()
-			continue
-		}
-		time.Sleep(500 * time.Millisecond)
-		f.rssIdle = procMiB(s.cmd.Process.Pid, "VmRSS")
-		for range 10000 {
-			if _, err := s.do(ctx, "GET", "/", nil, 0); err != nil {
-				s.stop()
-				return err
-			}
-		}
-		f.rss10 = procMiB(s.cmd.Process.Pid, "VmRSS")
-		s.stop()
 	}
 	f.spawn = time.Duration(median(times))
-	return nil
+	time.Sleep(500 * time.Millisecond)
+	f.rssIdle = procMiB(s.cmd.Process.Pid, "VmRSS")
+	for range 10000 {
+		if _, err := s.do(ctx, "GET", "/", nil, 0); err != nil {
+			s.stop()
+			return nil, err
+		}
+	}
+	f.rss10 = procMiB(s.cmd.Process.Pid, "VmRSS")
+	return s, nil
 }
 
 type zeros struct{ left int64 }

@@ -66,8 +66,9 @@ func TestReportApacheTargets(t *testing.T) {
 	r := &report{opts: &options{runs: 1, conns: 1}, apache: &apacheReport{conns: 16,
 		sites: []apacheFigure{
 			{site: "rewrite", rps: 5000, cpuUs: 90}, {site: "direct", rps: 5200, cpuUs: 85},
-			{site: "stdlib", rps: 3000, cpuUs: 300}, {site: "php", rps: 6000, cpuUs: 100},
+			{site: "stdlib", rps: 3000, cpuUs: 300}, {site: "php", rps: 6000, cpuUs: 100, webUs: 210},
 			{site: "c", rps: 6200, cpuUs: 40}, {site: "static", rps: 8000},
+			{site: "php rewrite", rps: 5500, cpuUs: 101, webUs: 240},
 		},
 		sparse: []sparseFigure{{app: "this project", cpuUs: 75}, {app: "C", cpuUs: 25}},
 	}}
@@ -77,7 +78,8 @@ func TestReportApacheTargets(t *testing.T) {
 		"| Apache + mod_fcgid, through the .htaccess rewrite: throughput at least php-cgi's | 0.83x | **missed** |",
 		"| Apache + mod_fcgid: CPU per request within 2x of C libfcgi's | 2.25x (90 µs vs 40 µs) | **missed** |",
 		"| One process, requests 0.5 ms apart: at most 60 µs CPU per request | 75 µs | **missed** |",
-		"| php | 6,000 req/s | 100 µs | – |",
+		"| php | 6,000 req/s | 100 µs | 210 µs | – |",
+		"| php rewrite | 5,500 req/s | 101 µs | 240 µs | – |",
 		"| C | 25 µs |",
 	} {
 		if !strings.Contains(md, want) {
@@ -89,9 +91,12 @@ func TestReportApacheTargets(t *testing.T) {
 func TestStatCPU(t *testing.T) {
 	path := t.TempDir() + "/stat"
 	// A command name with spaces and a parenthesis, as /proc allows.
-	os.WriteFile(path, []byte("4242 (my (odd) app) S 4200 4242 4242 0 -1 4194560 200 0 0 0 150 25 0 0 20 0 1 0 100 0 0\n"), 0o644)
-	cpu, ppid, ok := statCPU(path)
+	os.WriteFile(path, []byte("4242 (my (odd) app) S 4200 4242 4242 0 -1 4194560 200 0 0 0 150 25 7 3 20 0 1 0 100 0 0\n"), 0o644)
+	cpu, ppid, ok := statCPU(path, false)
 	if !ok || cpu != 1750*time.Millisecond || ppid != 4200 {
 		t.Fatalf("got %v, ppid %d, %v; want 1.75s, 4200, true", cpu, ppid, ok)
+	}
+	if cpu, _, _ := statCPU(path, true); cpu != 1850*time.Millisecond {
+		t.Fatalf("with the reaped children: got %v, want 1.85s", cpu)
 	}
 }
