@@ -10,6 +10,7 @@ import (
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
+	"github.com/fcgi-hosting/fcgi/hosting/internal/spawner"
 )
 
 // check prints how the binary would run here, for -check, and returns 1
@@ -75,7 +76,7 @@ func (rt *Runtime) check(w io.Writer) int {
 }
 
 func describeStdin() string {
-	if stdinListens() {
+	if spawner.StdinListens() {
 		return "a listening socket: spawned by a web server (FastCGI)"
 	}
 	var st syscall.Stat_t

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/httpengine"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
+	"github.com/fcgi-hosting/fcgi/hosting/internal/spawner"
 	"github.com/fcgi-hosting/fcgi/responder"
 )
 
@@ -69,7 +70,7 @@ type Runtime struct {
 	mode           startMode
 	policies       *policies
 	out            io.Writer
-	spawner        spawner
+	spawner        spawner.Kind
 	ext            externalFlags
 	// The binary and the env file as they were when this process started
 	// and read them, for the watcher.
@@ -136,13 +137,12 @@ func (rt *Runtime) Main(args []string) int {
 
 	passengerAddr, baseURI, inPassenger := fromPassenger(os.Getenv)
 	switch {
-	case stdinListens():
+	case spawner.StdinListens():
 		rt.mode = modeFastCGI
-		// One P now, while the runtime has little to move off the others:
-		// set later, it faulted in 5% of the pages a start touches.
-		// serveSpawned applies the settings file's GOMAXPROCS.
-		rt.spawner = detectSpawner()
-		rt.setProcs(rt.spawner.oneRequestAtATime())
+		// Package spawner gave a process of Apache's one P as the program
+		// started; serveSpawned applies the settings file's GOMAXPROCS.
+		rt.spawner = spawner.Parent()
+		rt.setProcs(rt.spawner.OneRequestAtATime())
 		// Web servers pass no arguments here; under CGI, Apache may pass
 		// words of the query string, which are no flags of ours.
 	case os.Getenv("GATEWAY_INTERFACE") != "":

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
+	"github.com/fcgi-hosting/fcgi/hosting/internal/spawner"
 )
 
 // serveLoop serves l until a signal, a change of the binary or settings
@@ -208,7 +209,7 @@ func (rt *Runtime) changeEvent(path string) event {
 		ev.err = rt.checkNewSettings()
 	case ev.binary:
 		ev.err = reload.CheckExecutable(rt.exe)
-		ev.newFile = ev.err == nil && rt.spawner == spawnerApache && reload.StatFile(rt.exe).Inode() != rt.handover.spawnIno
+		ev.newFile = ev.err == nil && rt.spawner == spawner.Apache && reload.StatFile(rt.exe).Inode() != rt.handover.spawnIno
 	}
 	return ev
 }
@@ -253,7 +254,7 @@ func (rt *Runtime) reexec(srv engine, served <-chan error, stopListening func() 
 		rt.log.Error().Err(err).Msg("cannot hand over; the old code keeps serving")
 		return false
 	}
-	if rt.spawner == spawnerApache && reload.StatFile(rt.exe).Inode() != rt.handover.spawnIno {
+	if rt.spawner == spawner.Apache && reload.StatFile(rt.exe).Inode() != rt.handover.spawnIno {
 		// A new file took the binary's place during the hand-over.
 		// mod_fcgid starts it as a process class of its own; executed
 		// here, it would run in the old class, idle until killed.

@@ -6,13 +6,14 @@ import (
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/rawunix"
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
+	"github.com/fcgi-hosting/fcgi/hosting/internal/spawner"
 )
 
 // serveSpawned serves FastCGI on the socket the web server left on fd 0.
 func (rt *Runtime) serveSpawned() int {
 	fd0 := os.NewFile(0, "fastcgi-listener")
 	l, err := net.FileListener(fd0) // a close-on-exec duplicate
-	if err == nil && rt.spawner.oneRequestAtATime() {
+	if err == nil && rt.spawner.OneRequestAtATime() {
 		// Served without waking the Go runtime's monitor thread for each
 		// request (see rawunix); still a close-on-exec duplicate. Not for
 		// a spawner that sends one process requests at once (lighttpd,
@@ -23,13 +24,13 @@ func (rt *Runtime) serveSpawned() int {
 		rt.log.Error().Err(err).Msg("fd 0 is a socket but cannot be served")
 		return 1
 	}
-	rt.setProcs(rt.spawner.oneRequestAtATime()) // GOMAXPROCS in the settings file
+	rt.setProcs(rt.spawner.OneRequestAtATime()) // GOMAXPROCS in the settings file
 	idle := rt.settings.IdleTimeout
-	if idle > 0 && !rt.spawner.exitWhenIdle() {
+	if idle > 0 && !rt.spawner.ExitWhenIdle() {
 		rt.log.Info().Stringer("spawner", rt.spawner).Msg("IDLE_TIMEOUT ignored: this spawner does not start a new process on demand")
 		idle = 0
 	}
-	ownSocket := rt.spawner == spawnerApache && fcgidSocket(l.Addr())
+	ownSocket := rt.spawner == spawner.Apache && fcgidSocket(l.Addr())
 	stopListening := func() []net.Conn {
 		// Stop listening before the last response completes, so the web
 		// server connects to another process instead of one that is gone;

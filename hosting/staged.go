@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
+	"github.com/fcgi-hosting/fcgi/hosting/internal/spawner"
 )
 
 // An FTP client cannot overwrite a running binary (Linux answers
@@ -120,7 +121,7 @@ func (rt *Runtime) trialEvent(err error) event {
 	t := rt.upgrade.trial
 	t.ended = true
 	ev := event{kind: trialEnded, path: t.path, staged: t.staged, why: t.why, err: err,
-		busy: stillWritten(err), newFile: t.staged && rt.spawner == spawnerApache}
+		busy: stillWritten(err), newFile: t.staged && rt.spawner == spawner.Apache}
 	switch {
 	case err == nil:
 		rt.upgrade.proven = t.state

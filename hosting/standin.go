@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/reload"
+	"github.com/fcgi-hosting/fcgi/hosting/internal/spawner"
 )
 
 // A process that serves alone (lighttpd's max-procs 1, spawn-fcgi, H2O,
@@ -45,7 +46,7 @@ const standInFD = 3
 type standInSockets func() (onStdin bool, fds []int, env []string, err error)
 
 // alongside reports whether a hand-over starts a stand-in first.
-func (rt *Runtime) alongside() bool { return rt.spawner != spawnerApache }
+func (rt *Runtime) alongside() bool { return rt.spawner != spawner.Apache }
 
 // standInResult is how starting a stand-in went.
 type standInResult int
