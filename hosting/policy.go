@@ -22,8 +22,9 @@ type policies struct {
 	recycle  chan string  // the reason, once
 
 	releaseIdle  time.Duration
-	release      func()      // debug.FreeOSMemory
-	releaseArmed atomic.Bool // a timer will release what the requests since the last release left
+	release      func()                      // debug.FreeOSMemory
+	afterFunc    func(time.Duration, func()) // time.AfterFunc; tests fire the timers themselves
+	releaseArmed atomic.Bool                 // a timer will release what the requests since the last release left
 }
 
 // releaseIdle is how long a process waits without a request before it
@@ -37,7 +38,8 @@ const releaseIdle = 30 * time.Second
 
 func newPolicies(s *Settings) *policies {
 	p := &policies{maxRequests: int64(s.MaxRequests), memoryLimit: s.MemoryLimit, recycle: make(chan string, 1),
-		releaseIdle: releaseIdle, release: debug.FreeOSMemory}
+		releaseIdle: releaseIdle, release: debug.FreeOSMemory,
+		afterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 	p.lastDone.Store(time.Now().UnixNano())
 	return p
 }
@@ -51,7 +53,7 @@ func (p *policies) middleware(next http.Handler) http.Handler {
 		defer func() {
 			p.lastDone.Store(time.Now().UnixNano())
 			if p.inFlight.Add(-1) == 0 && !p.releaseArmed.Load() && p.releaseArmed.CompareAndSwap(false, true) {
-				time.AfterFunc(p.releaseIdle, p.releaseWhenIdle)
+				p.afterFunc(p.releaseIdle, p.releaseWhenIdle)
 			}
 			n := p.served.Add(1)
 			switch {
@@ -73,10 +75,11 @@ func (p *policies) ask(reason string) {
 }
 
 // releaseWhenIdle gives memory back once no request has been in progress
-// for releaseIdle, looking again later while requests keep coming.
+// for releaseIdle, looking again later while requests keep coming. A
+// request that begins just after the look waits for the release.
 func (p *policies) releaseWhenIdle() {
 	if idle := p.idleFor(); idle < p.releaseIdle {
-		time.AfterFunc(p.releaseIdle-idle, p.releaseWhenIdle)
+		p.afterFunc(p.releaseIdle-idle, p.releaseWhenIdle)
 		return
 	}
 	p.releaseArmed.Store(false) // a request ending from now on arms the next release

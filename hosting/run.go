@@ -142,7 +142,6 @@ func (rt *Runtime) Main(args []string) int {
 		// Package spawner gave a process of Apache's one P as the program
 		// started; serveSpawned applies the settings file's GOMAXPROCS.
 		rt.spawner = spawner.Parent()
-		rt.setProcs(rt.spawner.OneRequestAtATime())
 		// Web servers pass no arguments here; under CGI, Apache may pass
 		// words of the query string, which are no flags of ours.
 	case os.Getenv("GATEWAY_INTERFACE") != "":

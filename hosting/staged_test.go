@@ -93,21 +93,24 @@ func TestSpawned_StagedUpload(t *testing.T) {
 	f.Close()
 	waitFor(t, "v3 to go live", func() bool { return s.version() == "v3" })
 	load.Stop(t, "across staged uploads")
-	// v3 starts as a stand-in, then in the process re-executed in place,
-	// which may not have happened yet; its trial logs to the trying
-	// process, not mysite.log.
-	starts := 0
+	// v3 starts as a stand-in, then in the site's process, re-executed in
+	// place; its trial logs to the trying process, not mysite.log.
+	site := fmt.Sprintf(`"pid":%d,"version":"v3"`, pid)
+	waitFor(t, "the site's process to re-execute as v3", func() bool { return strings.Contains(s.log(), site) })
+	var standIns, sites int
 	for _, line := range strings.Split(s.log(), "\n") {
-		if !strings.Contains(line, `"version":"v3"`) {
-			continue
-		}
-		starts++
-		if !strings.Contains(line, fmt.Sprintf(`"pid":%d,`, pid)) && !strings.Contains(line, `"message":"starting as a stand-in`) {
+		switch {
+		case !strings.Contains(line, `"version":"v3"`):
+		case strings.Contains(line, site):
+			sites++
+		case strings.Contains(line, `"message":"starting as a stand-in`):
+			standIns++
+		default:
 			t.Errorf("a v3 process other than the site's and its stand-in logged to mysite.log (its trial?): %s", line)
 		}
 	}
-	if starts == 0 || starts > 2 {
-		t.Errorf("v3 started %d times in mysite.log; want the stand-in, then the site's process", starts)
+	if standIns != 1 || sites != 1 {
+		t.Errorf("v3 started %d times as a stand-in and %d times in the site's process; want once each", standIns, sites)
 	}
 	if s.cmd.Process.Pid != pid {
 		t.Errorf("the process was replaced, not re-executed in place")

@@ -386,10 +386,13 @@ func startApache(root string, port int) (int, func(), error) {
 	}
 	// php-cgi exits after PHP_FCGI_MAX_REQUESTS (500 by default), which
 	// would add respawns to its figures: it serves on here, as the Go
-	// processes do.
+	// processes do. A site rests while the others run (several minutes
+	// with a long -d): past FcgidIdleTimeout (300 s by default) its
+	// processes would be stopped and their respawns counted.
 	conf := apachetest.Conf(root, port, []string{"rewrite", "fcgid"}, fmt.Sprintf(`FcgidIPCDir "{{ROOT}}/run/fcgidsock"
 FcgidProcessTableFile "{{ROOT}}/run/fcgid_shm"
 FcgidMaxProcessesPerClass %d
+FcgidIdleTimeout 3600
 FcgidInitialEnv PHP_FCGI_MAX_REQUESTS 0
 <Directory "{{ROOT}}/www/php">
     FcgidWrapper /usr/bin/php-cgi8.2 .php

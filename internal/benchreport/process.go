@@ -41,8 +41,8 @@ type processReport struct {
 const spawnRuns = 20
 
 // restAfter is how long the processes rest after their 10,000 requests
-// before a last look at their RSS: past the 30 s after which the runtime
-// gives an idle process's free heap back (hosting's releaseIdle).
+// before a last look at their RSS: 2 s past the 30 s after which the
+// runtime gives an idle process's free heap back (hosting's releaseIdle).
 const restAfter = 32 * time.Second
 
 func processFigures(ctx context.Context, o *options, b *binaries) processReport {
@@ -57,6 +57,7 @@ func processFigures(ctx context.Context, o *options, b *binaries) processReport 
 		if app.bin == "" {
 			f.note = "libfcgi-dev not installed"
 			pr.procs = append(pr.procs, f)
+			resting = append(resting, nil)
 			continue
 		}
 		if st, err := os.Stat(app.bin); err == nil {
@@ -71,7 +72,10 @@ func processFigures(ctx context.Context, o *options, b *binaries) processReport 
 		resting = append(resting, s)
 	}
 	step("  resting %v", restAfter)
-	time.Sleep(restAfter)
+	select {
+	case <-time.After(restAfter):
+	case <-ctx.Done():
+	}
 	for i, s := range resting {
 		if s != nil {
 			pr.procs[i].rssRested = procMiB(s.cmd.Process.Pid, "VmRSS")
