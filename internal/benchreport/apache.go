@@ -192,20 +192,38 @@ func (l *siteLoad) figure() apacheFigure {
 func apacheCPU(apachePID int) time.Duration {
 	apache, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", apachePID))
 	total, _, _ := statCPU(fmt.Sprintf("/proc/%d/stat", apachePID), true)
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		p := "/proc/" + e.Name()
-		if x, _ := os.Readlink(p + "/exe"); x != apache {
-			continue
-		}
-		if t, ppid, ok := statCPU(p+"/stat", false); ok && ppid == apachePID {
-			total += t
+	for _, p := range procsOf(apache) {
+		if p.ppid == apachePID {
+			total += p.cpu
 		}
 	}
 	return total
+}
+
+// proc is a process's PID, parent and CPU time, user and system.
+type proc struct {
+	pid, ppid int
+	cpu       time.Duration
+}
+
+// procsOf lists the processes running exe, from /proc.
+func procsOf(exe string) []proc {
+	var procs []proc
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		p := "/proc/" + e.Name()
+		if x, _ := os.Readlink(p + "/exe"); x != exe {
+			continue
+		}
+		if t, ppid, ok := statCPU(p+"/stat", false); ok {
+			procs = append(procs, proc{pid: pid, ppid: ppid, cpu: t})
+		}
+	}
+	return procs
 }
 
 // siteCPU is the CPU time, user and system, of each process running exe
@@ -218,25 +236,12 @@ func siteCPU(apachePID int, exe string, seen map[int]bool) map[int]time.Duration
 	if exe == "" {
 		return out
 	}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+	for _, p := range procsOf(exe) {
+		if _, pm, _ := statCPU(fmt.Sprintf("/proc/%d/stat", p.ppid), false); pm != apachePID {
 			continue
 		}
-		p := "/proc/" + e.Name()
-		if x, _ := os.Readlink(p + "/exe"); x != exe {
-			continue
-		}
-		t, ppid, ok := statCPU(p+"/stat", false)
-		if !ok {
-			continue
-		}
-		if _, pm, _ := statCPU(fmt.Sprintf("/proc/%d/stat", ppid), false); pm != apachePID {
-			continue
-		}
-		out[pid] = t
-		seen[pid] = true
+		out[p.pid] = p.cpu
+		seen[p.pid] = true
 	}
 	return out
 }
