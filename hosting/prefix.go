@@ -17,11 +17,14 @@ type prefixKey struct{}
 //
 //   - FORCE_SCRIPT_NAME, when set, is the answer.
 //   - Otherwise, when PATH_INFO is the tail of the requested path, the
-//     prefix is what comes before it. This covers Apache's .htaccess
-//     rewrite (REQUEST_URI /app/sub, PATH_INFO /sub: prefix /app, while
-//     SCRIPT_NAME says /app/mysite.fcgi), lighttpd and nginx.
+//     prefix is what comes before it. This covers a rewrite to
+//     mysite.fcgi/$1 (REQUEST_URI /app/sub, PATH_INFO /sub: prefix /app,
+//     while SCRIPT_NAME says /app/mysite.fcgi), lighttpd and nginx.
 //   - The same with REDIRECT_URL or SCRIPT_URL, for rewrites whose
 //     REQUEST_URI is not the path the browser sees.
+//   - Without PATH_INFO, a request Apache rewrote (REDIRECT_URL set) to
+//     the script, as the .htaccess template does: the script's directory
+//     (REQUEST_URI /app/sub, SCRIPT_NAME /app/mysite.fcgi: prefix /app).
 //   - Otherwise SCRIPT_NAME: the script was addressed directly
 //     (/mysite.fcgi/sub), so links must go through it. Except under nginx
 //     and mod_proxy_fcgi, which send the whole path as SCRIPT_NAME.
@@ -42,6 +45,16 @@ func scriptPrefix(r *http.Request, s *Settings) string {
 			}
 			if p, ok := strings.CutSuffix(cleanPath(candidate), pathInfo); ok {
 				return strings.TrimRight(p, "/")
+			}
+		}
+	}
+	if pathInfo == "" && param("REDIRECT_URL") != "" {
+		// Without path info Apache neither walks the path again nor
+		// makes a subrequest for PATH_TRANSLATED: a third of its work
+		// per request through the rewrite.
+		if dir, _ := path.Split(param("SCRIPT_NAME")); dir != "" {
+			if dir = strings.TrimRight(dir, "/"); strings.HasPrefix(cleanPath(r.URL.Path), dir+"/") {
+				return dir
 			}
 		}
 	}

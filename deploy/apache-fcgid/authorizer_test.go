@@ -13,7 +13,7 @@ import (
 // site's binary before it serves /private/ or /static/private/. A 200
 // passes SITE_USER on; a denial is mod_fcgid's own 401.
 func TestApacheFcgid_Authorizer(t *testing.T) {
-	a := startApache(t, "LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so")
+	a := startApache(t, "LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so\nLoadModule setenvif_module /usr/lib/apache2/modules/mod_setenvif.so")
 	extra, err := os.ReadFile("htaccess-authorizer")
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +30,7 @@ func TestApacheFcgid_Authorizer(t *testing.T) {
 		{Name: "page without credentials", Path: "/private/page", Status: 401, Body: "Unauthorized"},
 		{Name: "page with a wrong password", Path: "/private/page", Password: "guess", Status: 401, Body: "Unauthorized"},
 		{Name: "page with the password", Path: "/private/page", Password: testenv.PrivatePassword, Status: 200, Body: `private page /private/page for "meg"`},
+		{Name: "page by an escaped path, without credentials", Path: "/%70rivate/page", Status: 401, Body: "Unauthorized"},
 		{Name: "file without credentials", Path: "/static/private/note.txt", Status: 401, Body: "Unauthorized"},
 		{Name: "file with the password", Path: "/static/private/note.txt", Password: testenv.PrivatePassword, Status: 200, Body: testenv.PrivateNote},
 		{Name: "unguarded", Path: "/", Status: 200, Body: "v1\n"},

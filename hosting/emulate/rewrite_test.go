@@ -3,6 +3,7 @@ package emulate
 import (
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
@@ -82,48 +83,55 @@ func FuzzPattern(f *testing.F) {
 	})
 }
 
-// The lines of the shipped .htaccess, one rule at a time, in the
-// directory of a site at a domain's root and under ~user.
-func TestHtaccess_SiteBase(t *testing.T) {
+// The lines of the shipped .htaccess, in the directory of a site at a
+// domain's root and under ~user: each request that names no file goes to
+// mysite.fcgi, without path info; the rewritten request (for mysite.fcgi)
+// stays as it is, or is a 500 when the program is missing; and the
+// ErrorDocument of that request is the 500.html beside the program.
+func TestHtaccess_Shipped(t *testing.T) {
 	h, err := parseHtaccess("../../deploy/apache-fcgid/htaccess")
 	if err != nil || len(h.warnings) > 0 {
 		t.Fatalf("%v %q", err, h.warnings)
 	}
 	site := t.TempDir()
-	os.WriteFile(filepath.Join(site, "mysite.fcgi"), nil, 0o755)
+	os.WriteFile(filepath.Join(site, "file"), nil, 0o755)
 	for _, tc := range []struct {
 		dir, path, redirectStatus string
-		base, uri                 string // SITE_BASE, and where the rules send the request
+		exists                    bool
+		uri                       string // where the rules send the request
 		status                    int
 	}{
-		{dir: "/", path: "/some/page", base: "/", uri: "/mysite.fcgi/some/page"},
-		{dir: "/", path: "/", base: "/", uri: "/mysite.fcgi/"},
-		{dir: "/~ann/", path: "/~ann/some/page", base: "/~ann/", uri: "/~ann/mysite.fcgi/some/page"},
-		// The path decoded; B=?%# escapes what decoding it again would change.
-		{dir: "/~ann/app/", path: "/~ann/app/a#b/$1/é x", base: "/~ann/app/", uri: "/~ann/app/mysite.fcgi/a%23b/$1/é x"},
-		{dir: "/", path: "/a?b%2Fc%", base: "/", uri: "/mysite.fcgi/a%3fb%252Fc%25"},
-		{dir: "/~ann/", path: "/~ann/mysite.fcgi/page", base: "/~ann/", uri: "/~ann/mysite.fcgi/page"},
-		// The program is missing: a 500, not a loop.
-		{dir: "/~ann/", path: "/~ann/mysite.fcgi/page", base: "/~ann/", status: 500},
+		{dir: "/", path: "/some/page", uri: "/mysite.fcgi"},
+		{dir: "/", path: "/", uri: "/mysite.fcgi"},
+		{dir: "/~ann/", path: "/~ann/some/page", uri: "/~ann/mysite.fcgi"},
+		{dir: "/~ann/app/", path: "/~ann/app/a#b/$1/é x?%2F", uri: "/~ann/app/mysite.fcgi"},
+		{dir: "/~ann/", path: "/~ann/style.css", exists: true, uri: "/~ann/style.css"},
+		// The rewritten request, and the program addressed directly.
+		{dir: "/~ann/", path: "/~ann/mysite.fcgi", redirectStatus: "200", exists: true, uri: "/~ann/mysite.fcgi"},
+		{dir: "/~ann/", path: "/~ann/mysite.fcgi/page", exists: true, uri: "/~ann/mysite.fcgi/page"},
+		// The program is missing: a 500, not a 404.
+		{dir: "/~ann/", path: "/~ann/mysite.fcgi", redirectStatus: "200", status: 500},
 		// Apache's own request for the 500.html the site lacks.
-		{dir: "/~ann/", path: "/~ann/500.html", redirectStatus: "500", base: "/~ann/", uri: "/~ann/500.html"},
-		{dir: "/~ann/", path: "/~ann/500.html", redirectStatus: "200", base: "/~ann/", uri: "/~ann/mysite.fcgi/500.html"},
+		{dir: "/~ann/", path: "/~ann/500.html", redirectStatus: "500", uri: "/~ann/500.html"},
+		{dir: "/~ann/", path: "/~ann/500.html", redirectStatus: "200", uri: "/~ann/mysite.fcgi"},
 	} {
-		filename := filepath.Join(site, "missing", tc.path)
-		if tc.status == 0 && strings.Contains(tc.path, "mysite.fcgi/") {
-			filename = filepath.Join(site, "mysite.fcgi")
+		filename := filepath.Join(site, "missing")
+		if tc.exists {
+			filename = filepath.Join(site, "file")
 		}
 		v := &rewriteVars{r: httptest.NewRequest("GET", "/", nil), uri: tc.path, filename: filename, env: map[string]string{}}
 		if tc.redirectStatus != "" {
 			v.env["REDIRECT_STATUS"] = tc.redirectStatus
 		}
 		res := h.apply(v, strings.TrimSuffix(tc.dir, "/"), strings.TrimPrefix(tc.path, tc.dir))
-		if v.env["SITE_BASE"] != tc.base || res.status != tc.status || (tc.status == 0 && res.uri != tc.uri) {
-			t.Errorf("%s in %s: SITE_BASE %q, status %d, to %q; want %q, %d, %q", tc.path, tc.dir, v.env["SITE_BASE"], res.status, res.uri,
-				tc.base, tc.status, tc.uri)
+		if res.status != tc.status || (tc.status == 0 && res.uri != tc.uri) {
+			t.Errorf("%s in %s: status %d, to %q; want %d, %q", tc.path, tc.dir, res.status, res.uri, tc.status, tc.uri)
 		}
-		if got := v.expr(h.errorDocs[500]); got != "/."+tc.base+"500.html" {
-			t.Errorf("%s in %s: ErrorDocument 500 %s", tc.path, tc.dir, got)
+	}
+	for _, dir := range []string{"/", "/~ann/", "/~ann/été/"} {
+		v := &rewriteVars{uri: dir + "mysite.fcgi"}
+		if doc := v.expr(h.errorDocs[500]); path.Clean(doc) != dir+"500.html" {
+			t.Errorf("ErrorDocument 500 for %smysite.fcgi: %s, which Apache takes for %s", dir, doc, path.Clean(doc))
 		}
 	}
 }
