@@ -2,6 +2,7 @@ package hosting
 
 import (
 	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
@@ -29,6 +30,35 @@ func TestSetProcs(t *testing.T) {
 			rt.setProcs(tc.oneAtATime)
 			if got := runtime.GOMAXPROCS(0); got != tc.want {
 				t.Errorf("GOMAXPROCS %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetGCPercent(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	tests := []struct {
+		name      string
+		environ   []string // the process environment at start
+		fileValue string   // GOGC from the settings file, "" for none
+		want      int
+	}{
+		{"none: as the Go runtime set it", nil, "", 100},
+		{"the settings file", nil, "50", 50},
+		{"off", nil, "off", -1},
+		{"the environment wins", []string{"GOGC=200"}, "200", 100},
+		{"a bad value is ignored", nil, "half", 100},
+		{"a negative value is ignored", nil, "-5", 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(100) // as the Go runtime set it at start
+			t.Setenv("GOGC", tc.fileValue)
+			rt := &Runtime{environ: tc.environ}
+			rt.setGCPercent()
+			if got := debug.SetGCPercent(100); got != tc.want {
+				t.Errorf("GOGC %d, want %d", got, tc.want)
 			}
 		})
 	}

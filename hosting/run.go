@@ -221,6 +221,7 @@ func (rt *Runtime) logStart() {
 	if rt.settings.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(rt.settings.MemoryLimit)
 	}
+	rt.setGCPercent()
 }
 
 // handler is the user's handler inside the runtime's middleware, or, when
