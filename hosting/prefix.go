@@ -22,12 +22,13 @@ type prefixKey struct{}
 //     while SCRIPT_NAME says /app/mysite.fcgi), lighttpd and nginx.
 //   - The same with REDIRECT_URL or SCRIPT_URL, for rewrites whose
 //     REQUEST_URI is not the path the browser sees.
+//   - Under nginx and mod_proxy_fcgi, which send the whole path as
+//     SCRIPT_NAME, "".
 //   - Without PATH_INFO, a request Apache rewrote (REDIRECT_URL set) to
 //     the script, as the .htaccess template does: the script's directory
 //     (REQUEST_URI /app/sub, SCRIPT_NAME /app/mysite.fcgi: prefix /app).
 //   - Otherwise SCRIPT_NAME: the script was addressed directly
-//     (/mysite.fcgi/sub), so links must go through it. Except under nginx
-//     and mod_proxy_fcgi, which send the whole path as SCRIPT_NAME.
+//     (/mysite.fcgi/sub), so links must go through it.
 func scriptPrefix(r *http.Request, s *Settings) string {
 	if s.ForceScriptNameSet {
 		return s.ForceScriptName
@@ -48,6 +49,12 @@ func scriptPrefix(r *http.Request, s *Settings) string {
 			}
 		}
 	}
+	if strings.HasPrefix(param("SERVER_SOFTWARE"), "nginx/") || strings.HasPrefix(param("SCRIPT_FILENAME"), "proxy:") {
+		// nginx's stock fastcgi_params and Apache's mod_proxy_fcgi send
+		// the whole path as SCRIPT_NAME and no PATH_INFO; a proxied
+		// location is not a script.
+		return ""
+	}
 	if pathInfo == "" && param("REDIRECT_URL") != "" {
 		// Without path info Apache neither walks the path again nor
 		// makes a subrequest for PATH_TRANSLATED: a third of its work
@@ -57,12 +64,6 @@ func scriptPrefix(r *http.Request, s *Settings) string {
 				return dir
 			}
 		}
-	}
-	if strings.HasPrefix(param("SERVER_SOFTWARE"), "nginx/") || strings.HasPrefix(param("SCRIPT_FILENAME"), "proxy:") {
-		// nginx's stock fastcgi_params and Apache's mod_proxy_fcgi send
-		// the whole path as SCRIPT_NAME and no PATH_INFO; a proxied
-		// location is not a script.
-		return ""
 	}
 	return strings.TrimRight(param("SCRIPT_NAME"), "/")
 }
