@@ -57,10 +57,11 @@ func scriptPrefix(r *http.Request, s *Settings) string {
 	}
 	if pathInfo == "" && param("REDIRECT_URL") != "" {
 		// Without path info Apache neither walks the path again nor
-		// makes a subrequest for PATH_TRANSLATED: a third of its work
+		// makes a subrequest for PATH_TRANSLATED: a sixth of its work
 		// per request through the rewrite.
 		if dir, _ := path.Split(param("SCRIPT_NAME")); dir != "" {
-			if dir = strings.TrimRight(dir, "/"); strings.HasPrefix(cleanPath(r.URL.Path), dir+"/") {
+			dir = strings.TrimRight(dir, "/")
+			if p := cleanPath(r.URL.Path); p == dir || strings.HasPrefix(p, dir+"/") {
 				return dir
 			}
 		}

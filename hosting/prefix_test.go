@@ -35,6 +35,8 @@ func TestPrefix(t *testing.T) {
 			"REDIRECT_URL": "/sub/path"}, prefix: "", path: "/sub/path", linkFor: "/echo"},
 		{name: "apache subdirectory without path info", params: map[string]string{"REQUEST_URI": "/app/sub/a%2Fb", "SCRIPT_NAME": "/app/mysite.fcgi",
 			"REDIRECT_URL": "/app/sub/a/b"}, prefix: "/app", path: "/sub/a/b", linkFor: "/app/echo"},
+		{name: "apache subdirectory without path info, no final slash", params: map[string]string{"REQUEST_URI": "/app",
+			"SCRIPT_NAME": "/app/mysite.fcgi", "REDIRECT_URL": "/app"}, prefix: "/app", path: "/", linkFor: "/app/echo"},
 		{name: "apache ~user without path info", params: map[string]string{"REQUEST_URI": "/%7Emeg/", "SCRIPT_NAME": "/~meg/mysite.fcgi",
 			"REDIRECT_URL": "/~meg/"}, prefix: "/~meg", path: "/", linkFor: "/~meg/echo"},
 		{name: "apache subdirectory without path info, dot segments", params: map[string]string{"REQUEST_URI": "/app/x/%2e%2e/q",

@@ -71,8 +71,8 @@ var apacheAnswers = []struct {
 	{path: "/mysite.env.", status: 404},
 	{path: "/mysite.env;x", status: 404},
 	{path: "/style.css?q=a%3Fb", status: 200},
-	// The deploy rule's B=?%# keeps an encoded question mark encoded, so
-	// mod_rewrite does not refuse it: the application answers.
+	// The deploy rule rewrites without path info, so an encoded question
+	// mark never becomes one in the rewritten URL: the application answers.
 	{path: "/static/style%3f.css", status: 404},
 	{path: "/x%3Fy", status: 404},
 	{path: "/mysite.fcgi/a%3Fb", status: 404},

@@ -109,6 +109,8 @@ func TestHtaccess_Shipped(t *testing.T) {
 		// The rewritten request, and the program addressed directly.
 		{dir: "/~ann/", path: "/~ann/mysite.fcgi", redirectStatus: "200", exists: true, uri: "/~ann/mysite.fcgi"},
 		{dir: "/~ann/", path: "/~ann/mysite.fcgi/page", exists: true, uri: "/~ann/mysite.fcgi/page"},
+		// A % in the program's path info: refused (the ErrorDocument).
+		{dir: "/~ann/", path: "/~ann/mysite.fcgi/%2e%2e/x", exists: true, status: 403},
 		// The program is missing: a 500, not a 404.
 		{dir: "/~ann/", path: "/~ann/mysite.fcgi", redirectStatus: "200", status: 500},
 		// Apache's own request for the 500.html the site lacks.

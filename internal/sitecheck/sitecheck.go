@@ -55,8 +55,9 @@ func Layout(t testing.TB, dir, bin, htaccess string) {
 // Leftovers are copies of the settings file that editors and FTP clients
 // leave beside it when it is edited on the host, and the development
 // settings uploaded by mistake; they hold its secrets.
-var Leftovers = []string{"mysite.env~", ".mysite.env.swp", ".mysite.env.swo", "#mysite.env#", "mysite.env.save",
-	"mysite.env.bak", "mysite.env.orig", "mysite.env.old", "mysite.env.tmp", "mysite.env.txt", "mysite.log.1", "mysite.dev.env"}
+var Leftovers = []string{"mysite.env~", "mysite.env.~1~", ".mysite.env.swp", ".mysite.env.swo", ".mysite.env.swn",
+	".mysite.env.un~", "#mysite.env#", "mysite.env.save", "mysite.env.bak", "mysite.env.orig", "mysite.env.old",
+	"mysite.env.tmp", "mysite.env.txt", "mysite.log.1", "mysite.dev.env"}
 
 // siteCase is a request to the site and what its answer must be.
 type siteCase struct {
@@ -90,6 +91,10 @@ func Run(t *testing.T, base string) {
 		{name: "log file refused", path: "/app/mysite.log", status: 403},
 		{name: "absent protected name refused, not rewritten", path: "/config.env", status: 403},
 		{name: "encoded slash refused", path: "/a%2Fb", status: 404},
+		// Apache decodes the failed request's path again for the
+		// ErrorDocument 500: %252e%252e would climb to another
+		// directory's 500.html.
+		{name: "a % in the script's path info refused", path: "/mysite.fcgi/%252e%252e/x", status: 403},
 		{name: "encoded ?, %, # and %2F reach the application as sent", path: "/headers/a%3Fb%25c%23d%252Fe", status: 200,
 			contains: []string{"path: /headers/a?b%c#d%2Fe\n"}},
 		{name: "the same in a subdirectory", path: "/app/headers/a%3Fb%25c%23d%252Fe", status: 200,
