@@ -37,7 +37,7 @@ type setting struct{ Name, Value string }
 
 func (p *errorPages) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tw := &trackingWriter{ResponseWriter: w}
+		tw := &trackingWriter{ResponseWriter: w, prefix: Prefix(r)}
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -129,17 +129,39 @@ func Error(w http.ResponseWriter, r *http.Request, status int, err error) {
 // NotFound answers r with the site's 404 page.
 func NotFound(w http.ResponseWriter, r *http.Request) { Error(w, r, http.StatusNotFound, nil) }
 
-// trackingWriter notes whether the response has started.
+// trackingWriter notes whether the response has started, and keeps the
+// handler's redirects on the site.
 type trackingWriter struct {
 	http.ResponseWriter
-	wrote bool
+	prefix string // the site's, for redirects
+	wrote  bool
 }
 
 func (t *trackingWriter) WriteHeader(code int) {
 	if code >= 200 {
 		t.wrote = true
 	}
+	if code >= 300 && code < 400 && t.prefix != "" {
+		t.prefixLocation()
+	}
 	t.ResponseWriter.WriteHeader(code)
+}
+
+// prefixLocation puts the site's prefix before a redirect to a path
+// without it. The handler sees its paths below the prefix, and so do the
+// redirects it makes without hosting.URL: ServeMux's own, to a path with
+// its final slash or cleaned, would otherwise send the visitor off a site
+// in a subdirectory.
+func (t *trackingWriter) prefixLocation() {
+	h := t.Header()
+	loc := h.Get("Location")
+	if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") {
+		return // a URL, or relative to the request: the browser resolves it
+	}
+	if rest, ok := strings.CutPrefix(loc, t.prefix); ok && (rest == "" || rest[0] == '/' || rest[0] == '?' || rest[0] == '#') {
+		return // already on the site, as hosting.URL makes it
+	}
+	h.Set("Location", t.prefix+loc)
 }
 
 func (t *trackingWriter) Write(b []byte) (int, error) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fcgi-hosting/fcgi/hosting/internal/settings"
@@ -146,5 +147,42 @@ func TestCleanPath(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { cleanPath("/sub/path"); cleanPath("/app/") }); n != 0 {
 		t.Errorf("%v allocations for clean paths, want none", n)
+	}
+}
+
+// A redirect the handler makes to a path of the site, as ServeMux makes
+// to add a final slash, stays on a site in a subdirectory.
+func TestRedirectsStayOnSite(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /dir/", func(http.ResponseWriter, *http.Request) {})
+	mux.HandleFunc("GET /to", func(w http.ResponseWriter, r *http.Request) {
+		to := r.URL.Query().Get("to")
+		if to == "URL" {
+			to = URL(r, "/info")
+		}
+		http.Redirect(w, r, to, http.StatusFound)
+	})
+	s := settings.Defaults()
+	h := withPrefix(&s, (&errorPages{}).middleware(mux))
+	for _, tc := range []struct{ site, path, want string }{
+		{"/app", "/dir", "/app/dir/"},
+		{"/app", "/to?to=/info", "/app/info"},
+		{"/app", "/to?to=URL", "/app/info"},
+		{"/app", "/to?to=/app/info", "/app/info"},
+		{"/app", "/to?to=/app", "/app"},
+		{"/app", "/to?to=/apple", "/app/apple"},
+		{"/app", "/to?to=https://example.com/x", "https://example.com/x"},
+		{"/app", "/to?to=//example.com/x", "//example.com/x"},
+		{"", "/dir", "/dir/"},
+		{"", "/to?to=/info", "/info"},
+	} {
+		uri := tc.site + tc.path
+		p, q, _ := strings.Cut(uri, "?")
+		resp, _ := serveOnce(t, h, map[string]string{"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1",
+			"SERVER_SOFTWARE": "Apache/2.4.71 (Debian) mod_fcgid/2.3.9", "REQUEST_URI": uri, "QUERY_STRING": q,
+			"SCRIPT_NAME": tc.site + "/mysite.fcgi", "REDIRECT_URL": p})
+		if got := resp.Header.Get("Location"); got != tc.want {
+			t.Errorf("%s: Location %q, want %q", uri, got, tc.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -182,12 +183,42 @@ func readCorpus(t *testing.T) corpus {
 func reference(t *testing.T, prefix string) string {
 	var h http.Handler = httpbin.New(httpbin.WithMaxBodySize(8 << 20))
 	if prefix != "" {
-		h = http.StripPrefix(prefix, h)
+		h = keepRedirectsBelow(prefix, http.StripPrefix(prefix, h))
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
 }
+
+// keepRedirectsBelow puts prefix before the handler's redirects to a path
+// of its site (httpbin's /redirect/N, ServeMux's final slash), as hosting
+// does for a site below a prefix; http.StripPrefix alone sends them off it.
+// A request whose dot segments lead off the site is the web server's to
+// send elsewhere.
+func keepRedirectsBelow(prefix string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := path.Clean(r.URL.Path); p != prefix && !strings.HasPrefix(p, prefix+"/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(&belowPrefix{ResponseWriter: w, prefix: prefix}, r)
+	})
+}
+
+type belowPrefix struct {
+	http.ResponseWriter
+	prefix string
+}
+
+func (w *belowPrefix) WriteHeader(code int) {
+	loc := w.Header().Get("Location")
+	if code/100 == 3 && strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, w.prefix+"/") {
+		w.Header().Set("Location", w.prefix+loc)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *belowPrefix) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
 
 // TestDifferential runs the corpus through each server, after the same
 // requests to net/http.

@@ -67,6 +67,7 @@ type siteCase struct {
 	contains           []string
 	excludes           []string
 	contentType        string
+	location           string
 }
 
 // Run checks the site laid out by Layout and served at base.
@@ -104,6 +105,7 @@ func Run(t *testing.T, base string) {
 		{name: "post 100 KiB", method: "POST", path: "/echo", body: bytes.Repeat([]byte("0123456789"), 10<<10), status: 200},
 		{name: "post over FcgidMaxRequestLen", method: "POST", path: "/echo", body: bytes.Repeat([]byte("x"), 200<<10), status: 500},
 		{name: "subdirectory root", path: "/app/", status: 200, contains: []string{"v1\n"}},
+		{name: "the application's redirect stays in the subdirectory", path: "/app/headers", status: 307, location: "/app/headers/"},
 	}
 	for _, name := range Leftovers {
 		tests = append(tests, siteCase{name: "leftover " + name + " refused", path: "/" + url.PathEscape(name), status: 403})
@@ -142,6 +144,9 @@ func Run(t *testing.T, base string) {
 			}
 			if tc.body != nil && tc.status == 200 && body != string(tc.body) {
 				t.Errorf("echoed %d bytes, want %d", len(body), len(tc.body))
+			}
+			if got := resp.Header.Get("Location"); tc.location != "" && got != tc.location {
+				t.Errorf("Location %q, want %q", got, tc.location)
 			}
 			if tc.contentType != "" && !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.contentType) {
 				t.Errorf("Content-Type %q, want %s", resp.Header.Get("Content-Type"), tc.contentType)
