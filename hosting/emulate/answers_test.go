@@ -40,7 +40,7 @@ var apacheAnswers = []struct {
 	{path: "/static/../docs", status: 301, location: "http://localhost/docs/"},
 	{path: "/docs/", status: 404},
 	{path: "/static/..", status: 307, location: "/"},
-	{path: "/mysite.fcgi/x/../y", status: 307, location: "/y"},
+	{path: "/mysite.fcgi/x/../y", status: 307, location: "/mysite.fcgi/y"}, // the router's redirect, below the script
 	{path: "/mysite.env", status: 403},
 	{path: "/mysite.env?x=1", status: 403},
 	{path: "/mysite.env/", status: 403},
