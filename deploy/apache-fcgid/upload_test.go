@@ -412,6 +412,11 @@ func TestApacheFcgid_BrokenUploadShowsSite500(t *testing.T) {
 			expect("mode 0644")
 			os.Remove(bin)
 			expect("missing")
+			// Addressed directly: mod_rewrite ignores a rewrite to the
+			// file the path already names (the emulation does the same).
+			if code, _, err := testenv.Get(base + "mysite.fcgi/x"); code != 404 {
+				t.Errorf("mysite.fcgi missing, GET /%smysite.fcgi/x: %d %v; want 404", dir, code, err)
+			}
 			put(full[:len(full)/2], 0o755)
 			expect("cut short")
 			put(full, 0o755)

@@ -338,7 +338,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 			e.errorPage(w, r, cfg, res.status)
 			return
 		}
-		if !res.changed {
+		if !res.changed || e.sameFile(res.uri, uriPath) {
 			break
 		}
 		// The rewritten URL is decoded again, as Apache does on the
@@ -424,6 +424,26 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.serveFile(w, r, file, fi)
+}
+
+// sameFile reports whether the rewritten URL names the file Apache's core
+// mapped the request to (its first part that is no directory): mod_rewrite
+// then ignores the rewrite ("initial URL equal rewritten URL"), so that
+// mysite.fcgi/x, the program missing, is a 404 rather than a rewrite to
+// mysite.fcgi.
+func (e *Emulator) sameFile(rewritten, uriPath string) bool {
+	target, err := url.PathUnescape(strings.SplitN(rewritten, "?", 2)[0])
+	if err != nil {
+		return false
+	}
+	// Each part of the path exists only if the parts before it do: the
+	// walk stops at the deepest part whose parent is a directory.
+	for name := e.filename(uriPath); len(name) > len(e.Root); name = filepath.Dir(name) {
+		if fi, err := os.Stat(filepath.Dir(name)); err == nil && fi.IsDir() {
+			return e.filename(target) == name
+		}
+	}
+	return false
 }
 
 // isDir reports whether uriPath names a directory of the site.

@@ -317,6 +317,11 @@ func TestEmulator_BrokenProgramShowsSite500(t *testing.T) {
 		expect("mode 0644", "give it mode 755")
 		os.Remove(bin)
 		expect("missing", "-> 500")
+		// Addressed directly, as Apache answers it: mod_rewrite ignores a
+		// rewrite to the file the path already names.
+		if code, _, err := testenv.Get(url + "mysite.fcgi/x"); code != 404 {
+			t.Errorf("mysite.fcgi missing, GET /%smysite.fcgi/x: %d %v; want 404", p[0], code, err)
+		}
 		put(full[:len(full)/2], 0o755)
 		expect("cut short", "upload it again")
 		put(full, 0o755)
