@@ -37,7 +37,7 @@ type setting struct{ Name, Value string }
 
 func (p *errorPages) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tw := &trackingWriter{ResponseWriter: w, prefix: Prefix(r)}
+		tw := &trackingWriter{ResponseWriter: w, r: r}
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -133,16 +133,18 @@ func NotFound(w http.ResponseWriter, r *http.Request) { Error(w, r, http.StatusN
 // handler's redirects on the site.
 type trackingWriter struct {
 	http.ResponseWriter
-	prefix string // the site's, for redirects
-	wrote  bool
+	r     *http.Request // for the site's prefix, looked up on a redirect only
+	wrote bool
 }
 
 func (t *trackingWriter) WriteHeader(code int) {
 	if code >= 200 {
 		t.wrote = true
 	}
-	if code >= 300 && code < 400 && t.prefix != "" {
-		t.prefixLocation()
+	if code >= 300 && code < 400 {
+		if prefix := Prefix(t.r); prefix != "" {
+			t.prefixLocation(prefix)
+		}
 	}
 	t.ResponseWriter.WriteHeader(code)
 }
@@ -152,16 +154,16 @@ func (t *trackingWriter) WriteHeader(code int) {
 // redirects it makes without hosting.URL: ServeMux's own, to a path with
 // its final slash or cleaned, would otherwise send the visitor off a site
 // in a subdirectory.
-func (t *trackingWriter) prefixLocation() {
+func (t *trackingWriter) prefixLocation(prefix string) {
 	h := t.Header()
 	loc := h.Get("Location")
 	if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") {
 		return // a URL, or relative to the request: the browser resolves it
 	}
-	if rest, ok := strings.CutPrefix(loc, t.prefix); ok && (rest == "" || rest[0] == '/' || rest[0] == '?' || rest[0] == '#') {
+	if rest, ok := strings.CutPrefix(loc, prefix); ok && (rest == "" || rest[0] == '/' || rest[0] == '?' || rest[0] == '#') {
 		return // already on the site, as hosting.URL makes it
 	}
-	h.Set("Location", t.prefix+loc)
+	h.Set("Location", prefix+loc)
 }
 
 func (t *trackingWriter) Write(b []byte) (int, error) {

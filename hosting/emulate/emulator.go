@@ -427,23 +427,16 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // sameFile reports whether the rewritten URL names the file Apache's core
-// mapped the request to (its first part that is no directory): mod_rewrite
-// then ignores the rewrite ("initial URL equal rewritten URL"), so that
-// mysite.fcgi/x, the program missing, is a 404 rather than a rewrite to
-// mysite.fcgi.
+// mapped the request to: mod_rewrite then ignores the rewrite ("initial
+// URL equal rewritten URL"), so that mysite.fcgi/x, the program missing,
+// is a 404 rather than a rewrite to mysite.fcgi.
 func (e *Emulator) sameFile(rewritten, uriPath string) bool {
 	target, err := url.PathUnescape(strings.SplitN(rewritten, "?", 2)[0])
 	if err != nil {
 		return false
 	}
-	// Each part of the path exists only if the parts before it do: the
-	// walk stops at the deepest part whose parent is a directory.
-	for name := e.filename(uriPath); len(name) > len(e.Root); name = filepath.Dir(name) {
-		if fi, err := os.Stat(filepath.Dir(name)); err == nil && fi.IsDir() {
-			return e.filename(target) == name
-		}
-	}
-	return false
+	file, _ := e.walked(uriPath)
+	return e.filename(target) == file
 }
 
 // isDir reports whether uriPath names a directory of the site.
@@ -474,23 +467,30 @@ func (cfg *dirConfig) denies(name string) bool {
 		slices.ContainsFunc(cfg.denyFiles, func(re *regexp.Regexp) bool { return re.MatchString(name) })
 }
 
-// walkedName is the last part of the file name Apache's core maps uriPath
-// to, which <Files> and <FilesMatch> sections match: the first part of the
-// path that is not an existing directory (the rest is PATH_INFO), whether
-// it exists or not; or, for a directory, its name, "" with a final slash.
-func (e *Emulator) walkedName(uriPath string) string {
-	segs := strings.Split(strings.Trim(path.Clean("/"+uriPath), "/"), "/")
-	dir := e.Root
-	for _, seg := range segs {
-		dir = filepath.Join(dir, seg)
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return seg
+// walked is the file name Apache's core maps uriPath to: the path up to
+// its first part that is not an existing directory (the rest is
+// PATH_INFO), whether that part exists or not; or the whole path, a
+// directory (dir true).
+func (e *Emulator) walked(uriPath string) (file string, dir bool) {
+	file = e.Root
+	for _, seg := range strings.Split(strings.Trim(path.Clean("/"+uriPath), "/"), "/") {
+		file = filepath.Join(file, seg)
+		if fi, err := os.Stat(file); err != nil || !fi.IsDir() {
+			return file, false
 		}
 	}
-	if strings.HasSuffix(uriPath, "/") {
+	return file, true
+}
+
+// walkedName is the last part of the file name walked gives, which
+// <Files> and <FilesMatch> sections match: "" for a directory named with
+// a final slash.
+func (e *Emulator) walkedName(uriPath string) string {
+	file, dir := e.walked(uriPath)
+	if dir && strings.HasSuffix(uriPath, "/") {
 		return ""
 	}
-	return segs[len(segs)-1]
+	return filepath.Base(file)
 }
 
 // filename maps a URL path to the file it names, for %{REQUEST_FILENAME}.
