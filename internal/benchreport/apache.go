@@ -298,6 +298,7 @@ func layOutSites(root string, b *binaries) ([]apacheSite, error) {
 	php := "/usr/bin/php-cgi8.2"
 	for _, u := range []struct{ dir, src, name, htaccess string }{
 		{"hello", b.runtime, "mysite.fcgi", string(htaccess)},
+		{"helloplain", b.runtime, "mysite.fcgi", plain},
 		{"stdlib", b.stdlib, "stdlib.fcgi", plain},
 		{"php", b.php, "hello.php", "Options +ExecCGI\nAddHandler fcgid-script .php\n"},
 		{"phprw", b.php, "index.php", "Options +ExecCGI\nAddHandler fcgid-script .php\n" + wordpressRewrite},
@@ -337,6 +338,7 @@ func layOutSites(root string, b *binaries) ([]apacheSite, error) {
 		{name: "C libfcgi, one thread", dir: "c", path: "/c/hello-c.fcgi", exe: "hello-c.fcgi"},
 		{name: "static file (Apache alone)", dir: "static", path: "/static/hello.txt"},
 		{name: "PHP 8.2 php-cgi through WordPress's front-controller rewrite", dir: "phprw", path: "/phprw/hello", exe: php},
+		{name: "this project, addressed directly beside a 2-line .htaccess (no rewrite, no rules)", dir: "helloplain", path: "/helloplain/mysite.fcgi", exe: "mysite.fcgi"},
 	}
 	for i := range sites {
 		s := &sites[i]
