@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -164,6 +165,51 @@ func TestConn_ReadsWaitTogether(t *testing.T) {
 
 // A response larger than the socket's buffer is written whole as the
 // peer reads it.
+// Input that arrives as the first wait begins is read: the poller may
+// take the instance's event while another thread waits in it, and
+// RawConn.Read forgets what the poller took before it began. Under
+// mod_fcgid such a request went unanswered until mod_fcgid's 40 s
+// FcgidIOTimeout. Each client writes after a different delay, so that
+// its input lands at a different point of the server's wait.
+func TestConn_FirstInputNotLost(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 { // a second thread is the one waiting in the poller
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	l, path := listen(t)
+	b := make([]byte, 1)
+	for i := range 5000 {
+		client, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(i%50) * time.Microsecond
+		go func() {
+			for start := time.Now(); time.Since(start) < delay; {
+			}
+			client.Write([]byte("x"))
+		}()
+		read := make(chan error, 1)
+		go func() {
+			_, err := c.Read(b)
+			read <- err
+		}()
+		select {
+		case err := <-read:
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("connection %d: its input came and the read still waits", i)
+		}
+		c.Close()
+		client.Close()
+	}
+}
+
 func TestConn_WriteWaits(t *testing.T) {
 	c, client := pair(t)
 	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB

@@ -26,10 +26,11 @@ type waiter struct {
 	events  [1]syscall.EpollEvent
 	readyFn func(uintptr) bool // w.ready, bound once
 
-	// The wait in progress: the descriptor waited for, and whether ready
-	// has looked yet.
-	fd     int32
-	looked bool
+	// The wait in progress: its connection, whether ready has added it to
+	// the instance yet, and why that failed.
+	c      *Conn
+	added  bool
+	addErr error
 }
 
 func newWaiter() (*waiter, error) {
@@ -50,16 +51,22 @@ func newWaiter() (*waiter, error) {
 	return w, nil
 }
 
-// ready reports whether the descriptor waited for is readable, consuming
-// its event. The first look of a wait is left to the poller: input that
-// came before the descriptor was added makes the instance readable then,
-// so the poller wakes the waiter at once, and input that has not come
-// would cost a system call to find absent. Another descriptor's event,
-// left by a wait that a deadline or Close ended, is dropped.
+// ready reports whether the connection waited for is readable, consuming
+// its event; true also when it cannot wait. Its first call adds the
+// descriptor to the instance and leaves the first look to the poller:
+// input that came before makes the instance readable then, so the poller
+// wakes the waiter at once, and input that has not come would cost a
+// system call to find absent. The add must come from here, after
+// RawConn.Read has begun: Read first forgets what the poller reported of
+// the instance, and an event the poller took in between (a thread waiting
+// in it, a garbage collection restarting the world) would be lost, the
+// request left unread. Another descriptor's event, left by a wait that a
+// deadline or Close ended, is dropped.
 func (w *waiter) ready(uintptr) bool {
-	if !w.looked {
-		w.looked = true
-		return false
+	if !w.added {
+		w.added = true
+		w.addErr = w.c.enterEpoll()
+		return w.addErr != nil
 	}
 	for {
 		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(w.epfd), uintptr(unsafe.Pointer(&w.events[0])), 1, 0, 0, 0)
@@ -69,7 +76,7 @@ func (w *waiter) ready(uintptr) bool {
 			return true // the reader finds out what is wrong
 		case n == 0:
 			return false
-		case w.events[0].Fd == w.fd:
+		case w.events[0].Fd == int32(w.c.fd):
 			return true
 		}
 	}
@@ -80,14 +87,8 @@ func (w *waiter) ready(uintptr) bool {
 // meanwhile; the slot is c's.
 func (c *Conn) waitInput() error {
 	w := c.w
-	// One-shot: the descriptor leaves the instance's watch once it fires.
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(c.fd)}
-	if e := epollCtl(w.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); e != 0 {
-		return os.NewSyscallError("epoll_ctl", e)
-	}
-	c.inEpoll = true
 	c.waiting = true
-	w.fd, w.looked = int32(c.fd), false
+	w.c, w.added, w.addErr = c, false, nil
 	if !c.rdl.IsZero() {
 		w.f.SetReadDeadline(c.rdl)
 	}
@@ -95,11 +96,32 @@ func (c *Conn) waitInput() error {
 	err := w.rc.Read(w.readyFn)
 	c.mu.Lock()
 	c.waiting = false
+	w.c = nil
 	w.f.SetReadDeadline(time.Time{}) // its own, or a Close's or SetReadDeadline's meanwhile
+	switch {
+	case c.closed:
+		return os.ErrClosed
+	case w.addErr != nil:
+		return w.addErr
+	}
+	return err
+}
+
+// enterEpoll adds c's descriptor to the waiter's instance, one-shot: it
+// leaves the instance's watch once it fires. An error if c was closed
+// meanwhile: its descriptor may be another's by now.
+func (c *Conn) enterEpoll() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
 		return os.ErrClosed
 	}
-	return err
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(c.fd)}
+	if e := epollCtl(c.w.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); e != 0 {
+		return os.NewSyscallError("epoll_ctl", e)
+	}
+	c.inEpoll = true
+	return nil
 }
 
 // leaveEpoll takes c's descriptor out of the waiter's instance before it
