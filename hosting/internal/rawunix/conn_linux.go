@@ -32,6 +32,7 @@ type Conn struct {
 	w        *waiter
 	waiting  bool // a Read waits in w
 	inEpoll  bool // fd is in w's epoll instance
+	duped    bool // File made a duplicate, which would keep fd in w's instance past close
 }
 
 // unnamed is the address of a web server's end: it does not bind its socket.
@@ -149,11 +150,14 @@ func (c *Conn) Close() error {
 		return c.opError("close", net.ErrClosed)
 	}
 	c.closed = true
+	if c.duped {
+		c.leaveEpoll() // while fd is still c's: later its number may be another connection's
+	}
 	if c.waiting {
 		c.w.f.SetReadDeadline(time.Unix(1, 0)) // wake it; it finds c closed
 	}
-	// Closing fd takes it out of the waiter's epoll instance: File's
-	// duplicates took it out first.
+	// Closing fd takes it out of the waiter's epoll instance, unless a
+	// duplicate keeps it open: then leaveEpoll took it out.
 	if c.f != nil {
 		return c.fileError("close", c.f.Close())
 	}
@@ -176,7 +180,7 @@ func (c *Conn) CloseWrite() error {
 func (c *Conn) File() (*os.File, error) {
 	var f *os.File
 	c.mu.Lock()
-	c.leaveEpoll() // which the duplicate would keep it in
+	c.duped = true // not leaveEpoll: a Read may be waiting there, as on a net.UnixConn whose File was taken
 	c.mu.Unlock()
 	err := c.control("dup", func(fd int) error {
 		nfd, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)

@@ -303,6 +303,88 @@ func TestConn_FileAndCloseWrite(t *testing.T) {
 	}
 }
 
+// A Read waiting in the waiter when File is taken still gets its input,
+// as on a net.UnixConn.
+func TestConn_FileDuringAWait(t *testing.T) {
+	c, client := pair(t)
+	got := readOne(c)
+	waitsInWaiter(t, c)
+	f, err := c.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	client.Write([]byte("x"))
+	wantRead(t, got)
+}
+
+// File of a closed connection leaves alone the connection that has its
+// descriptor's number now.
+func TestConn_FileAfterCloseSparesTheNext(t *testing.T) {
+	l, path := listen(t)
+	if _, err := net.Dial("unix", path); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := l.Accept()
+	a.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	if _, err := a.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read: %v, want a deadline", err) // a waited in the waiter, and stays in it
+	}
+	client, err := net.Dial("unix", path) // before a's number is free
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	a.Close()
+	nc, _ := l.Accept()
+	b := nc.(*Conn)
+	defer b.Close()
+	if b.fd != a.(*Conn).fd {
+		t.Fatalf("b has descriptor %d, a had %d: Linux gives the lowest free number", b.fd, a.(*Conn).fd)
+	}
+	got := readOne(b)
+	waitsInWaiter(t, b)
+	a.(*Conn).File()
+	client.Write([]byte("x"))
+	wantRead(t, got)
+}
+
+// readOne reads one byte from c in the background.
+func readOne(c *Conn) <-chan error {
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		got <- err
+	}()
+	return got
+}
+
+// waitsInWaiter returns once c's Read has entered the waiter's instance.
+func waitsInWaiter(t *testing.T, c *Conn) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < 20*time.Second; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		in := c.waiting && c.inEpoll
+		c.mu.Unlock()
+		if in {
+			return
+		}
+	}
+	t.Fatal("the Read did not wait in the waiter")
+}
+
+func wantRead(t *testing.T, got <-chan error) {
+	t.Helper()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the input came and the Read still waits")
+	}
+}
+
 func TestConn_SyscallConn(t *testing.T) {
 	c, client := pair(t)
 	client.Write([]byte("x"))

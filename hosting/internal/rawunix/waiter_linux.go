@@ -26,11 +26,11 @@ type waiter struct {
 	events  [1]syscall.EpollEvent
 	readyFn func(uintptr) bool // w.ready, bound once
 
-	// The wait in progress: its connection, whether ready has added it to
-	// the instance yet, and why that failed.
-	c      *Conn
-	added  bool
-	addErr error
+	// The wait in progress: its connection, and whether ready has added it
+	// to the instance yet, and failed to.
+	c         *Conn
+	added     bool
+	addFailed bool
 }
 
 func newWaiter() (*waiter, error) {
@@ -65,8 +65,8 @@ func newWaiter() (*waiter, error) {
 func (w *waiter) ready(uintptr) bool {
 	if !w.added {
 		w.added = true
-		w.addErr = w.c.enterEpoll()
-		return w.addErr != nil
+		w.addFailed = !w.c.enterEpoll()
+		return w.addFailed
 	}
 	for {
 		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(w.epfd), uintptr(unsafe.Pointer(&w.events[0])), 1, 0, 0, 0)
@@ -88,7 +88,7 @@ func (w *waiter) ready(uintptr) bool {
 func (c *Conn) waitInput() error {
 	w := c.w
 	c.waiting = true
-	w.c, w.added, w.addErr = c, false, nil
+	w.c, w.added, w.addFailed = c, false, false
 	if !c.rdl.IsZero() {
 		w.f.SetReadDeadline(c.rdl)
 	}
@@ -101,31 +101,29 @@ func (c *Conn) waitInput() error {
 	switch {
 	case c.closed:
 		return os.ErrClosed
-	case w.addErr != nil:
-		return w.addErr
+	case w.addFailed:
+		c.poll() // the poller waits instead (the instance's add can fail with ENOSPC: fs.epoll.max_user_watches)
+		return nil
 	}
 	return err
 }
 
 // enterEpoll adds c's descriptor to the waiter's instance, one-shot: it
-// leaves the instance's watch once it fires. An error if c was closed
-// meanwhile: its descriptor may be another's by now.
-func (c *Conn) enterEpoll() error {
+// leaves the instance's watch once it fires. Not once c is closed: its
+// descriptor's number may be another's by then.
+func (c *Conn) enterEpoll() (ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return os.ErrClosed
+		return false
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(c.fd)}
-	if e := epollCtl(c.w.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); e != 0 {
-		return os.NewSyscallError("epoll_ctl", e)
-	}
-	c.inEpoll = true
-	return nil
+	c.inEpoll = epollCtl(c.w.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev) == 0
+	return c.inEpoll
 }
 
-// leaveEpoll takes c's descriptor out of the waiter's instance before it
-// is duplicated: closing fd then would not. c.mu is held.
+// leaveEpoll takes c's descriptor out of the waiter's instance, where a
+// duplicate would keep it after fd is closed. c.mu is held.
 func (c *Conn) leaveEpoll() {
 	if c.inEpoll {
 		epollCtl(c.w.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
