@@ -163,8 +163,6 @@ func TestConn_ReadsWaitTogether(t *testing.T) {
 	}
 }
 
-// A response larger than the socket's buffer is written whole as the
-// peer reads it.
 // Input that arrives as the first wait begins is read: the poller may
 // take the instance's event while another thread waits in it, and
 // RawConn.Read forgets what the poller took before it began. Under
@@ -176,7 +174,6 @@ func TestConn_FirstInputNotLost(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
 	l, path := listen(t)
-	b := make([]byte, 1)
 	for i := range 5000 {
 		client, err := net.Dial("unix", path)
 		if err != nil {
@@ -192,13 +189,8 @@ func TestConn_FirstInputNotLost(t *testing.T) {
 			}
 			client.Write([]byte("x"))
 		}()
-		read := make(chan error, 1)
-		go func() {
-			_, err := c.Read(b)
-			read <- err
-		}()
 		select {
-		case err := <-read:
+		case err := <-readOne(c.(*Conn)):
 			if err != nil {
 				t.Fatalf("connection %d: %v", i, err)
 			}
@@ -210,6 +202,8 @@ func TestConn_FirstInputNotLost(t *testing.T) {
 	}
 }
 
+// A response larger than the socket's buffer is written whole as the
+// peer reads it.
 func TestConn_WriteWaits(t *testing.T) {
 	c, client := pair(t)
 	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
